@@ -1,0 +1,1 @@
+//! The output contract: one `Analysis` per conversation.

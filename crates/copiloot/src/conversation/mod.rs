@@ -1,0 +1,11 @@
+//! Conversations: the types, the parsers (JSON, JSONL, plain transcripts), language detection and cheap metrics.
+
+mod language;
+mod metrics;
+mod parse;
+mod types;
+
+pub use language::{detect_language, LanguageGuess};
+pub use metrics::{ConversationMetrics, SpeakerMetrics};
+pub use parse::{parse_json, parse_jsonl, parse_transcript, read_conversations, Limits, ParseOptions};
+pub use types::{Channel, Conversation, CustomerInfo, Speaker, Turn};

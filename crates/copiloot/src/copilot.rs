@@ -1,0 +1,1 @@
+//! The facade that owns the models and runs `analyze`.

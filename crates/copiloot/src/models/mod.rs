@@ -1,0 +1,1 @@
+//! Models: sources, the sentence encoder, the default-model catalog and installer.
