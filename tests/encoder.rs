@@ -1,5 +1,7 @@
 //! Integration tests of the sentence encoders on the real default models (installed by scripts/setup.sh).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use copiloot::models::{cosine, Encoder, TextRole};
 use std::path::PathBuf;
 
