@@ -281,7 +281,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stacks", default="torch,ort,copiloot")
     ap.add_argument("--texts", type=Path, default=ROOT / "benches/data/utterances.txt")
-    ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    ap.add_argument("--models-dir", type=Path, default=Path(os.environ.get("COPILOOT_MODELS") or ROOT / "models"),
+                    help="installed models (default: $COPILOOT_MODELS, else models/ of this repo)")
     ap.add_argument("--out", type=Path, default=ROOT / "benches/out/compare")
     ap.add_argument("--copiloot-bin", type=Path, help="the built encode_throughput example")
     ap.add_argument("--no-spin", action="store_true",

@@ -6,7 +6,7 @@
 //! the side-by-side comparison with other stacks is benches/compare_encoders.sh.
 
 use copiloot::models::{default_models_dir, Encoder, TextRole};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +18,9 @@ fn utterances() -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/data/utterances.txt");
     match std::fs::read_to_string(&path) {
         // Every 8th line: a mix of Dutch and English, short and long.
-        Ok(raw) => raw.lines().filter(|l| !l.trim().is_empty()).step_by(8).take(N_TEXTS).map(String::from).collect(),
+        Ok(raw) => {
+            raw.lines().filter(|l| !l.trim().is_empty()).step_by(8).take(N_TEXTS).map(String::from).collect()
+        }
         Err(e) => {
             eprintln!("encoder bench: cannot read {}: {e}", path.display());
             Vec::new()
@@ -36,7 +38,10 @@ fn bench_encoders(c: &mut Criterion) {
     for name in MODELS {
         let dir = models_dir.join(name);
         if !dir.join("model.safetensors").is_file() {
-            eprintln!("encoder bench: skipping {name}: not installed in {} (run `copiloot models install`)", dir.display());
+            eprintln!(
+                "encoder bench: skipping {name}: not installed in {} (run `copiloot models install`)",
+                dir.display()
+            );
             continue;
         }
         let encoder = match Encoder::from_dir(&dir) {
@@ -48,7 +53,9 @@ fn bench_encoders(c: &mut Criterion) {
         };
         let mut group = c.benchmark_group(format!("encode/{name}"));
         group.throughput(Throughput::Elements(texts.len() as u64));
-        group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
+        // Flat sampling: 10 samples of equal iteration counts, so a slow model doesn't balloon the run.
+        group.sampling_mode(SamplingMode::Flat).sample_size(10);
+        group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
         for batch in [32, 1] {
             group.bench_function(format!("{}_texts_batch_{batch}", texts.len()), |b| {
                 b.iter(|| encoder.embed_with(black_box(&texts), TextRole::Query, batch));

@@ -21,7 +21,8 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: encode_throughput --model DIR --texts FILE [--batch-size 32] [--runs 7] [--out vectors.npy|json]";
+const USAGE: &str =
+    "usage: encode_throughput --model DIR --texts FILE [--batch-size 32] [--runs 7] [--out vectors.npy|json]";
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut args = Args { model: PathBuf::new(), texts: PathBuf::new(), batch_size: 32, runs: 7, out: None };
@@ -60,7 +61,8 @@ fn median(values: &[f64]) -> f64 {
 
 /// NumPy `.npy` version 1.0: magic, header dict padded to a multiple of 64 bytes, raw little-endian f32.
 fn write_npy(path: &Path, rows: &[Vec<f32>], dim: usize) -> Result<(), Box<dyn Error>> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows.len(), dim);
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows.len(), dim);
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
