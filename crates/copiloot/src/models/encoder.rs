@@ -74,6 +74,15 @@ impl Encoder {
         let dir_name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let config = SentenceConfig::read(dir, &dir_name, &json)?;
 
+        const SUPPORTED: &[&str] = &["bert", "xlm-roberta", "roberta", "camembert", "distilbert"];
+        if !SUPPORTED.contains(&model_type.as_str()) {
+            return Err(Error::model_load(
+                &config_path,
+                format!(
+                    "model_type `{model_type}` is not a supported encoder (bert, xlm-roberta, distilbert)"
+                ),
+            ));
+        }
         let weights = dir.join("model.safetensors");
         // SAFETY-free path: `from_mmaped_safetensors` needs `unsafe`, which the workspace forbids;
         // reading the file costs one copy at load time only.
