@@ -131,6 +131,12 @@ impl Encoder {
         Ok(Self { backbone, tokenizer, config, id: dir.display().to_string(), dim, device })
     }
 
+    /// Name the model in reports (e.g. its catalog name instead of a local path).
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
     /// Model identifier for reports: the source as the user gave it.
     pub fn model_id(&self) -> &str {
         &self.id
