@@ -17,6 +17,7 @@ pub mod conversation;
 pub mod copilot;
 pub mod error;
 pub mod models;
+pub mod redact;
 
 pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
