@@ -25,6 +25,8 @@ enum Command {
     /// List, install and verify the default models.
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
+    /// Mask personal data (e-mail, phone, IBAN, BSN, postcode, card, date of birth, address) line by line.
+    Redact(commands::redact::RedactArgs),
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
 }
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => commands::embed::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Redact(args) => commands::redact::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,5 +3,6 @@
 pub mod analyze;
 pub mod embed;
 pub mod models;
+pub mod redact;
 pub mod schema;
 pub mod text;
