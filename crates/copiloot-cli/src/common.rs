@@ -31,6 +31,7 @@ impl ModelArgs {
             encoder,
             models_dir: self.models_dir.clone(),
             batch_size: Some(self.batch_size.max(1)),
+            redact_input: self.redact_input,
         };
         Ok(Copilot::new(options)?)
     }
