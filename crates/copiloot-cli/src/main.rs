@@ -2,6 +2,7 @@
 
 mod commands;
 mod common;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ enum Command {
     Models(commands::models::ModelsCommand),
     /// Mask personal data (e-mail, phone, IBAN, BSN, postcode, card, date of birth, address) line by line.
     Redact(commands::redact::RedactArgs),
+    /// Serve the HTTP API (and the agent panel) on loopback.
+    Serve(serve::ServeArgs),
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
 }
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Schema(args) => commands::schema::run(args),
         Command::Redact(args) => commands::redact::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

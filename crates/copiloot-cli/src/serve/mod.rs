@@ -1,0 +1,107 @@
+//! `copiloot serve`: the HTTP API and the agent panel, on axum.
+//!
+//! Models are loaded once and shared; inference runs on blocking threads behind a bounded gate
+//! (`--max-concurrency` running + `--queue` waiting, anything more gets 429 with `Retry-After`).
+//! Loopback only unless an API key is set; CORS off unless an origin is given.
+
+mod api;
+mod gate;
+mod metrics;
+mod openapi;
+
+use crate::common::ModelArgs;
+use anyhow::Context;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to bind; anything other than loopback requires --api-key.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port (0 picks a free one; the bound address is printed on stdout).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Require `Authorization: Bearer KEY` on every /v1 route.
+    #[arg(long, env = "COPILOOT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Allow this browser origin (e.g. the agent desktop's) to call the API; CORS is off without it.
+    #[arg(long)]
+    pub cors_origin: Option<String>,
+    /// Analyses running at once (default: number of cores).
+    #[arg(long)]
+    pub max_concurrency: Option<usize>,
+    /// Requests allowed to wait for a slot; more get 429.
+    #[arg(long, default_value_t = 32)]
+    pub queue: usize,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Per-request time limit in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub copilot: copiloot::Copilot,
+    pub gate: gate::Gate,
+    pub metrics: metrics::Metrics,
+    pub timeout: Duration,
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    if !args.host.is_loopback() && args.api_key.as_deref().is_none_or(str::is_empty) {
+        anyhow::bail!(
+            "refusing to bind {} without an API key: set --api-key (or COPILOOT_API_KEY), or bind 127.0.0.1",
+            args.host
+        );
+    }
+    let copilot = args.model.copilot()?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let state = Arc::new(AppState {
+        copilot,
+        gate: gate::Gate::new(args.max_concurrency.unwrap_or(cores).max(1), args.queue),
+        metrics: metrics::Metrics::default(),
+        timeout: Duration::from_secs(args.timeout_secs.max(1)),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let app = api::router(state, args)?;
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot bind {addr}"))?;
+        let local = listener.local_addr()?;
+        // Tests and scripts read this line to find an ephemeral port.
+        println!("copiloot serve listening on http://{local}");
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        eprintln!("copiloot serve: stopped after finishing in-flight requests");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

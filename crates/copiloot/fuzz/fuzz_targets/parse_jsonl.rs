@@ -1,0 +1,10 @@
+//! Fuzz the JSONL reader (line numbers in errors, blank lines).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let opts = copiloot::conversation::ParseOptions::default();
+    if let Ok(text) = copiloot::conversation::decode_utf8(data, &opts) {
+        let _ = copiloot::conversation::parse_jsonl(text, &opts);
+    }
+});

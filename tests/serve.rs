@@ -1,0 +1,208 @@
+//! `copiloot serve` end to end: the real binary on an ephemeral loopback port with the real default models.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_copiloot"))
+            .args(["serve", "--port", "0"])
+            .args(extra)
+            .env("COPILOOT_MODELS", root().join("models"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}");
+        Server { child, addr }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String, String) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes()).unwrap();
+        let _ = stream.write_all(body);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head.to_string(), body.to_string())
+    }
+
+    fn post_json(&self, path: &str, body: &str) -> (u16, String, serde_json::Value) {
+        let (status, head, body) =
+            self.request("POST", path, &[("Content-Type", "application/json")], body.as_bytes());
+        (status, head, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(root().join("tests/fixtures/conversations").join(name)).unwrap()
+}
+
+#[test]
+fn analyze_health_errors_and_metrics() {
+    let s = Server::start(&["--max-body-bytes", "65536"]);
+    assert_eq!(s.request("GET", "/healthz", &[], b"").0, 200);
+    let (status, _, body) = s.request("GET", "/readyz", &[], b"");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"ready\":true"), "{body}");
+
+    let (status, _, a) = s.post_json("/v1/analyze", &fixture("nl_energie_jaarafrekening.json"));
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["conversation_id"], "nl_energie_jaarafrekening");
+    assert_eq!(a["language"], "nl");
+    assert_eq!(a["schema_version"], "1.0");
+
+    let (status, _, body) = s.request(
+        "POST",
+        "/v1/analyze?id=call-9",
+        &[("Content-Type", "text/plain")],
+        fixture("en_internet_outage.txt").as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let a: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((a["conversation_id"].as_str(), a["language"].as_str()), (Some("call-9"), Some("en")));
+
+    let (status, _, e) = s.post_json("/v1/analyze", "{\"id\": \"x\", \"turns\": [");
+    assert_eq!(status, 400);
+    assert_eq!(e["error"]["code"], "invalid_input");
+    assert!(e["error"]["message"].as_str().unwrap().contains("malformed JSON"), "{e}");
+
+    let secret = "Mijn IBAN is NL91ABNA0417164300";
+    let (status, _, e) = s.post_json(
+        "/v1/analyze",
+        &format!(r#"{{"id": "x", "turns": [{{"speaker": "alien", "text": "{secret}"}}]}}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(!e.to_string().contains("NL91ABNA"), "errors never echo transcript text: {e}");
+
+    let big =
+        format!(r#"{{"id": "x", "turns": [{{"speaker": "klant", "text": "{}"}}]}}"#, "a".repeat(70_000));
+    let (status, _, e) = s.post_json("/v1/analyze", &big);
+    assert_eq!(status, 413);
+    assert_eq!(e["error"]["code"], "body_too_large");
+
+    let (status, _, body) = s.request("GET", "/nope", &[], b"");
+    assert_eq!(status, 404);
+    assert!(body.contains("not_found"));
+
+    let batch = format!("[{}, {{\"id\": \"bad\", \"turns\": []}}]", fixture("nl_webshop_bezorging.json"));
+    let (status, _, r) = s.post_json("/v1/analyze/batch", &batch);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["results"][0]["conversation_id"], "nl_webshop_bezorging");
+    assert_eq!(r["results"][1]["error"]["code"], "invalid_input");
+
+    let (status, _, spec) = s.request("GET", "/openapi.json", &[], b"");
+    assert_eq!(status, 200);
+    assert!(spec.contains("/v1/analyze/batch") && spec.contains("\"Analysis\""));
+
+    let (_, _, metrics) = s.request("GET", "/metrics", &[], b"");
+    assert!(metrics.contains("copiloot_requests_total{route=\"/v1/analyze\",status=\"200\"} 2"), "{metrics}");
+    assert!(metrics.contains("copiloot_requests_total{route=\"/v1/analyze\",status=\"400\"} 2"), "{metrics}");
+}
+
+#[test]
+fn overload_gets_429_with_retry_after() {
+    let s = Server::start(&["--max-concurrency", "1", "--queue", "0"]);
+    let long: Vec<serde_json::Value> = (0..6)
+        .map(|i| serde_json::json!({"id": format!("c{i}"), "turns": [{"speaker": "klant", "text": "Mijn internet valt steeds weg en ik wil een monteur. ".repeat(40)}]}))
+        .collect();
+    let body = serde_json::Value::Array(long).to_string();
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let addr = s.addr.clone();
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let srv = Server { child: Command::new("true").spawn().unwrap(), addr };
+                let r = srv.request(
+                    "POST",
+                    "/v1/analyze/batch",
+                    &[("Content-Type", "application/json")],
+                    body.as_bytes(),
+                );
+                (r.0, r.1)
+            })
+        })
+        .collect();
+    let results: Vec<(u16, String)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    let limited: Vec<&(u16, String)> = results.iter().filter(|r| r.0 == 429).collect();
+    assert!(ok >= 1, "{results:?}");
+    assert!(!limited.is_empty(), "{results:?}");
+    assert!(limited.iter().all(|r| r.1.to_lowercase().contains("retry-after: 1")));
+    assert_eq!(ok + limited.len(), 6, "only deliberate 429s: {results:?}");
+}
+
+#[test]
+fn api_key_is_enforced_and_required_off_loopback() {
+    let out = Command::new(env!("CARGO_BIN_EXE_copiloot"))
+        .args(["serve", "--host", "0.0.0.0", "--port", "0"])
+        .env("COPILOOT_MODELS", root().join("models"))
+        .env_remove("COPILOOT_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--api-key"));
+
+    let s = Server::start(&["--api-key", "s3cret"]);
+    let conv = fixture("en_energy_billing.json");
+    let (status, _, _) =
+        s.request("POST", "/v1/analyze", &[("Content-Type", "application/json")], conv.as_bytes());
+    assert_eq!(status, 401);
+    let (status, _, _) = s.request(
+        "POST",
+        "/v1/analyze",
+        &[("Content-Type", "application/json"), ("Authorization", "Bearer s3cret")],
+        conv.as_bytes(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(s.request("GET", "/healthz", &[], b"").0, 200, "health checks need no key");
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let mut s = Server::start(&[]);
+    assert_eq!(s.request("GET", "/healthz", &[], b"").0, 200);
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
