@@ -8,7 +8,7 @@ pub mod conversation;
 pub mod copilot;
 pub mod error;
 pub mod models;
-
+pub mod tasks;
 
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
 
