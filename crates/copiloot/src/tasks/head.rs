@@ -226,7 +226,7 @@ impl LinearHead {
                 format_version: FORMAT_VERSION,
                 task: task.into(),
                 labels: classes,
-                encoder: encoder.into(),
+                encoder: canonical_encoder_id(encoder),
                 dim,
                 training: TrainingSummary {
                     examples: n,
@@ -298,7 +298,7 @@ impl LinearHead {
 
     /// Fails unless this head was trained on embeddings of `model_id`.
     pub fn check_encoder(&self, model_id: &str, dir: &Path) -> Result<()> {
-        if self.meta.encoder != model_id {
+        if canonical_encoder_id(&self.meta.encoder) != canonical_encoder_id(model_id) {
             return Err(Error::model_load(
                 dir,
                 format!(
@@ -372,6 +372,15 @@ impl LinearHead {
         let bias = read_f32(&st, "bias", &[c], &weights_path)?;
         Ok(LinearHead { meta, weight, bias })
     }
+}
+
+/// The name an encoder is recognised by, whether it was loaded from a hub id
+/// (`intfloat/multilingual-e5-small@rev`) or a local folder (`/opt/models/multilingual-e5-small/`): the last
+/// path segment without revision. Heads store this, so a head trained on one machine loads on another.
+pub fn canonical_encoder_id(model_id: &str) -> String {
+    let trimmed = model_id.trim().trim_end_matches(['/', '\\']);
+    let last = trimmed.rsplit(['/', '\\']).next().unwrap_or(trimmed);
+    last.split('@').next().unwrap_or(last).to_string()
 }
 
 fn read_f32(st: &safetensors::SafeTensors, name: &str, shape: &[usize], path: &Path) -> Result<Vec<f32>> {

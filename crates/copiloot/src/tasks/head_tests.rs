@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 use crate::tasks::test_support::hash_embed;
 
@@ -30,7 +32,7 @@ fn trains_fits_and_roundtrips() {
     assert_eq!(back.predict_proba(&x).unwrap(), head.predict_proba(&x).unwrap());
     back.check_encoder("test/hash", dir.path()).unwrap();
     let err = back.check_encoder("other/encoder", dir.path()).unwrap_err();
-    assert!(matches!(err, Error::ModelLoad { .. }) && err.to_string().contains("test/hash"), "{err}");
+    assert!(matches!(err, Error::ModelLoad { .. }) && err.to_string().contains("`hash`"), "{err}");
 }
 
 #[test]
@@ -60,4 +62,11 @@ fn load_rejects_missing_and_corrupt_files() {
     assert!(matches!(err, Error::ModelLoad { .. }), "{err}");
     std::fs::write(dir.path().join(META_FILE), "{not json").unwrap();
     assert!(matches!(LinearHead::load(dir.path()).unwrap_err(), Error::ModelLoad { .. }));
+}
+
+#[test]
+fn encoder_ids_match_across_hub_ids_and_folders() {
+    assert_eq!(canonical_encoder_id("intfloat/multilingual-e5-small@abc"), "multilingual-e5-small");
+    assert_eq!(canonical_encoder_id("/opt/models/multilingual-e5-small/"), "multilingual-e5-small");
+    assert_eq!(canonical_encoder_id("multilingual-e5-small"), "multilingual-e5-small");
 }

@@ -142,6 +142,7 @@ fn example(text: String, label: String, line: usize, source: &str) -> Result<Lab
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -114,6 +114,7 @@ fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     #[test]
     fn minimizes_a_quadratic() {

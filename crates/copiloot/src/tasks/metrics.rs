@@ -74,6 +74,7 @@ pub fn evaluate(gold: &[String], predicted: &[String], top_confused: usize) -> C
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -5,6 +5,7 @@
 //! role: `query: ` for e5), so a conversation is never encoded twice. Texts that arrive on their own
 //! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`].
 
+pub mod cache;
 pub mod head;
 pub mod intent;
 pub mod labelled;
@@ -100,6 +101,7 @@ pub(crate) fn check_dims(embeddings: &[Vec<f32>], dim: usize, what: &str) -> Res
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod test_support {
     //! A tiny deterministic embedder for unit tests of shapes and error paths (the real-model tests live
     //! in the task modules and use the installed default encoder).
@@ -140,6 +142,7 @@ pub(crate) mod test_support {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 
 fn turn(i: usize, speaker: Speaker, score: f32) -> TurnSentiment {

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 use crate::conversation::Turn;
 use crate::tasks::test_support::HashEmbedder;
