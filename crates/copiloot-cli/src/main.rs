@@ -1,1 +1,56 @@
-fn main(){}
+//! `copiloot`: the command-line face of copiloot (analyze, embed, models, schema).
+
+mod commands;
+mod common;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "copiloot", version, about = "Local-first AI copilot for contact-center agents")]
+struct Cli {
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse conversations: one file to stdout, or a JSONL batch to a JSONL file (resumable).
+    Analyze(commands::analyze::AnalyzeArgs),
+    /// Embed text lines (stdin or --input) as JSON lines `{"embedding": [...]}`.
+    Embed(commands::embed::EmbedArgs),
+    /// List, install and verify the default models.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
+    /// Print the JSON Schema of the input conversation or of the output Analysis.
+    Schema(commands::schema::SchemaArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COPILOOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let result = match &cli.command {
+        Command::Analyze(args) => commands::analyze::run(args),
+        Command::Embed(args) => commands::embed::run(args),
+        Command::Models(cmd) => commands::models::run(cmd),
+        Command::Schema(args) => commands::schema::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            common::exit_code(&err)
+        }
+    }
+}

@@ -1,1 +1,43 @@
-//! The output contract: one `Analysis` per conversation.
+//! The output contract: one `Analysis` per conversation, versioned by `schema_version`.
+
+use crate::conversation::ConversationMetrics;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change of the Analysis JSON.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// Everything copiloot concludes about one conversation. Task fields are `null` until their task runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Analysis {
+    pub schema_version: String,
+    pub conversation_id: String,
+    /// ISO 639-1 language of the conversation (given or detected).
+    pub language: Option<String>,
+    pub metrics: ConversationMetrics,
+    /// Why the customer got in touch (intent task).
+    pub intents: Option<serde_json::Value>,
+    /// Per-turn and per-speaker sentiment with the customer's trajectory (sentiment task).
+    pub sentiment: Option<serde_json::Value>,
+    /// Grounded CRM summary (summary task).
+    pub summary: Option<serde_json::Value>,
+    /// Churn risk with reasons (churn task).
+    pub churn: Option<serde_json::Value>,
+    pub models: ModelsUsed,
+    /// Things the caller should know: e.g. turns cut at the encoder's maximum length.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Which models produced an Analysis, so results can be traced and compared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelsUsed {
+    pub encoder: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
+}
+
+/// JSON Schema of the Analysis output (`copiloot schema output`).
+pub fn output_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Analysis)).unwrap_or_default()
+}

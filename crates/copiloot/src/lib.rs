@@ -2,6 +2,15 @@
 //!
 //! The flow is one pass: parse a [`Conversation`], encode each turn once with a local transformer
 //! encoder, let the tasks read those embeddings, and return an [`Analysis`].
+//!
+//! ```no_run
+//! let copilot = copiloot::Copilot::load_default()?; // models from `copiloot models install`
+//! let text = "Klant: Ik wil mijn abonnement opzeggen.\nMedewerker: Dat regel ik voor u.";
+//! let conversation = copiloot::conversation::parse_transcript("demo", text, &Default::default())?;
+//! let analysis = copiloot.analyze(&conversation)?;
+//! println!("{}", serde_json::to_string_pretty(&analysis).unwrap_or_default());
+//! # Ok::<(), copiloot::Error>(())
+//! ```
 
 pub mod analysis;
 pub mod conversation;
@@ -10,6 +19,7 @@ pub mod error;
 pub mod models;
 pub mod tasks;
 
+pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
-
+pub use copilot::{Copilot, CopilotOptions, TurnEmbeddings};
 pub use error::{Error, Location, Result};

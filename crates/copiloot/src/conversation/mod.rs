@@ -7,5 +7,12 @@ mod types;
 
 pub use language::{detect_language, LanguageGuess};
 pub use metrics::{ConversationMetrics, SpeakerMetrics};
-pub use parse::{parse_json, parse_jsonl, parse_transcript, read_conversations, Limits, ParseOptions};
+pub use parse::{
+    parse_json, parse_jsonl, parse_str, parse_transcript, read_conversations, Limits, ParseOptions,
+};
 pub use types::{Channel, Conversation, CustomerInfo, Speaker, Turn};
+
+/// JSON Schema of the input conversation (`copiloot schema input`).
+pub fn input_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Conversation)).unwrap_or_default()
+}

@@ -21,3 +21,6 @@ pub fn parse_transcript(_id: &str, _text: &str, _opts: &ParseOptions) -> Result<
 pub fn read_conversations(_path: &std::path::Path, _opts: &ParseOptions) -> Result<Vec<Conversation>> {
     todo!()
 }
+pub fn parse_str(_id: &str, _text: &str, _opts: &ParseOptions) -> Result<Conversation> {
+    todo!()
+}

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Who said a turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Speaker {
     Agent,
@@ -14,7 +16,7 @@ pub enum Speaker {
 }
 
 /// The contact channel of a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Phone,
@@ -26,7 +28,7 @@ pub enum Channel {
 }
 
 /// One utterance (or message) in a conversation. `index` is its 0-based position, used for citations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Turn {
     pub index: usize,
     pub speaker: Speaker,
@@ -37,7 +39,7 @@ pub struct Turn {
 }
 
 /// What the contact center knows about the customer (all optional).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CustomerInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
@@ -56,7 +58,7 @@ pub struct CustomerInfo {
 }
 
 /// A whole customer conversation: a phone transcript, a chat, an e-mail thread or a webcare exchange.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Conversation {
     pub id: String,
     #[serde(default)]
@@ -73,5 +75,10 @@ impl Conversation {
     /// Turns said by one speaker, in order.
     pub fn turns_by(&self, speaker: Speaker) -> impl Iterator<Item = &Turn> {
         self.turns.iter().filter(move |t| t.speaker == speaker)
+    }
+}
+impl Conversation {
+    pub fn detect_language(&self) -> Option<String> {
+        None
     }
 }

@@ -1,0 +1,7 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod analyze;
+pub mod embed;
+pub mod models;
+pub mod schema;
+pub mod text;

@@ -1,0 +1,94 @@
+//! Pieces several commands share: model options, input reading, exit codes.
+
+use anyhow::Context;
+use copiloot::{Copilot, CopilotOptions, Error};
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Which models to use; every command that runs a model takes these.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Encoder: a folder in Hugging Face layout or a hub id (`org/name[@revision]`).
+    /// Default: the catalog's multilingual encoder in the models folder.
+    #[arg(long, env = "COPILOOT_ENCODER")]
+    pub encoder: Option<String>,
+    /// Folder with installed models (default: `$COPILOOT_MODELS`, else ./models of the project).
+    #[arg(long = "models", env = "COPILOOT_MODELS")]
+    pub models_dir: Option<PathBuf>,
+    /// Texts per forward pass of the encoder.
+    #[arg(long, default_value_t = copiloot::models::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+}
+
+impl ModelArgs {
+    pub fn copilot(&self) -> anyhow::Result<Copilot> {
+        let encoder = self.encoder.as_deref().map(copiloot::models::ModelSource::parse).transpose()?;
+        let options = CopilotOptions {
+            encoder,
+            models_dir: self.models_dir.clone(),
+            batch_size: Some(self.batch_size.max(1)),
+        };
+        Ok(Copilot::new(options)?)
+    }
+}
+
+/// Read a whole input (file or `-` for stdin) as UTF-8, naming the source in errors.
+pub fn read_input(path: Option<&Path>) -> anyhow::Result<(String, String)> {
+    let (name, bytes) = match path {
+        Some(p) if p != Path::new("-") => (
+            p.display().to_string(),
+            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+        ),
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).context("cannot read stdin")?;
+            ("<stdin>".to_string(), buf)
+        }
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        Error::invalid(
+            copiloot::Location::line(line).with_source(name.clone()),
+            "the input is not valid UTF-8; convert it (e.g. `iconv -f latin1 -t utf-8`)",
+        )
+    })?;
+    Ok((name, text))
+}
+
+/// Lines of a file or stdin, each checked for UTF-8 with its line number.
+pub fn read_lines(path: Option<&Path>) -> anyhow::Result<Vec<String>> {
+    let (name, reader): (String, Box<dyn BufRead>) = match path {
+        Some(p) if p != Path::new("-") => (
+            p.display().to_string(),
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+            )),
+        ),
+        _ => ("<stdin>".to_string(), Box::new(std::io::BufReader::new(std::io::stdin()))),
+    };
+    let mut lines = Vec::new();
+    for (i, raw) in reader.split(b'\n').enumerate() {
+        let mut raw = raw.with_context(|| format!("cannot read {name}"))?;
+        if raw.last() == Some(&b'\r') {
+            raw.pop();
+        }
+        let line = String::from_utf8(raw).map_err(|_| {
+            Error::invalid(
+                copiloot::Location::line(i + 1).with_source(name.clone()),
+                "line is not valid UTF-8",
+            )
+        })?;
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// 2 for bad input, 3 for missing or broken models, 1 for everything else.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    match err.downcast_ref::<Error>().map(Error::code) {
+        Some("invalid_input" | "input_too_large") => ExitCode::from(2),
+        Some("model_not_found" | "model_load" | "checksum") => ExitCode::from(3),
+        _ => ExitCode::from(1),
+    }
+}
