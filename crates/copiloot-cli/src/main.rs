@@ -27,6 +27,10 @@ enum Command {
     Models(commands::models::ModelsCommand),
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
+    /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder).
+    Train(commands::train::TrainArgs),
+    /// Evaluate intent or sentiment on labelled data: accuracy, macro-F1, per-class, confusions.
+    Eval(commands::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,8 @@ fn main() -> ExitCode {
         Command::Embed(args) => commands::embed::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
     };
     match result {
         Ok(code) => code,

@@ -71,10 +71,16 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
                 let mut labels = gold.clone();
                 labels.sort();
                 labels.dedup();
-                (IntentModel::zero_shot(Taxonomy::from_labels(&labels), encoder)?, "zero-shot:labels".to_string())
+                (
+                    IntentModel::zero_shot(Taxonomy::from_labels(&labels), encoder)?,
+                    "zero-shot:labels".to_string(),
+                )
             } else {
                 let path = args.taxonomy.clone().unwrap_or_else(|| default_taxonomy_path(&models_dir));
-                (IntentModel::zero_shot(Taxonomy::from_path(&path)?, encoder)?, format!("zero-shot:{}", path.display()))
+                (
+                    IntentModel::zero_shot(Taxonomy::from_path(&path)?, encoder)?,
+                    format!("zero-shot:{}", path.display()),
+                )
             };
             check_known_labels(&gold, &model.labels(), std::path::Path::new(&name))?;
             let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;

@@ -2,6 +2,8 @@
 
 pub mod analyze;
 pub mod embed;
+pub mod eval;
 pub mod models;
 pub mod schema;
 pub mod text;
+pub mod train;

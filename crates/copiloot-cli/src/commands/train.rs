@@ -101,8 +101,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     };
     let started = std::time::Instant::now();
     let mut head = LinearHead::train(args.task.name(), encoder.model_id(), &embeddings, &labels, &config)?;
-    let files: Vec<String> =
-        args.data.data.iter().map(|p| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into())).collect();
+    let files: Vec<String> = args
+        .data
+        .data
+        .iter()
+        .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into()))
+        .collect();
     head.set_source(format!("copiloot train {} --data {}", args.task.name(), files.join(" --data ")));
     head.save(&args.out)?;
     let t = &head.meta().training;

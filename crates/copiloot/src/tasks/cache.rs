@@ -32,19 +32,28 @@ impl<'a> CachedEmbedder<'a> {
     /// and rewritten, a corrupt tail is dropped: a cache may only ever cost time, never correctness.
     pub fn open(inner: &'a dyn TextEmbedder, dir: &Path) -> Result<CachedEmbedder<'a>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let name: String =
-            inner.model_id().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let name: String = inner
+            .model_id()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
         let path = dir.join(format!("{name}.cpec"));
         let mut entries = HashMap::new();
         if let Ok(bytes) = std::fs::read(&path) {
             let dim = inner.dim();
-            let ok = bytes.len() >= 12 && &bytes[..4] == MAGIC && u32_at(&bytes, 4) == VERSION && u32_at(&bytes, 8) as usize == dim;
+            let ok = bytes.len() >= 12
+                && &bytes[..4] == MAGIC
+                && u32_at(&bytes, 4) == VERSION
+                && u32_at(&bytes, 8) as usize == dim;
             if ok {
                 let rec = 16 + 4 * dim;
                 for r in bytes[12..].chunks_exact(rec) {
                     let mut key = [0u8; 16];
                     key.copy_from_slice(&r[..16]);
-                    let v = r[16..].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                    let v = r[16..]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
                     entries.insert(key, v);
                 }
             } else {
@@ -135,7 +144,12 @@ impl TextEmbedder for CachedEmbedder<'_> {
         }
         let entries = self.entries.lock().map_err(|_| poisoned())?;
         keys.iter()
-            .map(|k| entries.get(k).cloned().ok_or_else(|| Error::Inference("embedding cache lost an entry".into())))
+            .map(|k| {
+                entries
+                    .get(k)
+                    .cloned()
+                    .ok_or_else(|| Error::Inference("embedding cache lost an entry".into()))
+            })
             .collect()
     }
 }

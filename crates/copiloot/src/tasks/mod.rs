@@ -26,6 +26,19 @@ pub trait TextEmbedder {
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
 }
 
+impl TextEmbedder for crate::models::Encoder {
+    fn model_id(&self) -> &str {
+        crate::models::Encoder::model_id(self)
+    }
+    fn dim(&self) -> usize {
+        crate::models::Encoder::dim(self)
+    }
+    /// The query role: the one `Copilot::embed_turns` uses for turns, so texts and turns are comparable.
+    fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with(texts, crate::models::TextRole::Query, crate::models::DEFAULT_BATCH_SIZE)
+    }
+}
+
 /// Rejects texts no encoder can say anything useful about: empty ones, and ones whose letters are all in
 /// a script the multilingual encoder was not trained on (e.g. cuneiform). Emoji-only texts are accepted
 /// because in chats they carry sentiment ("👍").
@@ -164,3 +177,6 @@ mod tests {
         assert_eq!(argmax(&v).0, 2);
     }
 }
+
+#[cfg(test)]
+mod real_model_tests;

@@ -7,7 +7,7 @@ mod zero_shot;
 pub use taxonomy::{default_path as default_taxonomy_path, IntentDef, Taxonomy, OTHER};
 pub use zero_shot::{Calibration, ZeroShotIntents};
 
-use super::head::LinearHead;
+use super::head::{canonical_encoder_id, LinearHead};
 use super::{argmax, check_text, TextEmbedder};
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
@@ -65,9 +65,10 @@ pub struct DetectedIntent {
 /// The `intents` field of the Analysis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConversationIntents {
-    /// The strongest intent, if any.
+    /// The reason for contact: the intent of the customer's first turn that has one (customers open with
+    /// why they call; later intents are often follow-ups), if any.
     pub primary: Option<String>,
-    /// Intents found, strongest first.
+    /// Intents found, strongest first (at most `max_intents`).
     pub intents: Vec<DetectedIntent>,
     /// The prediction for each classified turn (customer turns, or all turns when no customer spoke).
     pub turns: Vec<TurnIntent>,
@@ -177,7 +178,7 @@ impl IntentModel {
             IntentModel::ZeroShot { classifier, .. } => classifier.encoder(),
             IntentModel::Head(h) => h.encoder(),
         };
-        if expected != model_id {
+        if canonical_encoder_id(expected) != canonical_encoder_id(model_id) {
             return Err(Error::Config(format!(
                 "the intent model was built for encoder `{expected}` but texts are embedded with `{model_id}`; use the same encoder"
             )));
@@ -241,6 +242,8 @@ impl IntentModel {
                 }),
             }
         }
+        // `found` is in order of first appearance here.
+        let primary = found.first().map(|d| d.intent.clone());
         found.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.turns[0].cmp(&b.turns[0])));
         found.truncate(opts.max_intents);
         if let IntentModel::ZeroShot { taxonomy, .. } = self {
@@ -250,12 +253,7 @@ impl IntentModel {
                     .map(|def| def.display_name(conversation.language.as_deref()).to_string());
             }
         }
-        Ok(ConversationIntents {
-            primary: found.first().map(|d| d.intent.clone()),
-            intents: found,
-            turns,
-            model: self.describe(),
-        })
+        Ok(ConversationIntents { primary, intents: found, turns, model: self.describe() })
     }
 }
 
