@@ -5,7 +5,7 @@
 use crate::common::ModelArgs;
 use anyhow::Context;
 use copiloot::tasks::cache::CachedEmbedder;
-use copiloot::tasks::head::{ClassWeight, LinearHead, TrainConfig};
+use copiloot::tasks::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
 use copiloot::tasks::intent::Taxonomy;
 use copiloot::tasks::labelled::{read_labelled, Columns, LabelledExample};
 use copiloot::tasks::{sentiment, TextEmbedder};
@@ -57,6 +57,9 @@ pub struct TrainArgs {
     /// L2 regularisation strength (default 1/number of examples, like sklearn's C=1).
     #[arg(long)]
     pub l2: Option<f64>,
+    /// Pick the L2 strength by k-fold cross-validation on the training data (e.g. `--cv 5`).
+    #[arg(long, conflicts_with = "l2", value_parser = clap::value_parser!(u16).range(2..=20))]
+    pub cv: Option<u16>,
     /// Weight classes so each counts equally (`balanced`) or every example the same (`none`).
     #[arg(long, value_enum, default_value = "balanced")]
     pub class_weight: ClassWeightArg,
@@ -90,7 +93,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let copilot = args.model.copilot()?;
     let encoder = copilot.encoder();
     let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
-    let config = TrainConfig {
+    let mut config = TrainConfig {
         l2: args.l2,
         class_weight: match args.class_weight {
             ClassWeightArg::Balanced => ClassWeight::Balanced,
@@ -100,6 +103,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         ..TrainConfig::default()
     };
     let started = std::time::Instant::now();
+    if let Some(folds) = args.cv {
+        let (best, scores) = select_l2(&embeddings, &labels, &config, L2_GRID, folds as usize)?;
+        for (l2, acc) in &scores {
+            eprintln!("  cv l2={l2:<8} accuracy {:.2} %", 100.0 * acc);
+        }
+        eprintln!("  picked l2={best} ({folds}-fold cross-validation on the training data)");
+        config.l2 = Some(best);
+    }
     let mut head = LinearHead::train(args.task.name(), encoder.model_id(), &embeddings, &labels, &config)?;
     let files: Vec<String> = args
         .data
@@ -107,7 +118,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into()))
         .collect();
-    head.set_source(format!("copiloot train {} --data {}", args.task.name(), files.join(" --data ")));
+    let cv = args.cv.map(|k| format!(" --cv {k}")).unwrap_or_default();
+    head.set_source(format!("copiloot train {} --data {}{cv}", args.task.name(), files.join(" --data ")));
     head.save(&args.out)?;
     let t = &head.meta().training;
     eprintln!(
