@@ -24,11 +24,14 @@ pub struct IntentOptions {
     pub max_intents: usize,
     /// Alternatives listed per text (default 3).
     pub top_k: usize,
+    /// Answer `other` for out-of-scope texts (default true). `false` always returns the best intent — the
+    /// usual benchmark setting — ignoring both `min_confidence` and the zero-shot similarity floor.
+    pub out_of_scope: bool,
 }
 
 impl Default for IntentOptions {
     fn default() -> Self {
-        Self { min_confidence: 0.30, max_intents: 3, top_k: 3 }
+        Self { min_confidence: 0.30, max_intents: 3, top_k: 3, out_of_scope: true }
     }
 }
 
@@ -148,11 +151,8 @@ impl IntentModel {
                     .take(opts.top_k.max(1))
                     .map(|&i| ScoredIntent { intent: labels[i].clone(), score: p[i] })
                     .collect();
-                let intent = if in_scope && score >= opts.min_confidence {
-                    labels[best].clone()
-                } else {
-                    OTHER.to_string()
-                };
+                let keep = !opts.out_of_scope || (in_scope && score >= opts.min_confidence);
+                let intent = if keep { labels[best].clone() } else { OTHER.to_string() };
                 IntentPrediction { intent, score, top }
             })
             .collect())

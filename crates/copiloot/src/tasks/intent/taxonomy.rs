@@ -125,6 +125,23 @@ impl Taxonomy {
         Taxonomy { version: 1, name: "labels".into(), intents }
     }
 
+    /// Extends this taxonomy with a user's: intents with a new id are added; for an existing id, the user's
+    /// names and descriptions replace ours per language and their examples are added to ours.
+    pub fn extend(&mut self, other: Taxonomy) {
+        for theirs in other.intents {
+            match self.intents.iter_mut().find(|i| i.id == theirs.id) {
+                Some(ours) => {
+                    ours.name.extend(theirs.name);
+                    ours.description.extend(theirs.description);
+                    for (lang, examples) in theirs.examples {
+                        ours.examples.entry(lang).or_default().extend(examples);
+                    }
+                }
+                None => self.intents.push(theirs),
+            }
+        }
+    }
+
     pub fn get(&self, id: &str) -> Option<&IntentDef> {
         self.intents.iter().find(|i| i.id == id)
     }
@@ -237,6 +254,24 @@ mod tests {
         assert!(Taxonomy::from_toml_str(&other, "t.toml").unwrap_err().to_string().contains("reserved"));
         let err = Taxonomy::from_toml_str("[[intents]\nid=", "t.toml").unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }) && err.to_string().contains("t.toml"), "{err}");
+    }
+
+    #[test]
+    fn extend_adds_new_intents_and_examples() {
+        let mut t = Taxonomy::from_path(&shipped()).unwrap();
+        let n = t.intents.len();
+        let before = t.get("cancel").unwrap().example_count();
+        let user = Taxonomy::from_toml_str(
+            "[[intents]]\nid = \"cancel\"\nname = { de = \"Kündigen\" }\nexamples = { de = [\"Ich will kündigen\"] }\n\
+             [[intents]]\nid = \"sim_swap\"\nname = { en = \"SIM swap\" }\nexamples = { en = [\"I need a new SIM\"] }\n",
+            "user.toml",
+        )
+        .unwrap();
+        t.extend(user);
+        assert_eq!(t.intents.len(), n + 1);
+        let cancel = t.get("cancel").unwrap();
+        assert_eq!((cancel.example_count(), cancel.display_name(Some("de"))), (before + 1, "Kündigen"));
+        t.validate("merged").unwrap();
     }
 
     #[test]
