@@ -244,8 +244,16 @@ impl IntentModel {
         }
         // `found` is in order of first appearance here.
         let primary = found.first().map(|d| d.intent.clone());
+        let first_seen = found.first().cloned();
         found.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.turns[0].cmp(&b.turns[0])));
-        found.truncate(opts.max_intents);
+        found.truncate(opts.max_intents.max(1));
+        // The reason for contact stays listed even when stronger follow-ups fill the list.
+        if let (Some(p), Some(first)) = (&primary, first_seen) {
+            if !found.iter().any(|d| &d.intent == p) {
+                found.pop();
+                found.push(first);
+            }
+        }
         if let IntentModel::ZeroShot { taxonomy, .. } = self {
             for d in &mut found {
                 d.name = taxonomy

@@ -72,6 +72,16 @@ fn conversation_intents_come_from_customer_turns_and_cite_them() {
     assert_eq!(cancel.name.as_deref(), Some("Cancel"));
     assert_eq!(r.model, "zero-shot:tiny");
 
+    let one = IntentOptions { max_intents: 1, ..opts.clone() };
+    let r1 = model.analyze_conversation(&c, &embs, &one).unwrap();
+    assert_eq!(r1.intents.len(), 1);
+    assert_eq!(
+        r1.primary.as_deref(),
+        Some(r1.intents[0].intent.as_str()),
+        "the reason for contact stays listed"
+    );
+    assert_eq!(r1.primary.as_deref(), Some("cancel"));
+
     let err = model.analyze_conversation(&c, &embs[..1], &opts).unwrap_err();
     assert!(err.to_string().contains("1 embeddings for 3 turns"), "{err}");
 }
