@@ -6,6 +6,8 @@
 //! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`].
 
 pub mod cache;
+pub mod defaults;
+pub use defaults::ConversationTasks;
 pub mod head;
 pub mod intent;
 pub mod labelled;

@@ -196,3 +196,26 @@ fn bad_texts_are_typed_errors() {
         );
     }
 }
+
+#[test]
+fn default_tasks_analyze_a_dutch_conversation_from_turn_embeddings() {
+    let Some(enc) = encoder() else { return };
+    let tasks = super::ConversationTasks::load(&models_dir(), enc).unwrap();
+    let c = conversation(&[
+        (Speaker::Agent, "Goedemorgen, waarmee kan ik u helpen?"),
+        (
+            Speaker::Customer,
+            "Ik heb een rekening gekregen die twee keer zo hoog is als normaal, belachelijk!",
+        ),
+        (Speaker::Agent, "Ik zie het, er is per ongeluk dubbel gefactureerd. Ik corrigeer dat nu."),
+        (Speaker::Customer, "Dank u wel, fijn dat het zo snel opgelost is."),
+    ]);
+    let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
+    let (intents, sentiment) = tasks.analyze(&c, &enc.embed_for_classification(&texts).unwrap()).unwrap();
+    assert_eq!(intents.primary.as_deref(), Some("billing_question"), "{intents:?}");
+    let billing = intents.intents.iter().find(|d| d.intent == "billing_question").unwrap();
+    assert_eq!(billing.turns, [1], "{intents:?}");
+    let t = sentiment.customer_trajectory.unwrap();
+    assert_eq!((t.most_negative_turn, t.trend), (1, Trend::Improving), "{t:?}");
+    assert_eq!(sentiment.turns[3].label, SentimentLabel::Positive);
+}
