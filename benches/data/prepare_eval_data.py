@@ -12,6 +12,8 @@ Outputs
 - sentiment_nl_train.jsonl / sentiment_nl_test.jsonl: SemEval-2016 Dutch restaurant sentences that carry
   opinions; a sentence's label is its opinions' polarity (positive+negative mixed → dropped, only neutral →
   neutral). Split by review (every 5th review by sorted id → test, about 20 %) so no review is in both.
+- sentiment_nl_train_no_opinion.jsonl: the training reviews' sentences without any opinion, labelled
+  neutral (mostly factual: "We kwamen hier met z'n tweeën") — Dutch neutral examples are otherwise scarce.
 - xsid_{nl,en}.jsonl (all 300), xsid_nl_train.jsonl / xsid_nl_test.jsonl: a stratified half split of Dutch.
 - banking77_10shot_seed{1,2,3}.csv: 10 training examples per intent, sampled with random.Random(seed).
 - bitext_taxonomy.jsonl: Bitext customer-support queries whose intent maps one-to-one onto our taxonomy
@@ -40,11 +42,13 @@ def tweeteval(data, out):
 def semeval_nl(data, out):
     root = ET.parse(f"{data}/sentiment/semeval2016_nl/restaurants_dutch_train.xml").getroot()
     reviews = sorted(root.iter("Review"), key=lambda r: r.get("rid"))
-    train, test = [], []
+    train, test, plain = [], [], []
     for i, review in enumerate(reviews):
         for s in review.iter("sentence"):
             pols = {o.get("polarity") for o in s.iter("Opinion")}
             if not pols:
+                if i % 5 != 4:
+                    plain.append((s.findtext("text").strip(), "neutral"))
                 continue
             polar = pols - {"neutral"}
             if len(polar) > 1:
@@ -53,6 +57,7 @@ def semeval_nl(data, out):
             (test if i % 5 == 4 else train).append((s.findtext("text").strip(), label))
     write_jsonl(f"{out}/sentiment_nl_train.jsonl", train)
     write_jsonl(f"{out}/sentiment_nl_test.jsonl", test)
+    write_jsonl(f"{out}/sentiment_nl_train_no_opinion.jsonl", plain)
 
 
 def xsid(data, out):

@@ -36,6 +36,9 @@ pub struct EvalArgs {
     /// How many confused pairs to list.
     #[arg(long, default_value_t = 10)]
     pub top_confused: usize,
+    /// Write every prediction as JSON lines (`text`, `gold`, `predicted`, `score`) here, for error analysis.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
     /// Write the full report as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -64,7 +67,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let encoder: &dyn TextEmbedder = copilot.encoder();
     let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
 
-    let (predicted, model_name): (Vec<String>, String) = match args.task {
+    let (predicted, scores, model_name): (Vec<String>, Vec<f32>, String) = match args.task {
         Task::Intent => {
             let (model, name) = if let Some(dir) = &args.model {
                 (IntentModel::from_head_dir(dir, encoder.model_id())?, dir.display().to_string())
@@ -94,7 +97,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
                 ..IntentOptions::default()
             };
             let p = model.predict_embeddings(&embeddings, &opts)?;
-            (p.into_iter().map(|p| p.intent).collect(), name)
+            let scores = p.iter().map(|p| p.score).collect();
+            (p.into_iter().map(|p| p.intent).collect(), scores, name)
         }
         Task::Sentiment => {
             gold = sentiment::normalize_labels(&gold)?;
@@ -102,9 +106,23 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             let model = SentimentModel::load(&dir, encoder.model_id())?;
             let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
             let p = model.predict_embeddings(&embeddings)?;
-            (p.into_iter().map(|(l, _, _)| l.as_str().to_string()).collect(), dir.display().to_string())
+            let scores = p.iter().map(|(_, s, _)| *s).collect();
+            (
+                p.into_iter().map(|(l, _, _)| l.as_str().to_string()).collect(),
+                scores,
+                dir.display().to_string(),
+            )
         }
     };
+    if let Some(path) = &args.predictions {
+        let mut out = String::new();
+        for (i, e) in examples.iter().enumerate() {
+            let row = serde_json::json!({"text": e.text, "gold": gold[i], "predicted": predicted[i], "score": scores[i]});
+            out.push_str(&row.to_string());
+            out.push('\n');
+        }
+        std::fs::write(path, out).map_err(|e| copiloot::Error::io(path, e))?;
+    }
     let metrics = evaluate(&gold, &predicted, args.top_confused);
     let other = predicted.iter().filter(|p| *p == copiloot::tasks::intent::OTHER).count();
     print_table(&metrics, &model_name);
