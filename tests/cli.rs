@@ -1,1 +1,220 @@
+//! End-to-end tests of the `copiloot` binary on the real default models and the example conversations.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/conversations").join(name)
+}
+
+fn copiloot(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
+    cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn copiloot: {e}"));
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        pipe.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn analyze_a_dutch_transcript() {
+    let out = copiloot(&["analyze", fixture("nl_telecom_opzegging.txt").to_str().unwrap_or_default()], None);
+    let a = json(&out);
+    assert_eq!(a["schema_version"], "1.0");
+    assert_eq!(a["conversation_id"], "nl_telecom_opzegging");
+    assert_eq!(a["language"], "nl");
+    for field in ["intents", "sentiment", "summary", "churn"] {
+        assert!(
+            a.get(field).is_some_and(|v| v.is_null()),
+            "{field} must be present and null until its task exists"
+        );
+    }
+    assert!(a["models"]["encoder"].as_str().unwrap_or_default().contains("multilingual-e5-small"));
+    assert!(a["metrics"].is_object());
+}
+
+#[test]
+fn analyze_an_english_json_conversation_as_text() {
+    let out = copiloot(
+        &["analyze", "--format", "text", fixture("en_energy_billing.json").to_str().unwrap_or_default()],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("language: en"), "{text}");
+}
+
+#[test]
+fn batch_is_resumable_and_writes_whole_lines() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out_path = dir.path().join("analyses.jsonl");
+    let input = fixture("all.jsonl");
+    let ids: Vec<String> = std::fs::read_to_string(&input)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("id").or(v.get("conversation_id")).and_then(|i| i.as_str()).map(String::from))
+        .collect();
+    assert!(ids.len() >= 8, "all.jsonl should hold the 8 examples");
+    let run = || {
+        copiloot(
+            &[
+                "analyze",
+                "--input",
+                input.to_str().unwrap_or_default(),
+                "--output",
+                out_path.to_str().unwrap_or_default(),
+            ],
+            None,
+        )
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // Simulate a crash: keep two whole lines and half of the third.
+    let written = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let lines: Vec<&str> = written.lines().collect();
+    assert_eq!(lines.len(), ids.len());
+    let torn = format!("{}\n{}\n{}", lines[0], lines[1], &lines[2][..lines[2].len() / 2]);
+    std::fs::write(&out_path, torn).unwrap_or_else(|e| panic!("{e}"));
+
+    let second = run();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stderr(&second).contains("resuming: 2 conversations"), "{}", stderr(&second));
+    let again = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let mut got: Vec<String> = again
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("torn line {l:?}: {e}"))
+        })
+        .filter_map(|v| v["conversation_id"].as_str().map(String::from))
+        .collect();
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want, "every conversation exactly once");
+}
+
+#[test]
+fn bad_jsonl_lines_are_reported_with_their_line_and_the_rest_still_runs() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = dir.path().join("mixed.jsonl");
+    let good =
+        r#"{"id": "ok-1", "turns": [{"speaker": "klant", "text": "Mijn pakket is niet aangekomen."}]}"#;
+    std::fs::write(&input, format!("{good}\n{{\"id\": \"broken\", \"turns\": [\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out_path = dir.path().join("out.jsonl");
+    let out = copiloot(
+        &[
+            "analyze",
+            "--input",
+            input.to_str().unwrap_or_default(),
+            "--output",
+            out_path.to_str().unwrap_or_default(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&out_path).unwrap_or_default().contains("\"ok-1\""));
+}
+
+#[test]
+fn unknown_speaker_is_a_clear_input_error() {
+    let out = copiloot(&["analyze", "-"], Some("Klant: hallo\nMarsmannetje: bliep\n"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("line 2") && err.to_lowercase().contains("speaker"), "{err}");
+}
+
+#[test]
+fn embed_keeps_line_order_and_count() {
+    let out = copiloot(&["embed"], Some("Ik wil opzeggen.\nI want to cancel.\nWaar is mijn pakket?\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<Vec<f32>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_default())
+        .map(|v| serde_json::from_value(v["embedding"].clone()).unwrap_or_default())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.len() == 384));
+    let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!(cos(&rows[0], &rows[1]) > cos(&rows[1], &rows[2]), "translation closer than another topic");
+}
+
+#[test]
+fn models_verify_reports_installed_defaults() {
+    let out = copiloot(&["models", "verify", "--json"], None);
+    let v = json(&out);
+    let names: Vec<&str> = v.as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
+    assert_eq!(names, ["multilingual-e5-small", "all-minilm-l6-v2", "smollm2-135m-instruct"]);
+    assert!(v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|m| m["installed"] == true && m["problems"].as_array().is_some_and(|p| p.is_empty())));
+}
+
+#[test]
+fn offline_hub_model_says_what_to_do() {
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
+    let out = cmd
+        .args(["embed", "--encoder", "intfloat/multilingual-e5-base"])
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", cache.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HF_HUB_OFFLINE") && err.contains("copiloot models install"), "{err}");
+}
+
+#[test]
+fn schemas_are_published() {
+    for which in ["input", "output"] {
+        let v = json(&copiloot(&["schema", which], None));
+        assert!(v["properties"].is_object(), "{which}: {v}");
+    }
+    let out = json(&copiloot(&["schema", "output"], None));
+    for field in [
+        "schema_version",
+        "conversation_id",
+        "language",
+        "metrics",
+        "intents",
+        "sentiment",
+        "summary",
+        "churn",
+        "models",
+    ] {
+        assert!(out["properties"].get(field).is_some(), "output schema lacks {field}");
+    }
+}

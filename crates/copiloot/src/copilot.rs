@@ -40,8 +40,11 @@ impl Copilot {
     }
 
     pub fn new(options: CopilotOptions) -> Result<Self> {
-        let source = match options.encoder {
-            Some(source) => source,
+        let (source, name) = match options.encoder {
+            Some(source) => {
+                let name = source.id();
+                (source, name)
+            }
             None => {
                 let dir = options.models_dir.unwrap_or_else(default_models_dir);
                 let catalog = Catalog::load(&dir)?;
@@ -56,10 +59,10 @@ impl Copilot {
                         ),
                     });
                 }
-                ModelSource::Folder { path }
+                (ModelSource::Folder { path }, catalog.roles.encoder)
             }
         };
-        let encoder = Encoder::load(&source)?;
+        let encoder = Encoder::load(&source)?.with_id(name);
         Ok(Self { encoder: Arc::new(encoder), batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE) })
     }
 

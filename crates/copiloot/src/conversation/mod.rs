@@ -1,5 +1,6 @@
 //! Conversations: the types, the parsers (JSON, JSONL, plain transcripts), language detection and cheap metrics.
 
+mod json;
 mod language;
 mod metrics;
 mod parse;
@@ -8,7 +9,8 @@ mod types;
 pub use language::{detect_language, LanguageGuess};
 pub use metrics::{ConversationMetrics, SpeakerMetrics};
 pub use parse::{
-    parse_json, parse_jsonl, parse_str, parse_transcript, read_conversations, Limits, ParseOptions,
+    decode_utf8, parse_json, parse_jsonl, parse_str, parse_transcript, read_conversations, speaker_from_name,
+    with_line, Limits, ParseOptions, SPEAKER_ALIASES,
 };
 pub use types::{Channel, Conversation, CustomerInfo, Speaker, Turn};
 

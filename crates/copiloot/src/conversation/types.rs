@@ -77,8 +77,3 @@ impl Conversation {
         self.turns.iter().filter(move |t| t.speaker == speaker)
     }
 }
-impl Conversation {
-    pub fn detect_language(&self) -> Option<String> {
-        None
-    }
-}

@@ -74,6 +74,15 @@ impl Encoder {
         let dir_name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let config = SentenceConfig::read(dir, &dir_name, &json)?;
 
+        const SUPPORTED: &[&str] = &["bert", "xlm-roberta", "roberta", "camembert", "distilbert"];
+        if !SUPPORTED.contains(&model_type.as_str()) {
+            return Err(Error::model_load(
+                &config_path,
+                format!(
+                    "model_type `{model_type}` is not a supported encoder (bert, xlm-roberta, distilbert)"
+                ),
+            ));
+        }
         let weights = dir.join("model.safetensors");
         // SAFETY-free path: `from_mmaped_safetensors` needs `unsafe`, which the workspace forbids;
         // reading the file costs one copy at load time only.
@@ -120,6 +129,12 @@ impl Encoder {
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(|e| Error::model_load(&tok_path, e))?;
         Ok(Self { backbone, tokenizer, config, id: dir.display().to_string(), dim, device })
+    }
+
+    /// Name the model in reports (e.g. its catalog name instead of a local path).
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
     }
 
     /// Model identifier for reports: the source as the user gave it.

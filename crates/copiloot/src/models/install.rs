@@ -341,9 +341,9 @@ mod tests {
         let mdir = inst.model_dir(&model.name);
         write_file(&mdir.join("config.json"), b"{}").unwrap();
         write_manifest(&model, &mdir).unwrap();
-        assert!(inst.verify(&[model.name.clone()]).unwrap()[0].problems.is_empty());
+        assert!(inst.verify(std::slice::from_ref(&model.name)).unwrap()[0].problems.is_empty());
         std::fs::write(mdir.join("config.json"), b"{ }").unwrap();
-        let st = &inst.verify(&[model.name.clone()]).unwrap()[0];
+        let st = &inst.verify(std::slice::from_ref(&model.name)).unwrap()[0];
         assert!(st.installed && st.problems[0].contains("config.json"), "{st:?}");
     }
 }
