@@ -219,3 +219,34 @@ fn default_tasks_analyze_a_dutch_conversation_from_turn_embeddings() {
     assert_eq!((t.most_negative_turn, t.trend), (1, Trend::Improving), "{t:?}");
     assert_eq!(sentiment.turns[3].label, SentimentLabel::Positive);
 }
+
+#[test]
+fn fixture_conversations_get_their_reason_for_contact_and_trajectory() {
+    let Some(enc) = encoder() else { return };
+    let tasks = super::ConversationTasks::load(&models_dir(), enc).unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/conversations");
+    let all = crate::conversation::read_conversations(&dir.join("all.jsonl"), &Default::default()).unwrap();
+    // en_energy_billing opens with a bill blamed on a wrong meter reading: either intent is right.
+    let want = [
+        ("en_energy_billing", "billing_question|meter_reading"),
+        ("en_internet_outage", "technical_fault"),
+        ("en_telecom_cancellation", "cancel"),
+        ("en_webshop_delivery", "delivery_status"),
+        ("nl_energie_jaarafrekening", "billing_question"),
+        ("nl_internet_storing", "technical_fault"),
+        ("nl_telecom_opzegging", "cancel"),
+        ("nl_webshop_bezorging", "delivery_status"),
+    ];
+    assert_eq!(all.len(), want.len());
+    for (id, intent) in want {
+        let c = all.iter().find(|c| c.id == id).unwrap();
+        let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
+        let (intents, sentiment) = tasks.analyze(c, &enc.embed_for_classification(&texts).unwrap()).unwrap();
+        let primary = intents.primary.clone().unwrap_or_default();
+        assert!(intent.split('|').any(|i| i == primary), "{id}: {intents:?}");
+        assert_eq!(intents.intents[0].intent, primary, "{id}: the primary intent is listed first");
+        let t = sentiment.customer_trajectory.unwrap();
+        assert_eq!(c.turns[t.most_negative_turn].speaker, Speaker::Customer, "{id}");
+        assert!(t.most_negative_score < -0.3, "{id}: every fixture has an upset customer: {t:?}");
+    }
+}

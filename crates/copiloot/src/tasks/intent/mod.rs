@@ -71,7 +71,7 @@ pub struct ConversationIntents {
     /// The reason for contact: the intent of the customer's first turn that has one (customers open with
     /// why they call; later intents are often follow-ups), if any.
     pub primary: Option<String>,
-    /// Intents found, strongest first (at most `max_intents`).
+    /// Intents found: the primary one first, then the others by score (at most `max_intents`).
     pub intents: Vec<DetectedIntent>,
     /// The prediction for each classified turn (customer turns, or all turns when no customer spoke).
     pub turns: Vec<TurnIntent>,
@@ -244,16 +244,16 @@ impl IntentModel {
         }
         // `found` is in order of first appearance here.
         let primary = found.first().map(|d| d.intent.clone());
-        let first_seen = found.first().cloned();
-        found.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.turns[0].cmp(&b.turns[0])));
+        // The reason for contact first, then the rest by score (a closing "thanks!" scores high as a
+        // compliment but is rarely why someone got in touch).
+        let is_primary = |d: &DetectedIntent| Some(&d.intent) == primary.as_ref();
+        found.sort_by(|a, b| {
+            is_primary(b)
+                .cmp(&is_primary(a))
+                .then(b.score.total_cmp(&a.score))
+                .then_with(|| a.turns[0].cmp(&b.turns[0]))
+        });
         found.truncate(opts.max_intents.max(1));
-        // The reason for contact stays listed even when stronger follow-ups fill the list.
-        if let (Some(p), Some(first)) = (&primary, first_seen) {
-            if !found.iter().any(|d| &d.intent == p) {
-                found.pop();
-                found.push(first);
-            }
-        }
         if let IntentModel::ZeroShot { taxonomy, .. } = self {
             for d in &mut found {
                 d.name = taxonomy
