@@ -13,8 +13,12 @@ use std::path::Path;
 #[derive(Debug, Clone)]
 pub struct ConversationTasks {
     pub intent: IntentModel,
-    pub sentiment: SentimentModel,
+    /// `None` when the shipped head does not fit the encoder (a head is tied to the encoder it was trained
+    /// on); the reason is in `warnings`. Zero-shot intents work with any encoder.
+    pub sentiment: Option<SentimentModel>,
     pub intent_options: IntentOptions,
+    /// What the caller should surface (e.g. in `Analysis::warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl ConversationTasks {
@@ -44,8 +48,19 @@ impl ConversationTasks {
             }
             Err(_) => IntentModel::zero_shot(taxonomy, encoder)?,
         };
-        let sentiment = SentimentModel::load(&SentimentModel::default_dir(models_dir), encoder.model_id())?;
-        Ok(ConversationTasks { intent, sentiment, intent_options: IntentOptions::default() })
+        let head_dir = SentimentModel::default_dir(models_dir);
+        let mut warnings = Vec::new();
+        let sentiment = match SentimentModel::load(&head_dir, encoder.model_id()) {
+            Ok(model) => Some(model),
+            Err(e @ crate::error::Error::ModelLoad { .. })
+                if head_dir.join(super::head::META_FILE).is_file() =>
+            {
+                warnings.push(format!("sentiment skipped: {e}"));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(ConversationTasks { intent, sentiment, intent_options: IntentOptions::default(), warnings })
     }
 
     /// Both analyses from one set of turn embeddings (one per turn, `TextRole::Query`).
@@ -53,10 +68,14 @@ impl ConversationTasks {
         &self,
         conversation: &Conversation,
         turn_embeddings: &[Vec<f32>],
-    ) -> Result<(ConversationIntents, SentimentAnalysis)> {
+    ) -> Result<(ConversationIntents, Option<SentimentAnalysis>)> {
         let intents =
             self.intent.analyze_conversation(conversation, turn_embeddings, &self.intent_options)?;
-        let sentiment = self.sentiment.analyze_conversation(conversation, turn_embeddings)?;
+        let sentiment = self
+            .sentiment
+            .as_ref()
+            .map(|s| s.analyze_conversation(conversation, turn_embeddings))
+            .transpose()?;
         Ok((intents, sentiment))
     }
 }

@@ -215,9 +215,11 @@ fn default_tasks_analyze_a_dutch_conversation_from_turn_embeddings() {
     assert_eq!(intents.primary.as_deref(), Some("billing_question"), "{intents:?}");
     let billing = intents.intents.iter().find(|d| d.intent == "billing_question").unwrap();
     assert_eq!(billing.turns, [1], "{intents:?}");
+    let sentiment = sentiment.unwrap();
     let t = sentiment.customer_trajectory.unwrap();
     assert_eq!((t.most_negative_turn, t.trend), (1, Trend::Improving), "{t:?}");
     assert_eq!(sentiment.turns[3].label, SentimentLabel::Positive);
+    assert!(tasks.warnings.is_empty(), "{:?}", tasks.warnings);
 }
 
 #[test]
@@ -245,7 +247,7 @@ fn fixture_conversations_get_their_reason_for_contact_and_trajectory() {
         let primary = intents.primary.clone().unwrap_or_default();
         assert!(intent.split('|').any(|i| i == primary), "{id}: {intents:?}");
         assert_eq!(intents.intents[0].intent, primary, "{id}: the primary intent is listed first");
-        let t = sentiment.customer_trajectory.unwrap();
+        let t = sentiment.unwrap().customer_trajectory.unwrap();
         assert_eq!(c.turns[t.most_negative_turn].speaker, Speaker::Customer, "{id}");
         assert!(t.most_negative_score < -0.3, "{id}: every fixture has an upset customer: {t:?}");
     }
