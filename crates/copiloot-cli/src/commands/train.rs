@@ -90,6 +90,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    copiloot::tasks::head::check_labels(&labels)?;
     let copilot = args.model.copilot()?;
     let encoder = copilot.encoder();
     let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;

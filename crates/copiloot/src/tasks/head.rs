@@ -123,16 +123,7 @@ impl LinearHead {
         for l in labels {
             *per_class.entry(l.clone()).or_default() += 1;
         }
-        if per_class.len() < 2 {
-            let only = per_class.keys().next().cloned().unwrap_or_default();
-            return Err(Error::invalid(
-                loc(),
-                format!(
-                    "the training data has only one label (`{only}`); a classifier needs examples of at least \
-                     two labels — check the label column (--label-col)"
-                ),
-            ));
-        }
+        check_labels(labels)?;
         let classes: Vec<String> = per_class.keys().cloned().collect();
         let class_index: BTreeMap<&str, usize> =
             classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
@@ -368,6 +359,22 @@ impl LinearHead {
         let bias = read_f32(&st, "bias", &[c], &weights_path)?;
         Ok(LinearHead { meta, weight, bias })
     }
+}
+
+/// Fails unless the labels name at least two classes — checked before anything is embedded.
+pub fn check_labels(labels: &[String]) -> Result<()> {
+    let distinct: std::collections::BTreeSet<&str> = labels.iter().map(String::as_str).collect();
+    if distinct.len() < 2 {
+        let only = distinct.iter().next().copied().unwrap_or_default();
+        return Err(Error::invalid(
+            Location::field("labels"),
+            format!(
+                "the training data has only one label (`{only}`); a classifier needs examples of at least \
+                 two labels — check the label column (--label-col)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// L2 strengths tried by [`select_l2`] (per-example loss scale, on standardised features).
