@@ -218,3 +218,42 @@ fn schemas_are_published() {
         assert!(out["properties"].get(field).is_some(), "output schema lacks {field}");
     }
 }
+
+#[test]
+fn redact_masks_line_for_line() {
+    let input = "Mijn IBAN is NL91 ABNA 0417 1643 00, bel 06-12345678\nBestelnummer 1024-7781-3390 kost € 89,95\n\nmail jan@ziggo.nl\n";
+    let out = copiloot(&["redact"], Some(input));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        ["Mijn IBAN is [IBAN], bel [PHONE]", "Bestelnummer 1024-7781-3390 kost € 89,95", "", "mail [EMAIL]"]
+    );
+}
+
+#[test]
+fn redact_conversations_and_bad_utf8() {
+    let out = copiloot(
+        &["redact", "--conversations", "--input", fixture("all.jsonl").to_str().unwrap_or_default()],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 8);
+    assert!(text.contains("[POSTCODE]"), "the energy conversation's postcode 3512 AB is masked");
+    assert!(!text.contains("3512 AB"));
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
+    cmd.arg("redact").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(b"a@b.nl\n\xff\xfe\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[EMAIL]\n", "whole lines before the bad one are kept");
+}

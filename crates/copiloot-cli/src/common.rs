@@ -19,6 +19,9 @@ pub struct ModelArgs {
     /// Texts per forward pass of the encoder.
     #[arg(long, default_value_t = copiloot::models::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// Mask personal data in the turns before the models see them.
+    #[arg(long)]
+    pub redact_input: bool,
 }
 
 impl ModelArgs {
@@ -28,6 +31,7 @@ impl ModelArgs {
             encoder,
             models_dir: self.models_dir.clone(),
             batch_size: Some(self.batch_size.max(1)),
+            redact_input: self.redact_input,
         };
         Ok(Copilot::new(options)?)
     }

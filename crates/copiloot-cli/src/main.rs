@@ -25,6 +25,8 @@ enum Command {
     /// List, install and verify the default models.
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
+    /// Mask personal data (e-mail, phone, IBAN, BSN, postcode, card, date of birth, address) line by line.
+    Redact(commands::redact::RedactArgs),
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
     /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder).
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => commands::embed::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Redact(args) => commands::redact::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
     };

@@ -4,6 +4,7 @@ use crate::analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
 use crate::models::{default_models_dir, Catalog, Encoder, ModelSource, TextRole, DEFAULT_BATCH_SIZE};
+use crate::redact::Redactor;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub struct CopilotOptions {
     pub models_dir: Option<PathBuf>,
     /// Turns encoded per forward pass.
     pub batch_size: Option<usize>,
+    /// Mask PII in the turns before any model sees them (outputs never carry unmasked text either way).
+    pub redact_input: bool,
 }
 
 /// Owns the loaded models; cheap to clone and safe to share across threads.
@@ -23,6 +26,7 @@ pub struct CopilotOptions {
 pub struct Copilot {
     encoder: Arc<Encoder>,
     batch_size: usize,
+    redact_input: bool,
 }
 
 /// Per-turn sentence vectors of one conversation: computed once, read by every task.
@@ -63,12 +67,16 @@ impl Copilot {
             }
         };
         let encoder = Encoder::load(&source)?.with_id(name);
-        Ok(Self { encoder: Arc::new(encoder), batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE) })
+        Ok(Self {
+            encoder: Arc::new(encoder),
+            batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+            redact_input: options.redact_input,
+        })
     }
 
     /// Build from an already loaded encoder (e.g. shared with other components).
     pub fn with_encoder(encoder: Arc<Encoder>) -> Self {
-        Self { encoder, batch_size: DEFAULT_BATCH_SIZE }
+        Self { encoder, batch_size: DEFAULT_BATCH_SIZE, redact_input: false }
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -90,6 +98,13 @@ impl Copilot {
                 format!("conversation `{}` has no turns", conversation.id),
             ));
         }
+        let redacted;
+        let conversation = if self.redact_input {
+            redacted = Redactor::default().redact_conversation(conversation).0;
+            &redacted
+        } else {
+            conversation
+        };
         let language = conversation.language.clone().or_else(|| conversation.detect_language());
         let metrics = ConversationMetrics::compute(conversation);
         let embeddings = self.embed_turns(conversation)?;

@@ -17,6 +17,7 @@ pub mod conversation;
 pub mod copilot;
 pub mod error;
 pub mod models;
+pub mod redact;
 pub mod tasks;
 
 pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};

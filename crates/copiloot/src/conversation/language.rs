@@ -89,7 +89,7 @@ fn function_word_vote(text: &str) -> Option<(&'static str, f64)> {
         .iter()
         .map(|(code, list)| (*code, words.iter().filter(|w| list.contains(&w.as_str())).count()))
         .collect();
-    scores.sort_by(|a, b| b.1.cmp(&a.1));
+    scores.sort_by_key(|s| std::cmp::Reverse(s.1));
     let (best, runner_up) = (scores.first()?, scores.get(1).map_or(0, |s| s.1));
     // Two clear hits ahead of every other language, or we defer to the trigram model.
     (best.1 >= 2 && best.1 >= runner_up + 2).then(|| (best.0, (best.1 - runner_up) as f64 / best.1 as f64))
