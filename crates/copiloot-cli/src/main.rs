@@ -32,6 +32,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
+    /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder).
+    Train(commands::train::TrainArgs),
+    /// Evaluate intent or sentiment on labelled data: accuracy, macro-F1, per-class, confusions.
+    Eval(commands::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,8 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Redact(args) => commands::redact::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,7 @@ pub mod copilot;
 pub mod error;
 pub mod models;
 pub mod redact;
+pub mod tasks;
 
 pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};

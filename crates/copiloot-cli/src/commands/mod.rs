@@ -2,7 +2,9 @@
 
 pub mod analyze;
 pub mod embed;
+pub mod eval;
 pub mod models;
 pub mod redact;
 pub mod schema;
 pub mod text;
+pub mod train;

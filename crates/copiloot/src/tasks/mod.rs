@@ -1,0 +1,184 @@
+//! Tasks that read turn embeddings: intent and sentiment, plus what they share — trained linear heads,
+//! labelled-data readers and evaluation metrics.
+//!
+//! Every task takes embeddings computed once by the facade (one per turn, L2-normalised, classification
+//! role: `query: ` for e5), so a conversation is never encoded twice. Texts that arrive on their own
+//! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`].
+
+pub mod cache;
+pub mod defaults;
+pub use defaults::ConversationTasks;
+pub mod head;
+pub mod intent;
+pub mod labelled;
+mod lbfgs;
+pub mod metrics;
+pub mod sentiment;
+
+use crate::error::{Error, Location, Result};
+
+/// What the tasks need from a sentence encoder. Implemented by `models::Encoder`; a trait so the tasks can
+/// be unit-tested with tiny deterministic embedders and so users can plug in their own encoder.
+pub trait TextEmbedder {
+    /// Identifier of the encoder (heads remember it and refuse another one).
+    fn model_id(&self) -> &str;
+    /// Embedding width.
+    fn dim(&self) -> usize;
+    /// L2-normalised embeddings in the classification role (the same role the facade uses for turns).
+    fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+}
+
+impl TextEmbedder for crate::models::Encoder {
+    fn model_id(&self) -> &str {
+        crate::models::Encoder::model_id(self)
+    }
+    fn dim(&self) -> usize {
+        crate::models::Encoder::dim(self)
+    }
+    /// The query role: the one `Copilot::embed_turns` uses for turns, so texts and turns are comparable.
+    fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with(texts, crate::models::TextRole::Query, crate::models::DEFAULT_BATCH_SIZE)
+    }
+}
+
+/// Rejects texts no encoder can say anything useful about: empty ones, and ones whose letters are all in
+/// a script the multilingual encoder was not trained on (e.g. cuneiform). Emoji-only texts are accepted
+/// because in chats they carry sentiment ("👍").
+pub fn check_text(text: &str, location: impl FnOnce() -> Location) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid(location(), "the text is empty; remove the row or fill in the text"));
+    }
+    let has_letters = text.chars().any(char::is_alphabetic);
+    if has_letters && whatlang::detect_script(text).is_none() {
+        return Err(Error::invalid(
+            location(),
+            format!(
+                "the text {:?} is in a script the encoder does not support; supported are Latin, Cyrillic, \
+                 Greek, Arabic, Hebrew, CJK, Hangul, Devanagari and other major scripts",
+                truncate(text, 40)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Cosine of two L2-normalised vectors (their dot product).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Numerically stable softmax of `logits`, in place.
+pub(crate) fn softmax_in_place(logits: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in logits.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    if sum > 0.0 {
+        for v in logits.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// Index and value of the largest element (first one on ties, so results are deterministic).
+pub(crate) fn argmax(values: &[f32]) -> (usize, f32) {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, &v) in values.iter().enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best
+}
+
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// Checks that every embedding has the width the model expects.
+pub(crate) fn check_dims(embeddings: &[Vec<f32>], dim: usize, what: &str) -> Result<()> {
+    if let Some((i, e)) = embeddings.iter().enumerate().find(|(_, e)| e.len() != dim) {
+        return Err(Error::invalid(
+            Location::field(format!("{what}[{i}]")),
+            format!(
+                "embedding has {} values but the model expects {dim}; embed the turns with the encoder the \
+                 model was built for",
+                e.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod test_support {
+    //! A tiny deterministic embedder for unit tests of shapes and error paths (the real-model tests live
+    //! in the task modules and use the installed default encoder).
+    use super::*;
+
+    /// Bag of hashed character trigrams, L2-normalised: texts sharing words get similar vectors.
+    pub struct HashEmbedder {
+        pub dim: usize,
+    }
+
+    impl TextEmbedder for HashEmbedder {
+        fn model_id(&self) -> &str {
+            "test/hash-trigrams"
+        }
+        fn dim(&self) -> usize {
+            self.dim
+        }
+        fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            Ok(texts.iter().map(|t| hash_embed(t, self.dim)).collect())
+        }
+    }
+
+    pub fn hash_embed(text: &str, dim: usize) -> Vec<f32> {
+        let chars: Vec<char> = format!("  {}  ", text.to_lowercase()).chars().collect();
+        let mut v = vec![0.0f32; dim];
+        for w in chars.windows(3) {
+            let mut h: u64 = 1469598103934665603;
+            for c in w {
+                h ^= *c as u64;
+                h = h.wrapping_mul(1099511628211);
+            }
+            v[(h % dim as u64) as usize] += 1.0;
+        }
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        v.iter_mut().for_each(|x| *x /= n);
+        v
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_text_rejects_empty_and_unsupported_scripts() {
+        assert!(check_text("ik wil opzeggen", Location::default).is_ok());
+        assert!(check_text("👍", Location::default).is_ok());
+        let err = check_text("   ", || Location::line(3)).unwrap_err();
+        assert!(err.to_string().contains("line 3") && err.to_string().contains("empty"), "{err}");
+        let err = check_text("𒀀𒀁𒀂𒀃", Location::default).unwrap_err();
+        assert!(err.to_string().contains("script"), "{err}");
+    }
+
+    #[test]
+    fn softmax_and_argmax() {
+        let mut v = vec![1.0, 2.0, 3.0];
+        softmax_in_place(&mut v);
+        assert!((v.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(argmax(&v).0, 2);
+    }
+}
+
+#[cfg(test)]
+mod real_model_tests;
