@@ -1,6 +1,8 @@
 //! The output contract: one `Analysis` per conversation, versioned by `schema_version`.
 
 use crate::conversation::ConversationMetrics;
+use crate::tasks::intent::ConversationIntents;
+use crate::tasks::sentiment::SentimentAnalysis;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -16,9 +18,9 @@ pub struct Analysis {
     pub language: Option<String>,
     pub metrics: ConversationMetrics,
     /// Why the customer got in touch (intent task).
-    pub intents: Option<serde_json::Value>,
+    pub intents: Option<ConversationIntents>,
     /// Per-turn and per-speaker sentiment with the customer's trajectory (sentiment task).
-    pub sentiment: Option<serde_json::Value>,
+    pub sentiment: Option<SentimentAnalysis>,
     /// Grounded CRM summary (summary task).
     pub summary: Option<serde_json::Value>,
     /// Churn risk with reasons (churn task).

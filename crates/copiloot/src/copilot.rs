@@ -5,6 +5,7 @@ use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
 use crate::models::{default_models_dir, Catalog, Encoder, ModelSource, TextRole, DEFAULT_BATCH_SIZE};
 use crate::redact::Redactor;
+use crate::tasks::ConversationTasks;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct CopilotOptions {
 #[derive(Clone)]
 pub struct Copilot {
     encoder: Arc<Encoder>,
+    /// Intent (zero-shot taxonomy) and sentiment (trained head), reading the turn embeddings.
+    tasks: Arc<ConversationTasks>,
     batch_size: usize,
     redact_input: bool,
 }
@@ -44,14 +47,15 @@ impl Copilot {
     }
 
     pub fn new(options: CopilotOptions) -> Result<Self> {
+        let models_dir = options.models_dir.clone().unwrap_or_else(default_models_dir);
         let (source, name) = match options.encoder {
             Some(source) => {
                 let name = source.id();
                 (source, name)
             }
             None => {
-                let dir = options.models_dir.unwrap_or_else(default_models_dir);
-                let catalog = Catalog::load(&dir)?;
+                let dir = &models_dir;
+                let catalog = Catalog::load(dir)?;
                 let path = dir.join(&catalog.roles.encoder);
                 if !path.join("config.json").is_file() {
                     return Err(Error::ModelNotFound {
@@ -67,16 +71,20 @@ impl Copilot {
             }
         };
         let encoder = Encoder::load(&source)?.with_id(name);
+        let tasks = ConversationTasks::load(&models_dir, &encoder)?;
         Ok(Self {
             encoder: Arc::new(encoder),
+            tasks: Arc::new(tasks),
             batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             redact_input: options.redact_input,
         })
     }
 
-    /// Build from an already loaded encoder (e.g. shared with other components).
-    pub fn with_encoder(encoder: Arc<Encoder>) -> Self {
-        Self { encoder, batch_size: DEFAULT_BATCH_SIZE, redact_input: false }
+    /// Build from an already loaded encoder (e.g. shared with other components); the taxonomy and the
+    /// sentiment head come from `models_dir`.
+    pub fn with_encoder(encoder: Arc<Encoder>, models_dir: &std::path::Path) -> Result<Self> {
+        let tasks = Arc::new(ConversationTasks::load(models_dir, encoder.as_ref())?);
+        Ok(Self { encoder, tasks, batch_size: DEFAULT_BATCH_SIZE, redact_input: false })
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -98,33 +106,34 @@ impl Copilot {
                 format!("conversation `{}` has no turns", conversation.id),
             ));
         }
-        let redacted;
-        let conversation = if self.redact_input {
-            redacted = Redactor::default().redact_conversation(conversation).0;
-            &redacted
+        // A working copy: redacted when asked, with the detected language set so tasks answer in it.
+        let mut conversation = if self.redact_input {
+            Redactor::default().redact_conversation(conversation).0
         } else {
-            conversation
+            conversation.clone()
         };
-        let language = conversation.language.clone().or_else(|| conversation.detect_language());
+        if conversation.language.is_none() {
+            conversation.language = conversation.detect_language();
+        }
+        let conversation = &conversation;
+        let language = conversation.language.clone();
         let metrics = ConversationMetrics::compute(conversation);
         let embeddings = self.embed_turns(conversation)?;
-        let warnings = embeddings
+        let (intents, sentiment) = self.tasks.analyze(conversation, &embeddings.vectors)?;
+        let max = self.encoder.max_tokens();
+        let mut warnings: Vec<String> = embeddings
             .truncated
             .iter()
-            .map(|i| {
-                format!(
-                    "turn {i} is longer than the encoder's {} tokens; only its start was read",
-                    self.encoder.max_tokens()
-                )
-            })
+            .map(|i| format!("turn {i} is longer than the encoder's {max} tokens; only its start was read"))
             .collect();
+        warnings.extend(self.tasks.warnings.iter().cloned());
         Ok(Analysis {
             schema_version: SCHEMA_VERSION.to_string(),
             conversation_id: conversation.id.clone(),
             language,
             metrics,
-            intents: None,
-            sentiment: None,
+            intents: Some(intents),
+            sentiment,
             summary: None,
             churn: None,
             models: ModelsUsed { encoder: self.encoder.model_id().to_string(), generator: None },

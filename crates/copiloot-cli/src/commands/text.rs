@@ -11,23 +11,42 @@ pub fn render(a: &Analysis) -> String {
         a.conversation_id,
         a.language.as_deref().unwrap_or("unknown")
     );
-    if let Ok(metrics) = serde_json::to_value(&a.metrics) {
-        if let Some(obj) = metrics.as_object() {
-            for (k, v) in obj {
-                let _ = writeln!(s, "  {k}: {v}");
+    let m = &a.metrics;
+    let _ = write!(s, "  turns: {}", m.turns);
+    for (speaker, sm) in &m.speakers {
+        let _ = write!(s, "  {speaker:?}: {} turns, {:.0}% of words", sm.turns, 100.0 * sm.talk_share);
+    }
+    if let Some(d) = m.duration_seconds {
+        let _ = write!(s, "  duration: {d:.0}s");
+    }
+    let _ = writeln!(s);
+    match &a.intents {
+        Some(i) => {
+            let _ = writeln!(s, "  reason for contact: {}", i.primary.as_deref().unwrap_or("unknown"));
+            for d in &i.intents {
+                let name = d.name.as_deref().unwrap_or(&d.intent);
+                let _ = writeln!(s, "    intent {name} ({:.0}%) in turns {:?}", 100.0 * d.score, d.turns);
             }
         }
+        None => {
+            let _ = writeln!(s, "  intents: (not available)");
+        }
     }
-    for (name, field) in
-        [("intents", &a.intents), ("sentiment", &a.sentiment), ("summary", &a.summary), ("churn", &a.churn)]
-    {
-        match field {
-            Some(v) => {
-                let _ = writeln!(s, "  {name}: {v}");
-            }
-            None => {
-                let _ = writeln!(s, "  {name}: (not available yet)");
-            }
+    match a.sentiment.as_ref().and_then(|x| x.customer_trajectory.as_ref()) {
+        Some(t) => {
+            let _ = writeln!(
+                s,
+                "  customer sentiment: {:+.2} → {:+.2} ({:?}); most negative at turn {} ({:+.2})",
+                t.start, t.end, t.trend, t.most_negative_turn, t.most_negative_score
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  customer sentiment: (not available)");
+        }
+    }
+    for (name, field) in [("summary", &a.summary), ("churn", &a.churn)] {
+        if field.is_none() {
+            let _ = writeln!(s, "  {name}: (not available yet)");
         }
     }
     for w in &a.warnings {

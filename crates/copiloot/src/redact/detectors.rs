@@ -17,30 +17,30 @@ fn re(pattern: &str) -> Regex {
 }
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,}"));
-static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b"));
+static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}\b"));
 /// Digits with single spaces or dashes between groups.
-static DIGIT_RUN: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d(?:[ \-.]?\d)+\b"));
-static PHONE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\+|\b00|\b0)\d(?:[ \-]?\(?\d\)?){6,16}"));
-static POSTCODE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[1-9]\d{3} ?[A-Z]{2}\b"));
+static DIGIT_RUN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[0-9](?:[ \-.]?[0-9])+\b"));
+static PHONE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\+|\b00|\b0)[0-9](?:[ \-]?\(?[0-9]\)?){6,16}"));
+static POSTCODE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[1-9][0-9]{3} ?[A-Z]{2}\b"));
 const MONTHS: &str =
     "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|\
                       january|february|march|april|may|june|july|august|september|october|november|december|\
                       jan|feb|mrt|mar|apr|jun|jul|aug|sep|sept|okt|oct|nov|dec";
 static DOB: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"(?i)\b(?:geboren\s+op|geboortedatum|geb\.|date\s+of\s+birth|birth\s*date|born\s+on|dob|d\.o\.b\.)\s*(?:is|was|:)?\s*(?:de\s+|the\s+)?(\d{{1,2}}[\-/. ]\d{{1,2}}[\-/. ]\d{{2,4}}|\d{{1,2}}(?:st|nd|rd|th|e)?\s+(?:{MONTHS})\.?\s+\d{{4}}|(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+        r"(?i)\b(?:geboren\s+op|geboortedatum|geb\.|date\s+of\s+birth|birth\s*date|born\s+on|dob|d\.o\.b\.)\s*(?:is|was|:)?\s*(?:de\s+|the\s+)?([0-9]{{1,2}}[\-/. ][0-9]{{1,2}}[\-/. ][0-9]{{2,4}}|[0-9]{{1,2}}(?:st|nd|rd|th|e)?\s+(?:{MONTHS})\.?\s+[0-9]{{4}}|(?:{MONTHS})\s+[0-9]{{1,2}}(?:st|nd|rd|th)?,?\s+[0-9]{{4}}|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})"
     ))
 });
 const NL_STREET: &str =
     "straat|laan|weg|plein|gracht|kade|singel|dijk|steeg|hof|park|dreef|pad|markt|allee|boulevard|wal";
 static ADDRESS_NL: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"\b(?:[A-Z][a-zà-ÿ]+(?:{NL_STREET})|(?:Laan|Plein|Burgemeester|Van|Prins|Koning|Sint)\s(?:[a-zA-Zà-ÿ]+\s){{0,2}}[A-Z][a-zà-ÿ]+)\s\d{{1,4}}(?:[a-zA-Z]\b|-\d{{1,3}})?"
+        r"\b(?:[A-Z][a-zà-ÿ]+(?:{NL_STREET})|(?:Laan|Plein|Burgemeester|Van|Prins|Koning|Sint)\s(?:[a-zA-Zà-ÿ]+\s){{0,2}}[A-Z][a-zà-ÿ]+)\s[0-9]{{1,4}}(?:[a-zA-Z]\b|-[0-9]{{1,3}})?"
     ))
 });
 static ADDRESS_EN: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b\d{1,4}[a-z]?\s(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Close|Way|Court|Ct|Place|Pl|Square|Sq|Crescent|Terrace|Gardens|Grove)\b\.?",
+        r"\b[0-9]{1,4}[a-z]?\s(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Close|Way|Court|Ct|Place|Pl|Square|Sq|Crescent|Terrace|Gardens|Grove)\b\.?",
     )
 });
 

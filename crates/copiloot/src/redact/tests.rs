@@ -141,3 +141,11 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn non_ascii_digits_do_not_join_numbers() {
+    // Found by proptest: Osmanya digit zero is a Unicode `\d`; it must not glue a phone number to a card.
+    let r = redact("06-12345678 𐒠 4111 1111 1111 1111");
+    assert_eq!(r.text, "[PHONE] 𐒠 [CARD]");
+    assert_eq!(redact(&r.text).text, r.text);
+}
