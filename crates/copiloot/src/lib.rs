@@ -7,7 +7,7 @@
 //! let copilot = copiloot::Copilot::load_default()?; // models from `copiloot models install`
 //! let text = "Klant: Ik wil mijn abonnement opzeggen.\nMedewerker: Dat regel ik voor u.";
 //! let conversation = copiloot::conversation::parse_transcript("demo", text, &Default::default())?;
-//! let analysis = copiloot.analyze(&conversation)?;
+//! let analysis = copilot.analyze(&conversation)?;
 //! println!("{}", serde_json::to_string_pretty(&analysis).unwrap_or_default());
 //! # Ok::<(), copiloot::Error>(())
 //! ```
