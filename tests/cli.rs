@@ -14,6 +14,10 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn copiloot(args: &[&str], stdin: Option<&str>) -> Output {
+    copiloot_bytes(args, stdin.map(str::as_bytes))
+}
+
+fn copiloot_bytes(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
     cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
@@ -21,7 +25,7 @@ fn copiloot(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn copiloot: {e}"));
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         use std::io::Write;
-        pipe.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        pipe.write_all(text).unwrap_or_else(|e| panic!("{e}"));
     }
     child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -251,15 +255,7 @@ fn redact_conversations_and_bad_utf8() {
     assert!(text.contains("[POSTCODE]"), "the energy conversation's postcode 3512 AB is masked");
     assert!(!text.contains("3512 AB"));
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
-    cmd.arg("redact").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(b"a@b.nl\n\xff\xfe\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = copiloot_bytes(&["redact"], Some(b"a@b.nl\n\xff\xfe\n"));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[EMAIL]\n", "whole lines before the bad one are kept");
