@@ -4,6 +4,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+# The agent-panel test drives Debian's chromium with playwright-core (no browser download).
+if ! command -v chromium >/dev/null; then
+  echo "==> installing chromium (Debian) for the panel test"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+echo "==> npm ci (tests/panel: playwright-core)"
+(cd tests/panel && npm ci --no-audit --no-fund --silent)
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -12,3 +22,6 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 
 echo "==> cargo test (real default models from models/)"
 cargo test --locked --workspace
+
+echo "==> agent panel in headless chromium (node --test)"
+(cd tests/panel && node --test)

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use copiloot::conversation::{parse_json, parse_transcript, ParseOptions};
@@ -13,6 +13,9 @@ use copiloot::{Analysis, Conversation};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The agent panel: one self-contained page (HTML, CSS, JS; no external requests).
+const PANEL: &str = include_str!("panel.html");
 
 /// A JSON error with a stable `code`; messages describe the problem, never echo transcript text.
 pub struct ApiError {
@@ -67,6 +70,7 @@ pub fn router(state: Arc<AppState>, args: &ServeArgs) -> anyhow::Result<Router> 
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/panel", get(|| async { Html(PANEL) }))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json")
         })

@@ -1,0 +1,75 @@
+// The agent panel in a real headless browser (Debian's chromium via playwright-core) against a real
+// `copiloot serve` on loopback with the default models: Dutch and English conversations, a citation click,
+// screenshots kept in tests/artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const root = new URL("../../", import.meta.url).pathname;
+const artifacts = root + "tests/artifacts";
+let server, base, browser;
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  server = spawn(root + "target/debug/copiloot", ["serve", "--port", "0"], {
+    env: { ...process.env, COPILOOT_MODELS: root + "models" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const first = await new Promise((resolve, reject) => {
+    createInterface({ input: server.stdout }).once("line", resolve);
+    server.once("exit", (code) => reject(new Error(`copiloot serve exited with ${code}`)));
+  });
+  base = first.trim().split(" ").pop();
+  assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+});
+
+async function analyse(fixture, lang) {
+  const page = await browser.newPage({ viewport: { width: 520, height: 900 } });
+  const outside = [];
+  page.on("request", (r) => { if (!r.url().startsWith(base)) outside.push(r.url()); });
+  await page.goto(`${base}/panel${lang ? `?lang=${lang}` : ""}`);
+  await page.fill("#input", readFileSync(root + "tests/fixtures/conversations/" + fixture, "utf8"));
+  await page.getByRole("button", { name: "Analyse" }).click();
+  await page.waitForSelector(".intent-chip", { timeout: 60_000 });
+  return { page, outside };
+}
+
+test("Dutch conversation: Dutch UI, intents, sentiment, citation click", async () => {
+  const { page, outside } = await analyse("nl_energie_jaarafrekening.json");
+  const chips = await page.locator(".intent-chip").allTextContents();
+  assert.match(chips[0], /Vraag over de factuur \d+%/, chips.join(" | "));
+  assert.ok(await page.getByText("Sentiment klant").isVisible());
+  assert.equal(await page.locator("svg.sparkline polyline").count(), 1);
+  await page.locator(".intent-chip").first().click();
+  const cited = await page.locator(".turn.highlight").evaluateAll((ns) => ns.map((n) => n.dataset.turn));
+  assert.deepEqual(cited.slice(0, 1), ["1"], "the primary intent cites the customer's first turn");
+  assert.ok((await page.locator(".turn.highlight").first().textContent()).includes("684 euro"));
+  await page.screenshot({ path: `${artifacts}/panel-nl.png`, fullPage: true });
+  assert.deepEqual(outside, [], "the panel makes no requests outside the server");
+});
+
+test("English conversation: English UI and a keyboard-usable note button", async () => {
+  const { page } = await analyse("en_telecom_cancellation.json");
+  const chips = await page.locator(".intent-chip").allTextContents();
+  assert.match(chips[0], /Cancel a contract or subscription \d+%/, chips.join(" | "));
+  assert.ok(await page.getByText("Customer sentiment").isVisible());
+  await page.focus("#copy");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.getElementById("panel").lastNote);
+  const note = await page.evaluate(() => document.getElementById("panel").lastNote);
+  assert.match(note, /Reason for contact: Cancel a contract or subscription/);
+  await page.screenshot({ path: `${artifacts}/panel-en.png`, fullPage: true });
+});
