@@ -70,6 +70,17 @@ fn analyze_a_dutch_transcript() {
 }
 
 #[test]
+fn pii_spans_are_reported_by_default_and_not_with_no_redact() {
+    let file = fixture("nl_energie_jaarafrekening.json");
+    let a = json(&copiloot(&["analyze", file.to_str().unwrap_or_default()], None));
+    let spans = a["pii"].as_array().cloned().unwrap_or_default();
+    assert!(spans.iter().any(|s| s["turn"] == 3 && s["span"]["kind"] == "postcode"), "{spans:?}");
+    assert!(!a.to_string().contains("3512 AB"), "the output never carries the PII text");
+    let a = json(&copiloot(&["analyze", "--no-redact", file.to_str().unwrap_or_default()], None));
+    assert!(a.get("pii").is_none());
+}
+
+#[test]
 fn analyze_an_english_json_conversation_as_text() {
     let out = copiloot(
         &["analyze", "--format", "text", fixture("en_energy_billing.json").to_str().unwrap_or_default()],

@@ -57,6 +57,8 @@ test("Dutch conversation: Dutch UI, intents, sentiment, citation click", async (
   const cited = await page.locator(".turn.highlight").evaluateAll((ns) => ns.map((n) => n.dataset.turn));
   assert.deepEqual(cited.slice(0, 1), ["1"], "the primary intent cites the customer's first turn");
   assert.ok((await page.locator(".turn.highlight").first().textContent()).includes("684 euro"));
+  const transcript = await page.locator("#turns").textContent();
+  assert.ok(transcript.includes("[POSTCODE]") && !transcript.includes("3512 AB"), "PII is masked in the panel by default");
   await page.screenshot({ path: `${artifacts}/panel-nl.png`, fullPage: true });
   assert.deepEqual(outside, [], "the panel makes no requests outside the server");
 });

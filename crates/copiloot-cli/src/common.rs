@@ -1,7 +1,7 @@
 //! Pieces several commands share: model options, input reading, exit codes.
 
 use anyhow::Context;
-use copiloot::{Copilot, CopilotOptions, Error};
+use copiloot::{Copilot, CopilotOptions, Error, Redaction};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,9 +19,12 @@ pub struct ModelArgs {
     /// Texts per forward pass of the encoder.
     #[arg(long, default_value_t = copiloot::models::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// Mask personal data in the turns before the models see them.
-    #[arg(long)]
+    /// Also mask personal data in the turns before the models see them.
+    #[arg(long, conflicts_with = "no_redact")]
     pub redact_input: bool,
+    /// Trusted batch jobs: no PII spans in the output, nothing masked.
+    #[arg(long)]
+    pub no_redact: bool,
 }
 
 impl ModelArgs {
@@ -31,7 +34,11 @@ impl ModelArgs {
             encoder,
             models_dir: self.models_dir.clone(),
             batch_size: Some(self.batch_size.max(1)),
-            redact_input: self.redact_input,
+            redaction: match (self.no_redact, self.redact_input) {
+                (true, _) => Redaction::Off,
+                (false, true) => Redaction::Everything,
+                (false, false) => Redaction::Outputs,
+            },
         };
         Ok(Copilot::new(options)?)
     }

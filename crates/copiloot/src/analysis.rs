@@ -1,6 +1,7 @@
 //! The output contract: one `Analysis` per conversation, versioned by `schema_version`.
 
 use crate::conversation::ConversationMetrics;
+use crate::redact::TurnSpan;
 use crate::tasks::intent::ConversationIntents;
 use crate::tasks::sentiment::SentimentAnalysis;
 use schemars::JsonSchema;
@@ -26,6 +27,10 @@ pub struct Analysis {
     /// Churn risk with reasons (churn task).
     pub churn: Option<serde_json::Value>,
     pub models: ModelsUsed,
+    /// Personal data found per turn (kind and byte offsets, never the text), so anything that shows the
+    /// transcript can mask it. Absent when redaction is off (`--no-redact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii: Option<Vec<TurnSpan>>,
     /// Things the caller should know: e.g. turns cut at the encoder's maximum length.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

@@ -18,8 +18,21 @@ pub struct CopilotOptions {
     pub models_dir: Option<PathBuf>,
     /// Turns encoded per forward pass.
     pub batch_size: Option<usize>,
-    /// Mask PII in the turns before any model sees them (outputs never carry unmasked text either way).
-    pub redact_input: bool,
+    /// What is masked; by default every output (PII spans are reported so any shown text can be masked).
+    pub redaction: Redaction,
+}
+
+/// Where PII redaction applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Redaction {
+    /// Outputs only (the default): the Analysis lists the PII spans per turn, and any transcript text a
+    /// task puts in its output is masked. The models read the original text.
+    #[default]
+    Outputs,
+    /// Also before inference: the models only ever see masked turns.
+    Everything,
+    /// Nothing is masked and no spans are reported — for trusted batch jobs (`--no-redact`).
+    Off,
 }
 
 /// Owns the loaded models; cheap to clone and safe to share across threads.
@@ -29,7 +42,7 @@ pub struct Copilot {
     /// Intent (zero-shot taxonomy) and sentiment (trained head), reading the turn embeddings.
     tasks: Arc<ConversationTasks>,
     batch_size: usize,
-    redact_input: bool,
+    redaction: Redaction,
 }
 
 /// Per-turn sentence vectors of one conversation: computed once, read by every task.
@@ -76,7 +89,7 @@ impl Copilot {
             encoder: Arc::new(encoder),
             tasks: Arc::new(tasks),
             batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
-            redact_input: options.redact_input,
+            redaction: options.redaction,
         })
     }
 
@@ -84,7 +97,7 @@ impl Copilot {
     /// sentiment head come from `models_dir`.
     pub fn with_encoder(encoder: Arc<Encoder>, models_dir: &std::path::Path) -> Result<Self> {
         let tasks = Arc::new(ConversationTasks::load(models_dir, encoder.as_ref())?);
-        Ok(Self { encoder, tasks, batch_size: DEFAULT_BATCH_SIZE, redact_input: false })
+        Ok(Self { encoder, tasks, batch_size: DEFAULT_BATCH_SIZE, redaction: Redaction::default() })
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -107,10 +120,15 @@ impl Copilot {
             ));
         }
         // A working copy: redacted when asked, with the detected language set so tasks answer in it.
-        let mut conversation = if self.redact_input {
-            Redactor::default().redact_conversation(conversation).0
-        } else {
-            conversation.clone()
+        let (mut conversation, pii) = match self.redaction {
+            Redaction::Off => (conversation.clone(), None),
+            Redaction::Outputs => {
+                (conversation.clone(), Some(Redactor::default().redact_conversation(conversation).1))
+            }
+            Redaction::Everything => {
+                let (masked, spans) = Redactor::default().redact_conversation(conversation);
+                (masked, Some(spans))
+            }
         };
         if conversation.language.is_none() {
             conversation.language = conversation.detect_language();
@@ -137,6 +155,7 @@ impl Copilot {
             summary: None,
             churn: None,
             models: ModelsUsed { encoder: self.encoder.model_id().to_string(), generator: None },
+            pii,
             warnings,
         })
     }

@@ -22,5 +22,5 @@ pub mod tasks;
 
 pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
-pub use copilot::{Copilot, CopilotOptions, TurnEmbeddings};
+pub use copilot::{Copilot, CopilotOptions, Redaction, TurnEmbeddings};
 pub use error::{Error, Location, Result};
