@@ -36,6 +36,18 @@ pub struct Analysis {
     pub warnings: Vec<String>,
 }
 
+/// How far the customer's problem was solved in the conversation. Decided by the summary task (with the
+/// turns that decide it) and read by the churn task as a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    Resolved,
+    Partial,
+    Unresolved,
+    #[default]
+    Unknown,
+}
+
 /// Which models produced an Analysis, so results can be traced and compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelsUsed {

@@ -20,7 +20,7 @@ pub mod models;
 pub mod redact;
 pub mod tasks;
 
-pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
+pub use analysis::{Analysis, ModelsUsed, Resolution, SCHEMA_VERSION};
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
 pub use copilot::{Copilot, CopilotOptions, Redaction, TurnEmbeddings};
 pub use error::{Error, Location, Result};

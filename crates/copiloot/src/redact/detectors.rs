@@ -19,7 +19,8 @@ fn re(pattern: &str) -> Regex {
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,}"));
 static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}\b"));
 /// Digits with single spaces or dashes between groups.
-static DIGIT_RUN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[0-9](?:[ \-.]?[0-9])+\b"));
+/// 9 (BSN) to 19 (card) digits; bounded so a pathological run of digits costs linear time, not quadratic.
+static DIGIT_RUN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[0-9](?:[ \-.]?[0-9]){8,18}"));
 static PHONE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\+|\b00|\b0)[0-9](?:[ \-]?\(?[0-9]\)?){6,16}"));
 static POSTCODE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[1-9][0-9]{3} ?[A-Z]{2}\b"));
 const MONTHS: &str =
