@@ -206,3 +206,76 @@ fn sigterm_shuts_down_gracefully() {
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn task_endpoints_classify_single_texts() {
+    let s = Server::start(&[]);
+    let (status, _, r) = s.post_json(
+        "/v1/intent",
+        r#"{"texts": ["Ik wil mijn abonnement opzeggen", "My internet has been down since this morning"]}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["results"][0]["intent"], "cancel", "{r}");
+    assert_eq!(r["results"][1]["intent"], "technical_fault", "{r}");
+    assert!(r["results"][0]["top"].as_array().unwrap().len() > 1);
+
+    let (status, _, r) = s.post_json("/v1/sentiment", r#"{"texts": ["Super geholpen, dank je wel!", "This is the third time you people messed up. Terrible."]}"#);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["results"][0]["label"], "positive", "{r}");
+    assert_eq!(r["results"][1]["label"], "negative", "{r}");
+    assert!(r["results"][1]["score"].as_f64().unwrap() < 0.0);
+
+    let (status, _, r) = s.post_json("/v1/intent", r#"{"text": "   "}"#);
+    assert_eq!(status, 400, "{r}");
+    assert_eq!(r["error"]["code"], "invalid_input");
+    let (status, _, r) = s.post_json("/v1/sentiment", r#"{"texts": []}"#);
+    assert_eq!(status, 400, "{r}");
+
+    let (status, _, r) = s.post_json("/v1/summarize", &fixture("nl_webshop_bezorging.json"));
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["conversation_id"], "nl_webshop_bezorging");
+    assert!(r.get("summary").is_some(), "{r}");
+    let (status, _, r) = s.post_json("/v1/churn", &fixture("nl_webshop_bezorging.json"));
+    assert_eq!(status, 200, "{r}");
+    assert!(r.get("churn").is_some(), "{r}");
+}
+
+/// The number after `name ` in Prometheus text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn a_client_that_disconnects_mid_batch_stops_the_work() {
+    let s = Server::start(&["--max-concurrency", "1"]);
+    let n = 40;
+    let batch: Vec<serde_json::Value> = (0..n)
+        .map(|i| serde_json::json!({"id": format!("c{i}"), "turns": [{"speaker": "klant", "text": "Mijn internet valt steeds weg en ik wil een monteur. ".repeat(30)}]}))
+        .collect();
+    let body = serde_json::Value::Array(batch).to_string();
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "POST /v1/analyze/batch HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stream); // the client goes away while the batch runs
+
+    // The job notices at its next conversation: the slot is freed and most of the batch never runs.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let text = loop {
+        let (_, _, text) = s.request("GET", "/metrics", &[], b"");
+        if metric(&text, "copiloot_in_flight") == 0.0 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(metric(&text, "copiloot_in_flight"), 0.0, "{text}");
+    assert_eq!(metric(&text, "copiloot_cancelled_total"), 1.0, "{text}");
+    let done = metric(&text, "copiloot_analyses_total");
+    assert!(done < n as f64, "only the conversations before the disconnect ran: {done} of {n}");
+}

@@ -104,6 +104,11 @@ impl Copilot {
         &self.encoder
     }
 
+    /// The intent and sentiment models `analyze` runs, e.g. to classify single texts.
+    pub fn tasks(&self) -> &ConversationTasks {
+        &self.tasks
+    }
+
     /// Encode every turn of a conversation once.
     pub fn embed_turns(&self, conversation: &Conversation) -> Result<TurnEmbeddings> {
         let texts: Vec<&str> = conversation.turns.iter().map(|t| t.text.as_str()).collect();

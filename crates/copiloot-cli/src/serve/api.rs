@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use copiloot::conversation::{parse_json, parse_transcript, ParseOptions};
 use copiloot::{Analysis, Conversation};
 use serde::Deserialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
 }
@@ -56,6 +57,10 @@ pub fn router(state: Arc<AppState>, args: &ServeArgs) -> anyhow::Result<Router> 
     let mut v1 = Router::new()
         .route("/v1/analyze", post(analyze))
         .route("/v1/analyze/batch", post(analyze_batch))
+        .route("/v1/intent", post(super::tasks::intent))
+        .route("/v1/sentiment", post(super::tasks::sentiment))
+        .route("/v1/summarize", post(super::tasks::summarize))
+        .route("/v1/churn", post(super::tasks::churn))
         .layer(axum::extract::DefaultBodyLimit::max(args.max_body_bytes));
     if let Some(key) = args.api_key.clone().filter(|k| !k.is_empty()) {
         let key = Arc::new(key);
@@ -117,12 +122,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[derive(Deserialize)]
-struct AnalyzeQuery {
+pub struct AnalyzeQuery {
     /// Conversation id for plain-text transcripts.
-    id: Option<String>,
+    pub id: Option<String>,
 }
 
-fn parse_body(headers: &HeaderMap, body: &[u8], id: Option<&str>) -> Result<Conversation, ApiError> {
+pub fn parse_body(headers: &HeaderMap, body: &[u8], id: Option<&str>) -> Result<Conversation, ApiError> {
     let opts = ParseOptions { source: Some("request body".into()), ..ParseOptions::default() };
     let text = copiloot::conversation::decode_utf8(body, &opts)?;
     let is_text = headers
@@ -136,11 +141,35 @@ fn parse_body(headers: &HeaderMap, body: &[u8], id: Option<&str>) -> Result<Conv
     })
 }
 
-/// Run one analysis on a blocking thread behind the gate, with the per-request time limit.
-async fn run_analysis(
-    state: &Arc<AppState>,
-    conversations: Vec<Conversation>,
-) -> Result<Vec<copiloot::Result<Analysis>>, ApiError> {
+/// Set when the request's future is dropped before it finished — the client went away — so a batch
+/// stops at the next conversation instead of doing work nobody will read.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Cancels on drop unless disarmed: lives in the handler's future, which hyper drops on disconnect.
+struct CancelOnDrop(Option<Cancel>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Run `job` on a blocking thread behind the gate, with the per-request time limit. The job gets the
+/// shared state and a [`Cancel`] that turns true when the client disconnects.
+pub async fn run_job<T, F>(state: &Arc<AppState>, job: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, &Cancel) -> T + Send + 'static,
+{
     let ticket = state.gate.enter().await.ok_or_else(|| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -149,13 +178,19 @@ async fn run_analysis(
         )
     })?;
     let worker = state.clone();
+    let cancel = Cancel::default();
+    let mut guard = CancelOnDrop(Some(cancel.clone()));
     let started = Instant::now();
-    let job = tokio::task::spawn_blocking(move || {
+    let task = tokio::task::spawn_blocking(move || {
         let _ticket = ticket;
-        conversations.iter().map(|c| worker.copilot.analyze(c)).collect::<Vec<_>>()
+        let out = job(&worker, &cancel);
+        if cancel.is_cancelled() {
+            worker.metrics.count_cancelled();
+        }
+        out
     });
-    let results = match tokio::time::timeout(state.timeout, job).await {
-        Ok(Ok(results)) => results,
+    let result = match tokio::time::timeout(state.timeout, task).await {
+        Ok(Ok(out)) => out,
         Ok(Err(_)) => {
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -171,8 +206,28 @@ async fn run_analysis(
             ))
         }
     };
+    guard.0 = None;
     state.metrics.observe_inference(started.elapsed().as_secs_f64());
-    Ok(results)
+    Ok(result)
+}
+
+/// Analyse conversations in order, stopping early when the client has gone.
+async fn run_analysis(
+    state: &Arc<AppState>,
+    conversations: Vec<Conversation>,
+) -> Result<Vec<copiloot::Result<Analysis>>, ApiError> {
+    run_job(state, move |s, cancel| {
+        let mut out = Vec::with_capacity(conversations.len());
+        for c in &conversations {
+            if cancel.is_cancelled() {
+                break;
+            }
+            out.push(s.copilot.analyze(c));
+            s.metrics.count_analysis();
+        }
+        out
+    })
+    .await
 }
 
 async fn analyze(
@@ -241,7 +296,7 @@ async fn analyze_batch(
     respond(&state, "/v1/analyze/batch", result)
 }
 
-fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
+pub fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -253,7 +308,7 @@ fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
     }
 }
 
-fn respond(state: &AppState, route: &str, result: Result<impl IntoResponse, ApiError>) -> Response {
+pub fn respond(state: &AppState, route: &str, result: Result<impl IntoResponse, ApiError>) -> Response {
     let resp = match result {
         Ok(ok) => ok.into_response(),
         Err(e) => e.into_response(),

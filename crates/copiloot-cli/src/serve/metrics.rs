@@ -1,12 +1,15 @@
 //! Prometheus text metrics: request counts per route and status, inference time, requests in flight.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     inference: Mutex<(f64, u64)>,
+    analyses: AtomicU64,
+    cancelled: AtomicU64,
 }
 
 impl Metrics {
@@ -21,6 +24,16 @@ impl Metrics {
             m.0 += seconds;
             m.1 += 1;
         }
+    }
+
+    /// One conversation analysed (also inside a batch).
+    pub fn count_analysis(&self) {
+        self.analyses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A job that noticed its client had disconnected and stopped early.
+    pub fn count_cancelled(&self) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self, in_flight: usize, ready: bool) -> String {
@@ -40,6 +53,10 @@ impl Metrics {
         out.push_str(&format!(
             "copiloot_inference_seconds_sum {sum}\ncopiloot_inference_seconds_count {count}\n"
         ));
+        out.push_str("# HELP copiloot_analyses_total Conversations analysed.\n# TYPE copiloot_analyses_total counter\n");
+        out.push_str(&format!("copiloot_analyses_total {}\n", self.analyses.load(Ordering::Relaxed)));
+        out.push_str("# HELP copiloot_cancelled_total Jobs stopped early because the client disconnected.\n# TYPE copiloot_cancelled_total counter\n");
+        out.push_str(&format!("copiloot_cancelled_total {}\n", self.cancelled.load(Ordering::Relaxed)));
         out.push_str("# HELP copiloot_in_flight Requests running or waiting for a slot.\n# TYPE copiloot_in_flight gauge\n");
         out.push_str(&format!("copiloot_in_flight {in_flight}\n"));
         out.push_str("# HELP copiloot_ready Models loaded.\n# TYPE copiloot_ready gauge\n");

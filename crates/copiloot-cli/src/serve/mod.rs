@@ -8,6 +8,7 @@ mod api;
 mod gate;
 mod metrics;
 mod openapi;
+mod tasks;
 
 use crate::common::ModelArgs;
 use anyhow::Context;

@@ -13,6 +13,15 @@ pub fn spec() -> Value {
     let mut batch_responses = errors(&["400", "401", "413", "429", "504"]);
     batch_responses["200"] = json!({"description": "one result (an analysis or an error) per input, in order",
         "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array"}}}}}});
+    let mut texts_responses = errors(&["400", "401", "413", "429", "503", "504"]);
+    texts_responses["200"] = json!({"description": "one result per text, in order",
+        "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array"}}}}}});
+    let mut field_responses = errors(&["400", "401", "413", "429", "504"]);
+    field_responses["200"] = json!({"description": "conversation_id, language, the field and warnings",
+        "content": {"application/json": {"schema": {"type": "object"}}}});
+    let texts = json!({"oneOf": [
+        {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+        {"type": "object", "required": ["texts"], "properties": {"texts": {"type": "array", "items": {"type": "string"}, "maxItems": 256}}}]});
     json!({
         "openapi": "3.1.0",
         "info": {"title": "copiloot", "version": env!("CARGO_PKG_VERSION"),
@@ -29,6 +38,26 @@ pub fn spec() -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "array", "items": {"$ref": "#/components/schemas/Conversation"}}}}},
                 "responses": batch_responses}},
+            "/v1/intent": {"post": {
+                "summary": "Intent of single texts (e.g. one chat message): {\"text\": …} or {\"texts\": […]}",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Texts"}}}},
+                "responses": texts_responses.clone()}},
+            "/v1/sentiment": {"post": {
+                "summary": "Sentiment (label, score -1..1, confidence) of single texts",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Texts"}}}},
+                "responses": texts_responses}},
+            "/v1/summarize": {"post": {
+                "summary": "The grounded summary of one conversation (the `summary` field of the Analysis)",
+                "requestBody": {"required": true, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Conversation"}},
+                    "text/plain": {"schema": {"type": "string"}}}},
+                "responses": field_responses.clone()}},
+            "/v1/churn": {"post": {
+                "summary": "The churn risk of one conversation with its reasons (the `churn` field of the Analysis)",
+                "requestBody": {"required": true, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Conversation"}},
+                    "text/plain": {"schema": {"type": "string"}}}},
+                "responses": field_responses}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
             "/readyz": {"get": {"summary": "Models loaded", "responses": {"200": {"description": "ready"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format 0.0.4"}}}}
@@ -36,6 +65,7 @@ pub fn spec() -> Value {
         "components": {"schemas": {
             "Conversation": copiloot::conversation::input_schema(),
             "Analysis": copiloot::analysis::output_schema(),
+            "Texts": texts,
             "Error": error
         }}
     })
@@ -46,6 +76,7 @@ fn describe(code: &str) -> &'static str {
         "400" => "invalid input (malformed JSON, unknown speaker, empty conversation …)",
         "401" => "missing or wrong API key",
         "413" => "request body or conversation too large",
+        "503" => "the model for this task is not available on this server",
         "429" => "at capacity; retry after the Retry-After seconds",
         "504" => "the analysis exceeded the time limit",
         _ => "error",
