@@ -22,7 +22,12 @@ fn copiloot(args: &[&str]) -> Output {
 
 fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "exit {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -35,14 +40,24 @@ fn summarize_json_cites_turns_and_writes_a_dutch_note() {
     assert!(s["reason"]["quote"].as_str().unwrap().contains("nog steeds niet bezorgd"), "{s}");
     assert_eq!(s["resolution"]["status"], "resolved", "{s}");
     let text = s["text"].as_str().unwrap();
-    assert!(text.starts_with("Klant:") && text.contains("Medewerker:") && text.contains("opgelost"), "{text}");
+    assert!(
+        text.starts_with("Klant:") && text.contains("Medewerker:") && text.contains("opgelost"),
+        "{text}"
+    );
     let refs = s["entities"].as_array().unwrap();
     assert!(refs.iter().any(|e| e["kind"] == "order_number" && e["value"] == "1024-7781-3390"), "{s}");
 }
 
 #[test]
 fn summarize_text_format_and_note_length() {
-    let out = ok(&copiloot(&["summarize", "--format", "text", "--max-chars", "120", &fixture("en_internet_outage.txt")]));
+    let out = ok(&copiloot(&[
+        "summarize",
+        "--format",
+        "text",
+        "--max-chars",
+        "120",
+        &fixture("en_internet_outage.txt"),
+    ]));
     let note = out.lines().find_map(|l| l.strip_prefix("note: ")).unwrap();
     assert!(note.chars().count() <= 120, "{note}");
     assert!(note.starts_with("Customer:"), "{note}");
@@ -73,7 +88,16 @@ fn eval_summary_scores_grounded_and_lead_on_tiny_jsonl() {
     let report = dir.path().join("report.json");
     let preds = dir.path().join("preds.jsonl");
     let d = data.to_str().unwrap();
-    ok(&copiloot(&["eval", "summary", "--data", d, "--report", report.to_str().unwrap(), "--predictions", preds.to_str().unwrap()]));
+    ok(&copiloot(&[
+        "eval",
+        "summary",
+        "--data",
+        d,
+        "--report",
+        report.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+    ]));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!((r["dialogues"].as_u64(), r["failed"].as_u64()), (Some(2), Some(0)), "{r}");
     let grounded = r["rougeL"].as_f64().unwrap();
@@ -81,7 +105,18 @@ fn eval_summary_scores_grounded_and_lead_on_tiny_jsonl() {
     let p = std::fs::read_to_string(&preds).unwrap();
     assert!(p.lines().nth(1).unwrap().contains("replacement"), "{p}");
 
-    let out = ok(&copiloot(&["eval", "summary", "--data", d, "--system", "lead", "--lead-n", "1", "--report", report.to_str().unwrap()]));
+    let out = ok(&copiloot(&[
+        "eval",
+        "summary",
+        "--data",
+        d,
+        "--system",
+        "lead",
+        "--lead-n",
+        "1",
+        "--report",
+        report.to_str().unwrap(),
+    ]));
     assert!(out.contains("lead-1"), "{out}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert!(r["rouge1"].as_f64().unwrap() > 0.0, "{r}");
@@ -91,7 +126,8 @@ fn eval_summary_scores_grounded_and_lead_on_tiny_jsonl() {
 fn eval_summary_names_the_bad_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("bad.jsonl");
-    std::fs::write(&data, "{\"dialogue\": \"A: hi\", \"summary\": \"x\"}\n{\"dialogue\": \"A: hi\"}\n").unwrap();
+    std::fs::write(&data, "{\"dialogue\": \"A: hi\", \"summary\": \"x\"}\n{\"dialogue\": \"A: hi\"}\n")
+        .unwrap();
     let out = copiloot(&["eval", "summary", "--data", data.to_str().unwrap(), "--system", "lead"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

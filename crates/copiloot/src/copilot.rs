@@ -181,24 +181,21 @@ impl Copilot {
             .map(|i| format!("turn {i} is longer than the encoder's {max} tokens; only its start was read"))
             .collect();
         warnings.extend(self.tasks.warnings.iter().cloned());
-        let signals = Signals {
-            primary_intent_turns: intents
-                .intents
-                .iter()
-                .find(|i| Some(&i.intent) == intents.primary.as_ref())
-                .map(|i| i.turns.clone())
-                .unwrap_or_default(),
-            sentiment: sentiment.as_ref().map(|s| s.turns.iter().map(|t| t.score).collect()),
+        let signals = Signals::from_tasks(&intents, sentiment.as_ref());
+        let summary = match self.summary.summarize(
+            conversation,
+            &display,
+            &embeddings.vectors,
+            &embeddings.truncated,
+            &signals,
+        ) {
+            Ok(s) => Some(s),
+            Err(Error::InvalidInput { message, .. }) => {
+                warnings.push(format!("no summary: {message}"));
+                None
+            }
+            Err(e) => return Err(e),
         };
-        let summary =
-            match self.summary.summarize(conversation, &display, &embeddings.vectors, &embeddings.truncated, &signals) {
-                Ok(s) => Some(s),
-                Err(Error::InvalidInput { message, .. }) => {
-                    warnings.push(format!("no summary: {message}"));
-                    None
-                }
-                Err(e) => return Err(e),
-            };
         Ok(Analysis {
             schema_version: SCHEMA_VERSION.to_string(),
             conversation_id: conversation.id.clone(),

@@ -7,14 +7,17 @@
 //! keep their role; other names (DialogSum's `#Person1#`, `#Person2#`) are mapped by order of appearance —
 //! the first unknown speaker is the customer, every other one an agent (the one who opens a DialogSum
 //! dialogue usually raises its topic). Lines without `Speaker:` continue the previous turn.
-//! ROUGE matches the `rouge-score` package (stemming on); `benches/rouge_check.sh` shows it on a sample.
+//! `--cache DIR` keeps the turn embeddings on disk, so reruns (e.g. after changing the note length) skip
+//! the encoder. ROUGE matches the `rouge-score` package (stemming on); `benches/rouge_check.sh` shows it on a sample.
 
 use super::eval::EvalArgs;
 use anyhow::Context;
 use copiloot::conversation::{speaker_from_name, ParseOptions};
+use copiloot::tasks::cache::CachedEmbedder;
 use copiloot::tasks::summary::rouge::{self, Rouge};
-use copiloot::tasks::summary::SummaryOptions;
-use copiloot::{Channel, Conversation, Error, Location, Speaker, Turn};
+use copiloot::tasks::summary::{Signals, Summary, SummaryOptions};
+use copiloot::tasks::{ConversationTasks, TextEmbedder};
+use copiloot::{Channel, Conversation, Copilot, Error, Location, Speaker, Turn};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::Write;
@@ -75,28 +78,43 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let s = &args.summary;
     let mut examples = Vec::new();
     for path in &args.data.data {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         examples.extend(read_examples(&text, &path.display().to_string())?);
     }
     if let Some(limit) = s.limit {
         examples.truncate(limit);
     }
     let copilot = match s.system {
-        SummarySystem::Grounded => Some(
-            args.model_args
-                .copilot()?
-                .with_summary_options(SummaryOptions { max_chars: s.max_chars.max(20), ..Default::default() }),
-        ),
+        SummarySystem::Grounded => {
+            Some(args.model_args.copilot()?.with_summary_options(SummaryOptions {
+                max_chars: s.max_chars.max(20),
+                ..Default::default()
+            }))
+        }
         SummarySystem::Lead => None,
     };
+    // With `--cache`, turn embeddings are kept on disk so reruns skip the encoder; the summary is then made
+    // from them exactly as `Copilot::analyze` does (intents, sentiment, redacted quotes).
+    let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
+    let cached = match (&copilot, &args.data.cache) {
+        (Some(c), Some(dir)) => Some((
+            CachedEmbedder::open(c.encoder(), dir)?,
+            ConversationTasks::load(&models_dir, c.encoder())?,
+        )),
+        _ => None,
+    };
     let bar = ProgressBar::new(examples.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}").unwrap_or(ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}")
+            .unwrap_or(ProgressStyle::default_bar()),
+    );
     let mut scores: Vec<Rouge> = Vec::new();
     let mut predictions = String::new();
     let (mut failed, mut words) = (0, 0usize);
     for e in &examples {
         let prediction = match &copilot {
-            Some(c) => match c.summarize(&e.conversation) {
+            Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
                 Ok(summary) => summary.text,
                 Err(err) => {
                     bar.suspend(|| eprintln!("warning: {}: {err}", e.id));
@@ -114,8 +132,16 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
         scores.push(r);
         bar.inc(1);
+        if scores.len() % 50 == 0 {
+            if let Some((cache, _)) = &cached {
+                cache.save()?;
+            }
+        }
     }
     bar.finish_and_clear();
+    if let Some((cache, _)) = &cached {
+        cache.save()?;
+    }
     if let Some(path) = &args.predictions {
         std::fs::File::create(path)
             .and_then(|mut f| f.write_all(predictions.as_bytes()))
@@ -146,10 +172,29 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     println!("words      {:.1} per summary", report.words);
     println!("seconds    {:.1}", report.seconds);
     if let Some(path) = &args.report {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n").map_err(|e| Error::io(path, e))?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .map_err(|e| Error::io(path, e))?;
         eprintln!("report written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn summarize(
+    copilot: &Copilot,
+    cached: Option<&(CachedEmbedder<'_>, ConversationTasks)>,
+    conversation: &Conversation,
+) -> copiloot::Result<Summary> {
+    let Some((cache, tasks)) = cached else { return copilot.summarize(conversation) };
+    let mut c = conversation.clone();
+    if c.language.is_none() {
+        c.language = c.detect_language();
+    }
+    let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
+    let embeddings = cache.embed_for_classification(&texts)?;
+    let (intents, sentiment) = tasks.analyze(&c, &embeddings)?;
+    let display: Vec<String> = c.turns.iter().map(|t| copiloot::redact::redact(&t.text).text).collect();
+    let signals = Signals::from_tasks(&intents, sentiment.as_ref());
+    copilot.summary_model().summarize(&c, &display, &embeddings, &[], &signals)
 }
 
 /// The first `n` turns' texts (no speaker names), the usual Lead-N baseline.
@@ -162,8 +207,9 @@ pub fn read_examples(text: &str, source: &str) -> anyhow::Result<Vec<Example>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let at = |field: &str| Location::line(i + 1).with_source(source).with_field(field);
-        let v: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| Error::invalid(Location::line(i + 1).with_source(source), format!("not JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            Error::invalid(Location::line(i + 1).with_source(source), format!("not JSON: {e}"))
+        })?;
         let dialogue = v.get("dialogue").and_then(|d| d.as_str()).ok_or_else(|| {
             Error::invalid(at("dialogue"), "missing `dialogue` (the transcript as `Speaker: text` lines)")
         })?;
@@ -189,7 +235,8 @@ pub fn read_examples(text: &str, source: &str) -> anyhow::Result<Vec<Example>> {
 }
 
 fn references(v: &serde_json::Value) -> Vec<String> {
-    let text = |x: &serde_json::Value| x.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let text =
+        |x: &serde_json::Value| x.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     if let Some(list) = v.get("abstractive_summaries").and_then(|x| x.as_array()) {
         return list.iter().filter_map(text).collect();
     }

@@ -53,7 +53,8 @@ fn parse(name: &str, text: &str) -> anyhow::Result<Vec<Conversation>> {
     let opts = ParseOptions { source: Some(name.to_string()), ..ParseOptions::default() };
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let jsonl = name.ends_with(".jsonl")
-        || (lines.len() > 1 && lines.iter().all(|l| l.trim_start().starts_with('{') && l.trim_end().ends_with('}')));
+        || (lines.len() > 1
+            && lines.iter().all(|l| l.trim_start().starts_with('{') && l.trim_end().ends_with('}')));
     if jsonl {
         return Ok(lines.iter().map(|l| parse_json(l, &opts)).collect::<Result<_, _>>()?);
     }

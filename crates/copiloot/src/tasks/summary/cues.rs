@@ -38,6 +38,10 @@ pub struct Cues {
     pub pending: bool,
     /// Thanks ("thanks", "dank u").
     pub thanks: bool,
+    /// A question ("Shall I arrange the refund?").
+    pub question: bool,
+    /// An explicit future in the first person ("I'll", "ik ga", "ik zal").
+    pub future: bool,
 }
 
 fn re(pattern: &str) -> Option<Regex> {
@@ -50,31 +54,54 @@ static NOISE: LazyLock<Option<Regex>> =
 static WORD: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\p{L}\p{N}]+(?:['’][\p{L}]+)?"));
 
 static FILLER: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)^(?:\W|hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening)|goedemorgen|goedemiddag|goedenavond|hoi|hallo|dag|beste|thanks?(?: you)?(?: so much| very much| again)?(?: for (?:your \w+|the \w+|reaching out|contacting us|calling|getting in touch|everything|all|that|this))?|dank (?:u|je)(?: wel)?|bedankt|graag gedaan|you're welcome|no problem|geen probleem|sorry(?: to hear that)?|i'm sorry(?: to hear (?:that|about \w+(?: \w+)?))?|i am sorry(?: to hear that)?|we're sorry(?: to hear that)?|excuses|vervelend|wat vervelend|i understand(?: your frustration)?|ik begrijp het|dat begrijp ik|have a (?:nice|great|good) day|nog een fijne dag|fijne dag|you're through to|u spreekt met|je spreekt met|this is|my name is|how can i help(?: you)?(?: today)?|waarmee kan ik (?:u|je) helpen|waar kan ik (?:u|je) mee helpen|ok(?:ay)?|oké|prima|fine|great|super|top|yes|ja|no|nee|please|alstublieft|graag|bye|doei|cheers|\s|[,.:!?])+$")
+    re(
+        r"(?i)^(?:\W|hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening)|goedemorgen|goedemiddag|goedenavond|hoi|hallo|dag|beste|thanks?(?: you)?(?: so much| very much| again)?(?: for (?:your \w+|the \w+|reaching out|contacting us|calling|getting in touch|everything|all|that|this))?|dank (?:u|je)(?: wel)?|bedankt|graag gedaan|you're welcome|no problem|geen probleem|sorry(?: to hear that)?|i'm sorry(?: to hear (?:that|about \w+(?: \w+)?))?|i am sorry(?: to hear that)?|we're sorry(?: to hear that)?|excuses|vervelend|wat vervelend|i understand(?: your frustration)?|ik begrijp het|dat begrijp ik|have a (?:nice|great|good) day|nog een fijne dag|fijne dag|you're through to|u spreekt met|je spreekt met|this is|my name is|how can i help(?: you)?(?: today)?|waarmee kan ik (?:u|je) helpen|waar kan ik (?:u|je) mee helpen|ok(?:ay)?|oké|prima|fine|great|super|top|yes|ja|no|nee|please|alstublieft|graag|bye|doei|cheers|\s|[,.:!?])+$",
+    )
 });
 static PROBLEM: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:not|n't|never|no longer|won't|can't|cannot|unable|problem|issue|error|broken|wrong|fault|failed|fails|missing|late|delayed|still|again|charged|overcharged|refund|cancel\w*|complain\w*|help|why|how (?:do|can|long)|niet|geen|kapot|storing|probleem|fout|klopt|vergeten|te laat|nog steeds|weer|opzeggen|opgezegd|terug|klacht|waarom|hoe (?:kan|moet|lang))\b|n't\b|\?")
+    re(
+        r"(?i)\b(?:not|n't|never|no longer|won't|can't|cannot|unable|problem|issue|error|broken|wrong|fault|failed|fails|missing|late|delayed|still|again|charged|overcharged|refund|cancel\w*|complain\w*|help|why|how (?:do|can|long)|niet|geen|kapot|storing|probleem|fout|klopt|vergeten|te laat|nog steeds|weer|opzeggen|opgezegd|terug|klacht|waarom|hoe (?:kan|moet|lang))\b|n't\b|\?",
+    )
 });
 static DONE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:i(?:'ve| have)|we(?:'ve| have)|i just|we just|has been|have been|is now|are now|ik heb|we hebben|wij hebben|is nu|is (?:geregeld|verwerkt|ingediend|aangepast|opgelost|teruggeboekt|verstuurd)|heb ik)\b.{0,60}?\b(?:\w+ed|sent|made|put|set|done|got|found|taken|given|geregeld|verwerkt|ingediend|aangepast|opgelost|teruggeboekt|verstuurd|gestuurd|ingepland|genoteerd|doorgezet|aangevraagd|gecontroleerd|bekeken|gezet|gedaan|gemaakt|geboekt|opgezegd|stopgezet|gestart)\b|^\s*(?:done|all done|klaar|geregeld|gedaan)\b")
+    re(
+        r"(?i)\b(?:i(?:'ve| have)|we(?:'ve| have)|i just|we just|has been|have been|is now|are now|ik heb|we hebben|wij hebben|is nu|is (?:geregeld|verwerkt|ingediend|aangepast|opgelost|teruggeboekt|verstuurd)|heb ik)\b.{0,60}?\b(?:\w+ed|sent|made|put|set|done|got|found|taken|given|geregeld|verwerkt|ingediend|aangepast|opgelost|teruggeboekt|verstuurd|gestuurd|ingepland|genoteerd|doorgezet|aangevraagd|gecontroleerd|bekeken|gezet|gedaan|gemaakt|geboekt|opgezegd|stopgezet|gestart)\b|^\s*(?:done|all done|klaar|geregeld|gedaan)\b",
+    )
 });
 static DOING: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:i'll|i will|we'll|we will|let me|let us|let's|i can|we can|i'm going to|i am going to|i'm (?:\w+ing)|we're (?:\w+ing)|ik (?:zal|ga|kan|stuur|zet|plan|boek|start|voer|regel|noteer|verbind|kijk|maak|vraag|pas|meld|bel|geef)|we (?:gaan|kunnen|sturen|zetten)|wij (?:gaan|kunnen|sturen)|laat ik|zal ik)\b")
+    re(
+        r"(?i)\b(?:i'll|i will|we'll|we will|let me|let us|let's|i can|we can|i'm going to|i am going to|i'm (?:\w+ing)|we're (?:\w+ing)|ik (?:zal|ga|kan|stuur|zet|plan|boek|start|voer|regel|noteer|verbind|kijk|maak|vraag|pas|meld|bel|geef)|we (?:gaan|kunnen|sturen|zetten)|wij (?:gaan|kunnen|sturen)|laat ik|zal ik)\b",
+    )
 });
 static REQUEST: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:please|could you|can you|would you|kindly|dm us|send us|reach out|follow us|contact us|let us know|tell us|check (?:your|that|if)|try|make sure|kunt u|kun je|kunt|wilt u|wil je|stuur (?:ons|me)|laat (?:ons|me) weten|graag|probeer)\b")
+    re(
+        r"(?i)\b(?:please|could you|can you|would you|kindly|dm us|send us|reach out|follow us|contact us|let us know|tell us|check (?:your|that|if)|try|make sure|kunt u|kun je|kunt|wilt u|wil je|stuur (?:ons|me)|laat (?:ons|me) weten|graag|probeer)\b",
+    )
 });
 static PROMISE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:i'll|i will|we'll|we will|will be|will (?:arrive|appear|receive|get|come|call|contact|send|reach|follow|be)|you'll|you will|going to|within|by (?:tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the end)|ik (?:zal|ga|stuur|bel|plan|zet|regel|noteer)|we (?:zullen|gaan|sturen)|u ontvangt|je ontvangt|ontvangt u|ontvang je|krijgt u|krijg je|binnen|vandaag nog|zal|staat .{0,30} weer)\b")
+    re(
+        r"(?i)\b(?:i'll|i will|we'll|we will|will be|will (?:arrive|appear|receive|get|come|call|contact|send|reach|follow|be)|you'll|you will|going to|within|by (?:tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the end)|ik (?:zal|ga|stuur|bel|plan|zet|regel|noteer)|we (?:zullen|gaan|sturen)|u ontvangt|je ontvangt|ontvangt u|ontvang je|krijgt u|krijg je|binnen|vandaag nog|zal|staat .{0,30} weer)\b",
+    )
 });
 static SOLVED: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:resolved|fixed|sorted|solved|works? (?:now|again|fine)|working (?:now|again)|that(?:'s| is) (?:a relief|great|perfect|brilliant|all|it|helpful|fine)|problem solved|all good|perfect|brilliant|awesome|appreciate|done|opgelost|geregeld|werkt (?:weer|nu)|top|super|perfect|fijn|helpt|is gelukt|gelukt|prima)\b")
+    re(
+        r"(?i)\b(?:resolved|fixed|sorted|solved|works? (?:now|again|fine)|working (?:now|again)|that(?:'s| is) (?:a relief|great|perfect|brilliant|all|it|helpful|fine)|problem solved|all good|perfect|brilliant|awesome|appreciate|done|opgelost|geregeld|werkt (?:weer|nu)|top|super|perfect|fijn|helpt|is gelukt|gelukt|prima)\b",
+    )
 });
 static UNSOLVED: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:still (?:not|no|doesn't|don't|hasn't|haven't|isn't|waiting|broken|the same|nothing|having)|not (?:fixed|solved|resolved|working|helpful|good enough|acceptable)|doesn't help|didn't (?:help|work)|no help|useless|unacceptable|ridiculous|waste|can't help|cannot help|unable to|nothing (?:more )?(?:i|we) can do|not possible|complaint|nog steeds niet|niet opgelost|helpt niet|werkt (?:nog steeds )?niet|kan ik (?:niet|helaas niet)|helaas niet|niet mogelijk|belachelijk|onacceptabel|klacht|genoeg van)\b")
+    re(
+        r"(?i)\b(?:still (?:not|no|doesn't|don't|hasn't|haven't|isn't|waiting|broken|the same|nothing|having)|not (?:fixed|solved|resolved|working|helpful|good enough|acceptable)|doesn't help|didn't (?:help|work)|no help|useless|unacceptable|ridiculous|waste|can't help|cannot help|unable to|nothing (?:more )?(?:i|we) can do|not possible|complaint|nog steeds niet|niet opgelost|helpt niet|werkt (?:nog steeds )?niet|kan ik (?:niet|helaas niet)|helaas niet|niet mogelijk|belachelijk|onacceptabel|klacht|genoeg van)\b",
+    )
 });
 static PENDING: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)\b(?:engineer|technician|investigat\w*|look into|looking into|escalat\w*|get back to you|follow up|dm|direct message|private message|pending|waiting list|think about|i hope|hopefully|nadenken|ik hoop|hoop ik|monteur|onderzoek|opnieuw (?:berekenen|bekijken)|terugbellen|wachtlijst|doorzetten|in behandeling|nog even)\b")
+    re(
+        r"(?i)\b(?:engineer|technician|investigat\w*|look into|looking into|escalat\w*|get back to you|follow up|dm|direct message|private message|pending|waiting list|think about|i hope|hopefully|nadenken|ik hoop|hoop ik|monteur|onderzoek|opnieuw (?:berekenen|bekijken)|terugbellen|wachtlijst|doorzetten|in behandeling|nog even)\b",
+    )
+});
+static FUTURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|i am going to|ik zal|ik ga|zal ik|ga ik|we gaan|wij gaan|we zullen)\b",
+    )
 });
 static THANKS: LazyLock<Option<Regex>> =
     LazyLock::new(|| re(r"(?i)\b(?:thanks?|thank you|thx|cheers|dank|bedankt|merci)\b"));
@@ -114,6 +141,8 @@ pub fn cues(sentence: &str) -> Cues {
         unsolved: hit(&UNSOLVED, s),
         pending: hit(&PENDING, s),
         thanks: hit(&THANKS, s),
+        question: s.trim_end().ends_with('?'),
+        future: hit(&FUTURE, s),
     }
 }
 

@@ -63,7 +63,9 @@ static DEADLINE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 
 static TIME: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let t = r"(?:\d{1,2}(?::\d{2})?\s?(?:am|pm|uur)?|\d{1,2}:\d{2})";
-    regex(&format!(r"(?i)\b(?:(?:between|tussen|from|van) {t} (?:and|en|to|tot) {t}(?: uur)?|\d{{1,2}}:\d{{2}}(?: uur)?|\d{{1,2}}\s?(?:am|pm))"))
+    regex(&format!(
+        r"(?i)\b(?:(?:between|tussen|from|van) {t} (?:and|en|to|tot) {t}(?: uur)?|\d{{1,2}}:\d{{2}}(?: uur)?|\d{{1,2}}\s?(?:am|pm))"
+    ))
 });
 
 static AMOUNT: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -74,11 +76,15 @@ static AMOUNT: LazyLock<Option<Regex>> = LazyLock::new(|| {
 });
 
 static ORDER: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    regex(r"(?i)\b(?:order(?: number| no\.?| nr\.?|nummer)?|bestel(?:nummer|ling)|ordernummer|bestelnr\.?)[:#]?\s*(?:#\s*)?([A-Z0-9]*\d[A-Z0-9-]{3,}\d)\b")
+    regex(
+        r"(?i)\b(?:order(?: number| no\.?| nr\.?|nummer)?|bestel(?:nummer|ling)|ordernummer|bestelnr\.?)[:#]?\s*(?:#\s*)?([A-Z0-9]*\d[A-Z0-9-]{3,}\d)\b",
+    )
 });
 
 static REFERENCE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    regex(r"\b(?:[A-Z]{1,4}-\d{3,}(?:-\d+)*|\d{3,}(?:-\d{3,})+)\b|(?i:(?:ticket|case|reference|ref|referentie|dossier|storings|klant|zaak)(?:nummer| number| no\.?| nr\.?)?[:#]?\s*)([A-Z]*\d[A-Z0-9-]{3,})\b")
+    regex(
+        r"\b(?:[A-Z]{1,4}-\d{3,}(?:-\d+)*|\d{3,}(?:-\d{3,})+)\b|(?i:(?:ticket|case|reference|ref|referentie|dossier|storings|klant|zaak)(?:nummer| number| no\.?| nr\.?)?[:#]?\s*)([A-Z]*\d[A-Z0-9-]{3,})\b",
+    )
 });
 
 /// All facts in `text`, in order of position; overlapping hits keep the more specific kind
@@ -132,9 +138,13 @@ mod tests {
         let k = kinds("The first available slot is Wednesday the 13th between 1pm and 6pm.");
         assert_eq!(
             k,
-            [(EntityKind::Date, "Wednesday the 13th".into()), (EntityKind::Time, "between 1pm and 6pm".into())]
+            [
+                (EntityKind::Date, "Wednesday the 13th".into()),
+                (EntityKind::Time, "between 1pm and 6pm".into())
+            ]
         );
-        let k = kinds("I have processed a full refund of 189.99. It will be back within 3 to 5 working days.");
+        let k =
+            kinds("I have processed a full refund of 189.99. It will be back within 3 to 5 working days.");
         assert!(k.contains(&(EntityKind::Amount, "189.99".into())), "{k:?}");
         assert!(k.contains(&(EntityKind::Deadline, "within 3 to 5 working days".into())), "{k:?}");
         let k = kinds("Order number 5521-0098. Your reference number is VM-77310.");

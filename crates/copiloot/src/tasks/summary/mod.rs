@@ -128,6 +128,24 @@ pub struct Signals {
     pub sentiment: Option<Vec<f32>>,
 }
 
+impl Signals {
+    /// From the intent and sentiment analyses of the same conversation.
+    pub fn from_tasks(
+        intents: &crate::tasks::intent::ConversationIntents,
+        sentiment: Option<&crate::tasks::sentiment::SentimentAnalysis>,
+    ) -> Signals {
+        Signals {
+            primary_intent_turns: intents
+                .intents
+                .iter()
+                .find(|i| Some(&i.intent) == intents.primary.as_ref())
+                .map(|i| i.turns.clone())
+                .unwrap_or_default(),
+            sentiment: sentiment.map(|s| s.turns.iter().map(|t| t.score).collect()),
+        }
+    }
+}
+
 /// Everything the summary keeps about one turn, so an update never redoes it.
 #[derive(Debug, Clone)]
 pub(crate) struct TurnState {
@@ -154,7 +172,10 @@ pub struct SummaryModel {
 impl SummaryModel {
     /// Embeds the prototypes with `embedder` (cached under `models_dir/.cache`).
     pub fn load(models_dir: &Path, embedder: &dyn TextEmbedder) -> Result<SummaryModel> {
-        Ok(SummaryModel { prototypes: Prototypes::load(models_dir, embedder)?, options: SummaryOptions::default() })
+        Ok(SummaryModel {
+            prototypes: Prototypes::load(models_dir, embedder)?,
+            options: SummaryOptions::default(),
+        })
     }
 
     /// Without a cache.
@@ -251,7 +272,9 @@ impl SummaryModel {
         let language = if language == Some("nl") { "nl" } else { language.unwrap_or("en") };
         let o = &self.options;
         let reason = fields::reason(states, primary_intent_turns);
-        let actions = fields::actions(states, o);
+        let scored = fields::actions(states, o);
+        let actions: Vec<Evidence> = scored.iter().map(|(e, _)| e.clone()).collect();
+        let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
         let resolution = fields::resolution(states);
         let next_steps = fields::next_steps(states, o.max_next_steps);
         let entities = fields::entities(states);
@@ -266,7 +289,8 @@ impl SummaryModel {
                 )
             })
             .collect();
-        let (text, dropped) = note::render(language, &reason, &actions, &resolution, &next_steps, o.max_chars);
+        let (text, dropped) =
+            note::render(language, &reason, &actions, &scores, &resolution, &next_steps, o.max_chars);
         if dropped > 0 {
             warnings.push(format!(
                 "the note was shortened to {} characters: {dropped} item(s) are only in the fields",
@@ -356,7 +380,9 @@ impl<'a> Summarizer<'a> {
                 )));
             }
             let sentiment: Vec<Option<f32>> = match self.sentiment {
-                Some(model) => model.predict_embeddings(&embeddings)?.into_iter().map(|(_, s, _)| Some(s)).collect(),
+                Some(model) => {
+                    model.predict_embeddings(&embeddings)?.into_iter().map(|(_, s, _)| Some(s)).collect()
+                }
                 None => vec![None; new_turns.len()],
             };
             for ((turn, embedding), score) in new_turns.iter().zip(embeddings).zip(sentiment) {
@@ -391,7 +417,12 @@ impl<'a> Summarizer<'a> {
                 .states
                 .iter()
                 .zip(&self.texts)
-                .map(|(s, text)| Turn { index: s.index, speaker: s.speaker, text: text.clone(), timestamp: None })
+                .map(|(s, text)| Turn {
+                    index: s.index,
+                    speaker: s.speaker,
+                    text: text.clone(),
+                    timestamp: None,
+                })
                 .collect(),
             customer: Default::default(),
         };

@@ -60,6 +60,7 @@ pub fn render(
     language: &str,
     reason: &Option<Evidence>,
     actions: &[Evidence],
+    action_scores: &[f32],
     resolution: &ResolutionField,
     next_steps: &[Commitment],
     max_chars: usize,
@@ -71,11 +72,19 @@ pub fn render(
         items.push((0, 0, sentence(&r.text)));
     }
     let reason_quote = reason.as_ref().map(|r| r.quote.as_str()).unwrap_or_default();
-    let shown: Vec<&Evidence> =
-        actions.iter().filter(|a| !a.text.is_empty() && !reason_quote.contains(a.quote.as_str())).collect();
-    for (k, a) in shown.iter().enumerate() {
-        items.push((1 + k, if k == 0 { 1 } else { 3 + 2 * k }, sentence(&a.text)));
+    let shown: Vec<(&Evidence, f32)> = actions
+        .iter()
+        .zip(action_scores.iter().copied().chain(std::iter::repeat(0.0)))
+        .filter(|(a, _)| !a.text.is_empty() && !reason_quote.contains(a.quote.as_str()))
+        .collect();
+    // The best-scored action comes right after the reason in importance, the others after the status.
+    let mut rank: Vec<usize> = (0..shown.len()).collect();
+    rank.sort_by(|&a, &b| shown[b].1.total_cmp(&shown[a].1));
+    for (k, (a, _)) in shown.iter().enumerate() {
+        let r = rank.iter().position(|&i| i == k).unwrap_or(k);
+        items.push((1 + k, if r == 0 { 1 } else { 3 + 2 * r }, sentence(&a.text)));
     }
+    let shown: Vec<&Evidence> = shown.into_iter().map(|(a, _)| a).collect();
     let status = match resolution.status {
         Resolution::Resolved => Some(l.resolved),
         Resolution::Partial => Some(l.partial),
@@ -86,7 +95,9 @@ pub fn render(
     if let Some(s) = status {
         items.push((status_slot, 2, format!("{} {s}", l.status)));
     }
-    let fresh = next_steps.iter().filter(|c| !shown.iter().any(|a| a.quote.contains(&c.quote) || c.quote.contains(&a.quote)));
+    let fresh = next_steps
+        .iter()
+        .filter(|c| !shown.iter().any(|a| a.quote.contains(&c.quote) || c.quote.contains(&a.quote)));
     for (k, c) in fresh.enumerate() {
         items.push((status_slot + 1 + k, 4 + 2 * k, sentence(&c.what)));
     }

@@ -147,12 +147,19 @@ fn step1a(word: Vec<u8>) -> Vec<u8> {
     if word.ends_with(b"ies") && word.len() == 4 {
         return replace_suffix(&word, 3, b"ie");
     }
-    apply_rules(word, &[(b"sses", b"ss", &always), (b"ies", b"i", &always), (b"ss", b"ss", &always), (b"s", b"", &always)])
+    apply_rules(
+        word,
+        &[(b"sses", b"ss", &always), (b"ies", b"i", &always), (b"ss", b"ss", &always), (b"s", b"", &always)],
+    )
 }
 
 fn step1b(word: Vec<u8>) -> Vec<u8> {
     if word.ends_with(b"ied") {
-        return if word.len() == 4 { replace_suffix(&word, 3, b"ie") } else { replace_suffix(&word, 3, b"i") };
+        return if word.len() == 4 {
+            replace_suffix(&word, 3, b"ie")
+        } else {
+            replace_suffix(&word, 3, b"i")
+        };
     }
     if word.ends_with(b"eed") {
         let stem = &word[..word.len() - 3];

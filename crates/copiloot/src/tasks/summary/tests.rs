@@ -113,9 +113,14 @@ fn dutch_note_is_dutch_and_commitments_keep_dates_amounts_and_numbers() {
     let s = copilot.summarize(&fixture("nl_internet_storing.txt")).unwrap();
     assert!(s.text.contains("Status: deels opgelost."), "{}", s.text);
     assert!(!s.text.contains("Customer") && !s.text.contains("resolved"), "{}", s.text);
-    let visit = s.next_steps.iter().find(|n| n.due.as_deref().is_some_and(|d| d.contains("donderdag 14 november")));
+    let visit =
+        s.next_steps.iter().find(|n| n.due.as_deref().is_some_and(|d| d.contains("donderdag 14 november")));
     assert!(visit.is_some(), "{:#?}", s.next_steps);
-    assert!(s.next_steps.iter().any(|n| n.references.contains(&"ST-448120".to_string())), "{:#?}", s.next_steps);
+    assert!(
+        s.next_steps.iter().any(|n| n.references.contains(&"ST-448120".to_string())),
+        "{:#?}",
+        s.next_steps
+    );
 
     let s = copilot.summarize(&fixture("en_webshop_delivery.txt")).unwrap();
     let refund = s.next_steps.iter().find(|n| n.due.as_deref() == Some("within 3 to 5 working days"));
@@ -129,7 +134,11 @@ fn dutch_note_is_dutch_and_commitments_keep_dates_amounts_and_numbers() {
     let amounts: Vec<&str> =
         s.entities.iter().filter(|e| e.kind == EntityKind::Amount).map(|e| e.value.as_str()).collect();
     assert!(amounts.contains(&"42,50 euro") && amounts.contains(&"29,50 euro"), "{amounts:?}");
-    assert!(s.entities.iter().any(|e| e.kind == EntityKind::Date && e.value == "15 december"), "{:?}", s.entities);
+    assert!(
+        s.entities.iter().any(|e| e.kind == EntityKind::Date && e.value == "15 december"),
+        "{:?}",
+        s.entities
+    );
 }
 
 #[test]
