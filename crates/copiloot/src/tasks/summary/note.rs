@@ -45,6 +45,17 @@ fn sentence(text: &str) -> String {
     }
 }
 
+/// The first sentence of a text (the fallback when a whole quote does not fit the budget).
+fn first_sentence(text: &str) -> String {
+    let cut = text
+        .char_indices()
+        .find(|&(i, c)| matches!(c, '.' | '!' | '?') && text[i + c.len_utf8()..].starts_with(' '));
+    match cut {
+        Some((i, c)) => text[..i + c.len_utf8()].to_string(),
+        None => text.to_string(),
+    }
+}
+
 /// Cuts at a word boundary to at most `max` characters, marking the cut with `…`.
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -69,7 +80,11 @@ pub fn render(
     // (slot in the note, priority, text): slots fix the order, priorities what survives the budget.
     let mut items: Vec<(usize, usize, String)> = Vec::new();
     if let Some(r) = reason.as_ref().filter(|r| !r.text.is_empty()) {
-        items.push((0, 0, sentence(&r.text)));
+        // The reason always stays; when long, its first sentence leaves room for what the agent did.
+        let full = sentence(&r.text);
+        let text =
+            if full.chars().count() * 5 > max_chars * 3 { sentence(&first_sentence(&r.text)) } else { full };
+        items.push((0, 0, text));
     }
     let reason_quote = reason.as_ref().map(|r| r.quote.as_str()).unwrap_or_default();
     let shown: Vec<(&Evidence, f32)> = actions
@@ -107,9 +122,18 @@ pub fn render(
     let mut kept: Vec<usize> = Vec::new();
     let mut used = 0;
     for i in by_priority {
-        // Labels cost up to ~14 characters per item.
+        // Labels cost up to ~14 characters per item; an item that does not fit may still fit with its
+        // first sentence only.
         let cost = items[i].2.chars().count() + 14;
         if kept.is_empty() || used + cost <= max_chars {
+            kept.push(i);
+            used += cost;
+            continue;
+        }
+        let short = sentence(&first_sentence(&items[i].2));
+        let cost = short.chars().count() + 14;
+        if used + cost <= max_chars {
+            items[i].2 = short;
             kept.push(i);
             used += cost;
         }
