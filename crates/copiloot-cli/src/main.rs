@@ -1,4 +1,4 @@
-//! `copiloot`: the command-line face of copiloot (analyze, embed, models, schema).
+//! `copiloot`: the command-line face of copiloot (analyze, summarize, embed, models, schema).
 
 mod commands;
 mod common;
@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Analyse conversations: one file to stdout, or a JSONL batch to a JSONL file (resumable).
     Analyze(commands::analyze::AnalyzeArgs),
+    /// The grounded summary of a conversation (reason, actions, resolution, next steps, CRM note).
+    Summarize(commands::summarize::SummarizeArgs),
     /// Embed text lines (stdin or --input) as JSON lines `{"embedding": [...]}`.
     Embed(commands::embed::EmbedArgs),
     /// List, install and verify the default models.
@@ -34,7 +36,7 @@ enum Command {
     Schema(commands::schema::SchemaArgs),
     /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder).
     Train(commands::train::TrainArgs),
-    /// Evaluate intent or sentiment on labelled data: accuracy, macro-F1, per-class, confusions.
+    /// Evaluate intent or sentiment (accuracy, macro-F1, per-class, confusions) or summaries (ROUGE).
     Eval(commands::eval::EvalArgs),
 }
 
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
 
     let result = match &cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
+        Command::Summarize(args) => commands::summarize::run(args),
         Command::Embed(args) => commands::embed::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Schema(args) => commands::schema::run(args),

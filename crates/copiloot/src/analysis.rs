@@ -4,6 +4,7 @@ use crate::conversation::ConversationMetrics;
 use crate::redact::TurnSpan;
 use crate::tasks::intent::ConversationIntents;
 use crate::tasks::sentiment::SentimentAnalysis;
+use crate::tasks::summary::Summary;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +23,9 @@ pub struct Analysis {
     pub intents: Option<ConversationIntents>,
     /// Per-turn and per-speaker sentiment with the customer's trajectory (sentiment task).
     pub sentiment: Option<SentimentAnalysis>,
-    /// Grounded CRM summary (summary task).
-    pub summary: Option<serde_json::Value>,
+    /// Grounded CRM summary (summary task); `null` for a conversation without customer turns (with a
+    /// warning).
+    pub summary: Option<Summary>,
     /// Churn risk with reasons (churn task).
     pub churn: Option<serde_json::Value>,
     pub models: ModelsUsed,

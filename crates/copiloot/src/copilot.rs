@@ -5,6 +5,7 @@ use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
 use crate::models::{default_models_dir, Catalog, Encoder, ModelSource, TextRole, DEFAULT_BATCH_SIZE};
 use crate::redact::Redactor;
+use crate::tasks::summary::{Signals, Summary, SummaryModel, SummaryOptions};
 use crate::tasks::ConversationTasks;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct Copilot {
     encoder: Arc<Encoder>,
     /// Intent (zero-shot taxonomy) and sentiment (trained head), reading the turn embeddings.
     tasks: Arc<ConversationTasks>,
+    /// The grounded summary, reading the same turn embeddings.
+    summary: Arc<SummaryModel>,
     batch_size: usize,
     redaction: Redaction,
 }
@@ -85,9 +88,11 @@ impl Copilot {
         };
         let encoder = Encoder::load(&source)?.with_id(name);
         let tasks = ConversationTasks::load(&models_dir, &encoder)?;
+        let summary = SummaryModel::load(&models_dir, &encoder)?;
         Ok(Self {
             encoder: Arc::new(encoder),
             tasks: Arc::new(tasks),
+            summary: Arc::new(summary),
             batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             redaction: options.redaction,
         })
@@ -97,7 +102,32 @@ impl Copilot {
     /// sentiment head come from `models_dir`.
     pub fn with_encoder(encoder: Arc<Encoder>, models_dir: &std::path::Path) -> Result<Self> {
         let tasks = Arc::new(ConversationTasks::load(models_dir, encoder.as_ref())?);
-        Ok(Self { encoder, tasks, batch_size: DEFAULT_BATCH_SIZE, redaction: Redaction::default() })
+        let summary = Arc::new(SummaryModel::load(models_dir, encoder.as_ref())?);
+        Ok(Self { encoder, tasks, summary, batch_size: DEFAULT_BATCH_SIZE, redaction: Redaction::default() })
+    }
+
+    /// The same models with other summary options (e.g. a longer note).
+    pub fn with_summary_options(mut self, options: SummaryOptions) -> Self {
+        self.summary = Arc::new(self.summary.as_ref().clone().with_options(options));
+        self
+    }
+
+    /// The summary model (for a [`crate::tasks::summary::Summarizer`] during a live conversation).
+    pub fn summary_model(&self) -> &SummaryModel {
+        &self.summary
+    }
+
+    /// Only the summary of a conversation; a conversation without customer turns is an `InvalidInput`
+    /// error here (`analyze` returns `summary: null` with a warning instead).
+    pub fn summarize(&self, conversation: &Conversation) -> Result<Summary> {
+        let mut analysis = self.analyze(conversation)?;
+        match analysis.summary.take() {
+            Some(s) => Ok(s),
+            None => Err(Error::invalid(
+                crate::error::Location::field("turns"),
+                analysis.warnings.pop().unwrap_or_else(|| "no summary could be made".to_string()),
+            )),
+        }
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -125,16 +155,22 @@ impl Copilot {
             ));
         }
         // A working copy: redacted when asked, with the detected language set so tasks answer in it.
-        let (mut conversation, pii) = match self.redaction {
-            Redaction::Off => (conversation.clone(), None),
+        // `display`: the turn texts an output may quote (masked unless redaction is off).
+        let (mut conversation, pii, display) = match self.redaction {
+            Redaction::Off => {
+                (conversation.clone(), None, conversation.turns.iter().map(|t| t.text.clone()).collect())
+            }
             Redaction::Outputs => {
-                (conversation.clone(), Some(Redactor::default().redact_conversation(conversation).1))
+                let (masked, spans) = Redactor::default().redact_conversation(conversation);
+                (conversation.clone(), Some(spans), masked.turns.into_iter().map(|t| t.text).collect())
             }
             Redaction::Everything => {
                 let (masked, spans) = Redactor::default().redact_conversation(conversation);
-                (masked, Some(spans))
+                let display = masked.turns.iter().map(|t| t.text.clone()).collect();
+                (masked, Some(spans), display)
             }
         };
+        let display: Vec<String> = display;
         if conversation.language.is_none() {
             conversation.language = conversation.detect_language();
         }
@@ -150,6 +186,21 @@ impl Copilot {
             .map(|i| format!("turn {i} is longer than the encoder's {max} tokens; only its start was read"))
             .collect();
         warnings.extend(self.tasks.warnings.iter().cloned());
+        let signals = Signals::from_tasks(&intents, sentiment.as_ref());
+        let summary = match self.summary.summarize(
+            conversation,
+            &display,
+            &embeddings.vectors,
+            &embeddings.truncated,
+            &signals,
+        ) {
+            Ok(s) => Some(s),
+            Err(Error::InvalidInput { message, .. }) => {
+                warnings.push(format!("no summary: {message}"));
+                None
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Analysis {
             schema_version: SCHEMA_VERSION.to_string(),
             conversation_id: conversation.id.clone(),
@@ -157,7 +208,7 @@ impl Copilot {
             metrics,
             intents: Some(intents),
             sentiment,
-            summary: None,
+            summary,
             churn: None,
             models: ModelsUsed { encoder: self.encoder.model_id().to_string(), generator: None },
             pii,

@@ -1,4 +1,4 @@
-//! `copiloot eval intent|sentiment`: score a classifier on labelled data — accuracy, macro-F1, per-class
+//! `copiloot eval intent|sentiment` (and `summary`, in `eval_summary.rs`): score a classifier on labelled data — accuracy, macro-F1, per-class
 //! precision/recall and the most confused pairs — printed as a table and optionally written as JSON.
 //!
 //! Without `--model` it evaluates what `analyze` uses: zero-shot over the shipped taxonomy for intent, the
@@ -17,7 +17,7 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
     #[arg(value_enum)]
-    pub task: Task,
+    pub task: EvalTask,
     #[command(flatten)]
     pub data: DataArgs,
     /// A head folder from `copiloot train` (default: zero-shot taxonomy for intent, the shipped head for sentiment).
@@ -44,6 +44,16 @@ pub struct EvalArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub model_args: ModelArgs,
+    #[command(flatten)]
+    pub summary: super::eval_summary::SummaryEvalArgs,
+}
+
+/// `eval` scores the trainable tasks and the summary (ROUGE, in `eval_summary.rs`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalTask {
+    Intent,
+    Sentiment,
+    Summary,
 }
 
 #[derive(Serialize)]
@@ -60,6 +70,11 @@ struct Report<'a> {
 }
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let task = match args.task {
+        EvalTask::Intent => Task::Intent,
+        EvalTask::Sentiment => Task::Sentiment,
+        EvalTask::Summary => return super::eval_summary::run(args),
+    };
     let started = std::time::Instant::now();
     let examples = read_all(&args.data)?;
     let mut gold: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
@@ -67,7 +82,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let encoder: &dyn TextEmbedder = copilot.encoder();
     let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
 
-    let (predicted, scores, model_name): (Vec<String>, Vec<f32>, String) = match args.task {
+    let (predicted, scores, model_name): (Vec<String>, Vec<f32>, String) = match task {
         Task::Intent => {
             let (model, name) = if let Some(dir) = &args.model {
                 (IntentModel::from_head_dir(dir, encoder.model_id())?, dir.display().to_string())
@@ -127,7 +142,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let other = predicted.iter().filter(|p| *p == copiloot::tasks::intent::OTHER).count();
     print_table(&metrics, &model_name);
     let report = Report {
-        task: args.task.name(),
+        task: task.name(),
         model: model_name,
         encoder: encoder.model_id().to_string(),
         data: args.data.data.iter().map(|p| p.display().to_string()).collect(),

@@ -3,8 +3,10 @@
 pub mod analyze;
 pub mod embed;
 pub mod eval;
+pub mod eval_summary;
 pub mod models;
 pub mod redact;
 pub mod schema;
+pub mod summarize;
 pub mod text;
 pub mod train;

@@ -44,10 +44,16 @@ pub fn render(a: &Analysis) -> String {
             let _ = writeln!(s, "  customer sentiment: (not available)");
         }
     }
-    for (name, field) in [("summary", &a.summary), ("churn", &a.churn)] {
-        if field.is_none() {
-            let _ = writeln!(s, "  {name}: (not available yet)");
+    match &a.summary {
+        Some(summary) => {
+            let _ = writeln!(s, "  summary: {}", summary.text);
         }
+        None => {
+            let _ = writeln!(s, "  summary: (not available)");
+        }
+    }
+    if a.churn.is_none() {
+        let _ = writeln!(s, "  churn: (not available yet)");
     }
     for w in &a.warnings {
         let _ = writeln!(s, "  warning: {w}");

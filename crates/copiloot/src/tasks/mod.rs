@@ -1,4 +1,4 @@
-//! Tasks that read turn embeddings: intent and sentiment, plus what they share — trained linear heads,
+//! Tasks that read turn embeddings: intent, sentiment and the grounded summary, plus what they share — trained linear heads,
 //! labelled-data readers and evaluation metrics.
 //!
 //! Every task takes embeddings computed once by the facade (one per turn, L2-normalised, classification
@@ -14,6 +14,7 @@ pub mod labelled;
 mod lbfgs;
 pub mod metrics;
 pub mod sentiment;
+pub mod summary;
 
 use crate::error::{Error, Location, Result};
 

@@ -1,0 +1,332 @@
+//! `copiloot eval summary`: ROUGE-1/2/L (F1) of the grounded summary's note, or of a Lead-N baseline,
+//! against reference summaries in JSONL (DialogSum, TweetSumm and the like).
+//!
+//! Input lines hold a `dialogue` (transcript lines `Speaker: text`) and references in `summary`,
+//! `summary1`…`summaryN` / `summary_1`…, or a list `abstractive_summaries`. Several references are
+//! combined as the mean of the per-reference F1 scores. Speakers: known names (agent, customer, klant, …)
+//! keep their role; other names (DialogSum's `#Person1#`, `#Person2#`) are mapped by order of appearance —
+//! the first unknown speaker is the customer, every other one an agent (the one who opens a DialogSum
+//! dialogue usually raises its topic). Lines without `Speaker:` continue the previous turn.
+//! `--cache DIR` keeps the turn embeddings on disk, so reruns (e.g. after changing the note length) skip
+//! the encoder. ROUGE matches the `rouge-score` package (stemming on); `benches/rouge_check.sh` shows it on a sample.
+
+use super::eval::EvalArgs;
+use anyhow::Context;
+use copiloot::conversation::{speaker_from_name, ParseOptions};
+use copiloot::tasks::cache::CachedEmbedder;
+use copiloot::tasks::summary::rouge::{self, Rouge};
+use copiloot::tasks::summary::{Signals, Summary, SummaryOptions};
+use copiloot::tasks::{ConversationTasks, TextEmbedder};
+use copiloot::{Channel, Conversation, Copilot, Error, Location, Speaker, Turn};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Options of `eval summary` (ignored by the other tasks).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SummaryEvalArgs {
+    /// Summary: what to score — the grounded note, or the first N turns (Lead-N baseline).
+    #[arg(long, value_enum, default_value = "grounded")]
+    pub system: SummarySystem,
+    /// Summary: N of the Lead-N baseline.
+    #[arg(long, default_value_t = 3)]
+    pub lead_n: usize,
+    /// Summary: only the first N dialogues.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Summary: longest note in characters.
+    #[arg(long, default_value_t = SummaryOptions::default().max_chars)]
+    pub max_chars: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SummarySystem {
+    Grounded,
+    Lead,
+}
+
+/// One dialogue with its references.
+#[derive(Debug)]
+pub struct Example {
+    pub id: String,
+    pub conversation: Conversation,
+    pub references: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    task: &'static str,
+    system: String,
+    data: Vec<String>,
+    dialogues: usize,
+    /// Dialogues the system gave no summary for (scored 0).
+    failed: usize,
+    /// Mean F1 × 100 over dialogues (each the mean over its references).
+    rouge1: f64,
+    rouge2: f64,
+    #[serde(rename = "rougeL")]
+    rouge_l: f64,
+    /// Mean words per prediction.
+    words: f64,
+    seconds: f64,
+}
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let s = &args.summary;
+    let mut examples = Vec::new();
+    for path in &args.data.data {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        examples.extend(read_examples(&text, &path.display().to_string())?);
+    }
+    if let Some(limit) = s.limit {
+        examples.truncate(limit);
+    }
+    let copilot = match s.system {
+        SummarySystem::Grounded => {
+            Some(args.model_args.copilot()?.with_summary_options(SummaryOptions {
+                max_chars: s.max_chars.max(20),
+                ..Default::default()
+            }))
+        }
+        SummarySystem::Lead => None,
+    };
+    // With `--cache`, turn embeddings are kept on disk so reruns skip the encoder; the summary is then made
+    // from them exactly as `Copilot::analyze` does (intents, sentiment, redacted quotes).
+    let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
+    let cached = match (&copilot, &args.data.cache) {
+        (Some(c), Some(dir)) => Some((
+            CachedEmbedder::open(c.encoder(), dir)?,
+            ConversationTasks::load(&models_dir, c.encoder())?,
+        )),
+        _ => None,
+    };
+    let bar = ProgressBar::new(examples.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}")
+            .unwrap_or(ProgressStyle::default_bar()),
+    );
+    let mut scores: Vec<Rouge> = Vec::new();
+    let mut predictions = String::new();
+    let (mut failed, mut words) = (0, 0usize);
+    for e in &examples {
+        let prediction = match &copilot {
+            Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
+                Ok(summary) => summary.text,
+                Err(err) => {
+                    bar.suspend(|| eprintln!("warning: {}: {err}", e.id));
+                    failed += 1;
+                    String::new()
+                }
+            },
+            None => lead(&e.conversation, s.lead_n),
+        };
+        let r = rouge::rouge_multi(&e.references, &prediction);
+        words += prediction.split_whitespace().count();
+        if args.predictions.is_some() {
+            let row = serde_json::json!({"id": e.id, "prediction": prediction, "references": e.references, "rouge": r});
+            predictions.push_str(&(row.to_string() + "\n"));
+        }
+        scores.push(r);
+        bar.inc(1);
+        if scores.len() % 50 == 0 {
+            if let Some((cache, _)) = &cached {
+                cache.save()?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if let Some((cache, _)) = &cached {
+        cache.save()?;
+    }
+    if let Some(path) = &args.predictions {
+        std::fs::File::create(path)
+            .and_then(|mut f| f.write_all(predictions.as_bytes()))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    let mean = rouge::mean(&scores);
+    let system = match s.system {
+        SummarySystem::Grounded => format!("grounded (max {} chars)", s.max_chars),
+        SummarySystem::Lead => format!("lead-{}", s.lead_n),
+    };
+    let report = Report {
+        task: "summary",
+        system,
+        data: args.data.data.iter().map(|p| p.display().to_string()).collect(),
+        dialogues: examples.len(),
+        failed,
+        rouge1: 100.0 * mean.rouge1.f1,
+        rouge2: 100.0 * mean.rouge2.f1,
+        rouge_l: 100.0 * mean.rouge_l.f1,
+        words: words as f64 / examples.len().max(1) as f64,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    println!("system     {}", report.system);
+    println!("dialogues  {} ({} without a summary)", report.dialogues, report.failed);
+    println!("ROUGE-1    {:.1}", report.rouge1);
+    println!("ROUGE-2    {:.1}", report.rouge2);
+    println!("ROUGE-L    {:.1}", report.rouge_l);
+    println!("words      {:.1} per summary", report.words);
+    println!("seconds    {:.1}", report.seconds);
+    if let Some(path) = &args.report {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .map_err(|e| Error::io(path, e))?;
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summarize(
+    copilot: &Copilot,
+    cached: Option<&(CachedEmbedder<'_>, ConversationTasks)>,
+    conversation: &Conversation,
+) -> copiloot::Result<Summary> {
+    let Some((cache, tasks)) = cached else { return copilot.summarize(conversation) };
+    let mut c = conversation.clone();
+    if c.language.is_none() {
+        c.language = c.detect_language();
+    }
+    let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
+    let embeddings = cache.embed_for_classification(&texts)?;
+    let (intents, sentiment) = tasks.analyze(&c, &embeddings)?;
+    let display: Vec<String> = c.turns.iter().map(|t| copiloot::redact::redact(&t.text).text).collect();
+    let signals = Signals::from_tasks(&intents, sentiment.as_ref());
+    copilot.summary_model().summarize(&c, &display, &embeddings, &[], &signals)
+}
+
+/// The first `n` turns' texts (no speaker names), the usual Lead-N baseline.
+fn lead(c: &Conversation, n: usize) -> String {
+    c.turns.iter().take(n).map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Parses the JSONL examples; every error names the file and line.
+pub fn read_examples(text: &str, source: &str) -> anyhow::Result<Vec<Example>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let at = |field: &str| Location::line(i + 1).with_source(source).with_field(field);
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            Error::invalid(Location::line(i + 1).with_source(source), format!("not JSON: {e}"))
+        })?;
+        let dialogue = v.get("dialogue").and_then(|d| d.as_str()).ok_or_else(|| {
+            Error::invalid(at("dialogue"), "missing `dialogue` (the transcript as `Speaker: text` lines)")
+        })?;
+        let references = references(&v);
+        if references.is_empty() {
+            return Err(Error::invalid(
+                at("summary"),
+                "no reference summary: give `summary`, `summary1`…, `summary_1`… or a list `abstractive_summaries`",
+            )
+            .into());
+        }
+        let id = ["fname", "conversation_id", "id"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_string))
+            .unwrap_or_else(|| format!("line-{}", i + 1));
+        let conversation = dialogue_to_conversation(&id, dialogue).map_err(|e| match e {
+            Error::InvalidInput { message, .. } => Error::invalid(at("dialogue"), message),
+            other => other,
+        })?;
+        out.push(Example { id, conversation, references });
+    }
+    Ok(out)
+}
+
+fn references(v: &serde_json::Value) -> Vec<String> {
+    let text =
+        |x: &serde_json::Value| x.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    if let Some(list) = v.get("abstractive_summaries").and_then(|x| x.as_array()) {
+        return list.iter().filter_map(text).collect();
+    }
+    let mut keys: Vec<&String> = v
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| {
+                    k.strip_prefix("summary")
+                        .map(|rest| rest.trim_start_matches('_'))
+                        .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.sort();
+    keys.into_iter().filter_map(|k| v.get(k).and_then(text)).collect()
+}
+
+/// `Speaker: text` lines to a conversation; unknown speakers by order of appearance (see the module docs).
+pub fn dialogue_to_conversation(id: &str, dialogue: &str) -> Result<Conversation, Error> {
+    let opts = ParseOptions::default();
+    let mut unknown: Vec<String> = Vec::new();
+    let mut turns: Vec<Turn> = Vec::new();
+    for line in dialogue.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let split = line.split_once(':').filter(|(name, _)| {
+            let n = name.trim();
+            !n.is_empty() && n.split_whitespace().count() <= 3 && !n.contains("http")
+        });
+        match split {
+            Some((name, text)) => {
+                let speaker = speaker_from_name(name, &opts).unwrap_or_else(|| {
+                    let key = name.trim().to_lowercase();
+                    if !unknown.contains(&key) {
+                        unknown.push(key.clone());
+                    }
+                    if unknown.first() == Some(&key) {
+                        Speaker::Customer
+                    } else {
+                        Speaker::Agent
+                    }
+                });
+                let text = text.trim();
+                if !text.is_empty() {
+                    turns.push(Turn { index: turns.len(), speaker, text: text.to_string(), timestamp: None });
+                }
+            }
+            None => match turns.last_mut() {
+                Some(t) => {
+                    t.text.push(' ');
+                    t.text.push_str(line);
+                }
+                None => {
+                    return Err(Error::invalid(
+                        Location::default(),
+                        format!("the dialogue starts without a speaker: {line:?}; write `Speaker: text`"),
+                    ))
+                }
+            },
+        }
+    }
+    if turns.is_empty() {
+        return Err(Error::invalid(Location::default(), "the dialogue has no turns"));
+    }
+    Ok(Conversation {
+        id: id.to_string(),
+        channel: Channel::Other,
+        language: None,
+        turns,
+        customer: Default::default(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialogsum_and_tweetsumm_lines_become_examples() {
+        let data = r##"{"fname":"t0","dialogue":"#Person1#: Hi, my order is late.\n#Person2#: Let me check.\nIt left today.","summary1":"A","summary2":"B","summary3":"C"}
+{"conversation_id":"x","dialogue":"Customer: Help!\nAgent: @12 DM us.","abstractive_summaries":["one","two"]}"##;
+        let ex = read_examples(data, "d.jsonl").unwrap();
+        assert_eq!(ex[0].references, ["A", "B", "C"]);
+        let speakers: Vec<Speaker> = ex[0].conversation.turns.iter().map(|t| t.speaker).collect();
+        assert_eq!(speakers, [Speaker::Customer, Speaker::Agent]);
+        assert_eq!(ex[0].conversation.turns[1].text, "Let me check. It left today.");
+        assert_eq!(ex[1].references, ["one", "two"]);
+        assert_eq!(ex[1].conversation.turns[1].speaker, Speaker::Agent);
+        let err = read_examples(r#"{"dialogue":"A: b"}"#, "d.jsonl").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+}

@@ -1,0 +1,434 @@
+//! Grounded summary of a conversation: why the customer got in touch, what the agent did, whether it was
+//! solved, who promised what by when, and the facts (dates, amounts, order and ticket numbers) — every item
+//! citing its turns and quoting its span — plus a short CRM note built from those fields.
+//!
+//! Extractive on purpose: it needs only the encoder (any language it knows), cannot invent facts, and
+//! handles conversations of any length, because every turn is read on its own. Per-turn work (sentence
+//! cues, facts, prototype similarities) is kept in [`TurnState`]s, so [`Summarizer::update`] processes
+//! only new turns during a live conversation.
+
+mod cues;
+pub mod extract;
+mod fields;
+mod note;
+mod porter;
+mod prototypes;
+pub mod rouge;
+
+pub use extract::EntityKind;
+pub use prototypes::Prototypes;
+
+use crate::analysis::Resolution;
+use crate::conversation::{Conversation, Speaker, Turn};
+use crate::error::{Error, Location, Result};
+use crate::redact::Redactor;
+use crate::tasks::sentiment::SentimentModel;
+use crate::tasks::TextEmbedder;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A claim with its grounding: `text` is what the note says, `quote` the exact span of the (redacted)
+/// turn it comes from, `turns` the indices of the turns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Evidence {
+    pub text: String,
+    pub turns: Vec<usize>,
+    pub quote: String,
+}
+
+/// How far the problem was solved, with the turns that decide it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResolutionField {
+    pub status: Resolution,
+    pub turns: Vec<usize>,
+    /// The deciding sentence (empty when the status is `unknown`).
+    pub quote: String,
+}
+
+/// A promise or next step: who promised what, by when, with the facts its sentence holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Commitment {
+    #[schemars(with = "String")]
+    pub who: Speaker,
+    pub what: String,
+    /// The date, deadline or time in the promise ("within 3 to 5 working days", "donderdag 14 november").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amounts: Vec<String>,
+    /// Order, ticket or reference numbers in the promise or its turn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    pub turns: Vec<usize>,
+    pub quote: String,
+}
+
+/// A fact found in the conversation and the turns that mention it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub value: String,
+    pub turns: Vec<usize>,
+}
+
+/// The `summary` field of the Analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    /// Language of the note (`nl` or `en`; other languages get English labels around their own quotes).
+    pub language: String,
+    /// Why the customer got in touch; `None` without customer turns.
+    pub reason: Option<Evidence>,
+    /// What the agent did, in order.
+    pub actions: Vec<Evidence>,
+    pub resolution: ResolutionField,
+    /// Promises and next steps, in order.
+    pub next_steps: Vec<Commitment>,
+    pub entities: Vec<Entity>,
+    /// A short CRM note in the conversation's language, built from the fields above.
+    pub text: String,
+    /// Turns read (all of them: long conversations are read turn by turn, never cut).
+    pub turns_read: usize,
+    /// E.g. turns longer than the encoder reads (their selection scores saw only the start; the quotes and
+    /// facts come from the whole text), or a note shortened to `max_chars`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// An optional LLM rewrite of the note (added by the generator; `None` here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<serde_json::Value>,
+}
+
+/// Knobs of the summary. Defaults are documented per field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryOptions {
+    /// Longest CRM note in characters (default 300); items are dropped whole, least important first.
+    pub max_chars: usize,
+    /// Agent actions per segment of `segment_turns` turns (default 2 for the first segment, 1 for each
+    /// further one, at most `max_actions` in all).
+    pub max_actions: usize,
+    /// Next steps listed (default 4).
+    pub max_next_steps: usize,
+    /// Long conversations are read in segments of this many turns so the cited turns cover all of it
+    /// (default 40).
+    pub segment_turns: usize,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        Self { max_chars: 300, max_actions: 8, max_next_steps: 4, segment_turns: 40 }
+    }
+}
+
+/// What other tasks found that the summary uses when present.
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    /// Turns cited by the primary intent (the reason for contact is looked for there first).
+    pub primary_intent_turns: Vec<usize>,
+    /// Sentiment score (−1..1) per turn, in turn order.
+    pub sentiment: Option<Vec<f32>>,
+}
+
+impl Signals {
+    /// From the intent and sentiment analyses of the same conversation.
+    pub fn from_tasks(
+        intents: &crate::tasks::intent::ConversationIntents,
+        sentiment: Option<&crate::tasks::sentiment::SentimentAnalysis>,
+    ) -> Signals {
+        Signals {
+            primary_intent_turns: intents
+                .intents
+                .iter()
+                .find(|i| Some(&i.intent) == intents.primary.as_ref())
+                .map(|i| i.turns.clone())
+                .unwrap_or_default(),
+            sentiment: sentiment.map(|s| s.turns.iter().map(|t| t.score).collect()),
+        }
+    }
+}
+
+/// Everything the summary keeps about one turn, so an update never redoes it.
+#[derive(Debug, Clone)]
+pub(crate) struct TurnState {
+    pub index: usize,
+    pub speaker: Speaker,
+    /// The text quotes come from: redacted unless redaction is off.
+    pub text: String,
+    pub sentences: Vec<cues::Sentence>,
+    pub facts: Vec<extract::Found>,
+    pub embedding: Vec<f32>,
+    /// Similarity to each prototype class.
+    pub proto: [f32; prototypes::CLASSES],
+    pub sentiment: Option<f32>,
+    pub truncated: bool,
+}
+
+/// The summary model: prototypes for one encoder and the options. Cheap to share.
+#[derive(Debug, Clone)]
+pub struct SummaryModel {
+    prototypes: Prototypes,
+    pub options: SummaryOptions,
+}
+
+impl SummaryModel {
+    /// Embeds the prototypes with `embedder` (cached under `models_dir/.cache`).
+    pub fn load(models_dir: &Path, embedder: &dyn TextEmbedder) -> Result<SummaryModel> {
+        Ok(SummaryModel {
+            prototypes: Prototypes::load(models_dir, embedder)?,
+            options: SummaryOptions::default(),
+        })
+    }
+
+    /// Without a cache.
+    pub fn new(embedder: &dyn TextEmbedder) -> Result<SummaryModel> {
+        Ok(SummaryModel { prototypes: Prototypes::build(embedder)?, options: SummaryOptions::default() })
+    }
+
+    pub fn with_options(mut self, options: SummaryOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub(crate) fn turn_state(
+        &self,
+        turn: &Turn,
+        display_text: &str,
+        embedding: Vec<f32>,
+        sentiment: Option<f32>,
+        truncated: bool,
+    ) -> TurnState {
+        TurnState {
+            index: turn.index,
+            speaker: turn.speaker,
+            text: display_text.to_string(),
+            sentences: cues::sentences(display_text),
+            facts: extract::find(display_text),
+            proto: self.prototypes.similarities(&embedding),
+            embedding,
+            sentiment,
+            truncated,
+        }
+    }
+
+    /// Summary of a whole conversation from the facade's turn embeddings (one per turn, query role).
+    /// `display` holds the texts quotes may show (redacted ones, or the originals with redaction off),
+    /// one per turn; `truncated` the turns the encoder cut.
+    pub fn summarize(
+        &self,
+        conversation: &Conversation,
+        display: &[String],
+        embeddings: &[Vec<f32>],
+        truncated: &[usize],
+        signals: &Signals,
+    ) -> Result<Summary> {
+        let n = conversation.turns.len();
+        if embeddings.len() != n || display.len() != n {
+            return Err(Error::invalid(
+                Location::field("turn_embeddings"),
+                format!(
+                    "{} embeddings and {} texts for {n} turns; pass one of each per turn",
+                    embeddings.len(),
+                    display.len()
+                ),
+            ));
+        }
+        let states: Vec<TurnState> = conversation
+            .turns
+            .iter()
+            .zip(display)
+            .zip(embeddings)
+            .enumerate()
+            .map(|(i, ((turn, text), e))| {
+                let sentiment = signals.sentiment.as_ref().and_then(|s| s.get(i).copied());
+                self.turn_state(turn, text, e.clone(), sentiment, truncated.contains(&turn.index))
+            })
+            .collect();
+        let language = conversation.language.clone().or_else(|| conversation.detect_language());
+        self.build(&conversation.id, &states, language.as_deref(), &signals.primary_intent_turns)
+    }
+
+    /// The summary of the turns in `states`.
+    pub(crate) fn build(
+        &self,
+        id: &str,
+        states: &[TurnState],
+        language: Option<&str>,
+        primary_intent_turns: &[usize],
+    ) -> Result<Summary> {
+        if states.is_empty() {
+            return Err(Error::invalid(
+                Location::field("turns"),
+                format!("conversation `{id}` has no turns; a summary needs at least one customer turn"),
+            ));
+        }
+        if !states.iter().any(|s| s.speaker == Speaker::Customer) {
+            return Err(Error::invalid(
+                Location::field("turns"),
+                format!(
+                    "conversation `{id}` has no customer turns, so there is no reason for contact to \
+                     summarise; check the speaker names (customer/klant) or map them"
+                ),
+            ));
+        }
+        let language = if language == Some("nl") { "nl" } else { language.unwrap_or("en") };
+        let o = &self.options;
+        let reason = fields::reason(states, primary_intent_turns);
+        let scored = fields::actions(states, o);
+        let actions: Vec<Evidence> = scored.iter().map(|(e, _)| e.clone()).collect();
+        let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
+        let resolution = fields::resolution(states);
+        let next_steps = fields::next_steps(states, o.max_next_steps);
+        let entities = fields::entities(states);
+        let mut warnings: Vec<String> = states
+            .iter()
+            .filter(|s| s.truncated)
+            .map(|s| {
+                format!(
+                    "turn {} is longer than the encoder reads: its selection score saw only the start \
+                     (quotes and facts come from the whole turn)",
+                    s.index
+                )
+            })
+            .collect();
+        let (text, dropped) =
+            note::render(language, &reason, &actions, &scores, &resolution, &next_steps, o.max_chars);
+        if dropped > 0 {
+            warnings.push(format!(
+                "the note was shortened to {} characters: {dropped} item(s) are only in the fields",
+                o.max_chars
+            ));
+        }
+        Ok(Summary {
+            language: language.to_string(),
+            reason,
+            actions,
+            resolution,
+            next_steps,
+            entities,
+            text,
+            turns_read: states.len(),
+            warnings,
+            rewrite: None,
+        })
+    }
+}
+
+/// Summarises a conversation while it happens: [`update`](Self::update) with the new turns embeds and
+/// analyses only those, then rebuilds the (cheap) fields from the kept per-turn state — for transfers
+/// and hand-offs. Gives the same result as summarising the whole conversation at once.
+pub struct Summarizer<'a> {
+    model: &'a SummaryModel,
+    embedder: &'a dyn TextEmbedder,
+    sentiment: Option<&'a SentimentModel>,
+    redactor: Option<Redactor>,
+    id: String,
+    language: Option<String>,
+    states: Vec<TurnState>,
+    texts: Vec<String>,
+}
+
+impl<'a> Summarizer<'a> {
+    /// `redact`: quotes and note from redacted text (the default everywhere else; `false` only for
+    /// trusted jobs). `language`: fixed, or detected from the turns seen so far when `None`.
+    pub fn new(
+        model: &'a SummaryModel,
+        embedder: &'a dyn TextEmbedder,
+        id: impl Into<String>,
+        language: Option<String>,
+        redact: bool,
+    ) -> Self {
+        Summarizer {
+            model,
+            embedder,
+            sentiment: None,
+            redactor: redact.then(Redactor::default),
+            id: id.into(),
+            language,
+            states: Vec::new(),
+            texts: Vec::new(),
+        }
+    }
+
+    /// Also score sentiment per new turn (used by the resolution), from the same embeddings.
+    pub fn with_sentiment(mut self, sentiment: &'a SentimentModel) -> Self {
+        self.sentiment = Some(sentiment);
+        self
+    }
+
+    /// Turns processed so far.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// Adds the new turns (their `index` is renumbered to follow the turns seen so far) and returns the
+    /// summary of everything seen. Only the new turns are embedded.
+    pub fn update(&mut self, new_turns: &[Turn]) -> Result<Summary> {
+        if !new_turns.is_empty() {
+            for (i, t) in new_turns.iter().enumerate() {
+                crate::tasks::check_text(&t.text, || Location::field(format!("new_turns[{i}].text")))?;
+            }
+            let texts: Vec<&str> = new_turns.iter().map(|t| t.text.as_str()).collect();
+            let embeddings = self.embedder.embed_for_classification(&texts)?;
+            if embeddings.len() != new_turns.len() {
+                return Err(Error::Inference(format!(
+                    "the encoder returned {} embeddings for {} turns",
+                    embeddings.len(),
+                    new_turns.len()
+                )));
+            }
+            let sentiment: Vec<Option<f32>> = match self.sentiment {
+                Some(model) => {
+                    model.predict_embeddings(&embeddings)?.into_iter().map(|(_, s, _)| Some(s)).collect()
+                }
+                None => vec![None; new_turns.len()],
+            };
+            for ((turn, embedding), score) in new_turns.iter().zip(embeddings).zip(sentiment) {
+                let mut turn = turn.clone();
+                turn.index = self.states.len();
+                let display = match &self.redactor {
+                    Some(r) => r.redact(&turn.text).text,
+                    None => turn.text.clone(),
+                };
+                self.states.push(self.model.turn_state(&turn, &display, embedding, score, false));
+                self.texts.push(turn.text);
+            }
+        }
+        self.summary()
+    }
+
+    /// The summary of the turns seen so far.
+    pub fn summary(&self) -> Result<Summary> {
+        let language = match &self.language {
+            Some(l) => Some(l.clone()),
+            None => self.detect_language(),
+        };
+        self.model.build(&self.id, &self.states, language.as_deref(), &[])
+    }
+
+    fn detect_language(&self) -> Option<String> {
+        let conversation = Conversation {
+            id: self.id.clone(),
+            channel: Default::default(),
+            language: None,
+            turns: self
+                .states
+                .iter()
+                .zip(&self.texts)
+                .map(|(s, text)| Turn {
+                    index: s.index,
+                    speaker: s.speaker,
+                    text: text.clone(),
+                    timestamp: None,
+                })
+                .collect(),
+            customer: Default::default(),
+        };
+        conversation.detect_language()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! Summary tests on the real default encoder and the fixture conversations (Dutch and English), plus
+//! incremental updates, long conversations, redaction and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::conversation::read_conversations;
+use crate::models::Encoder;
+use crate::{Copilot, CopilotOptions, Redaction};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn copilot() -> Option<&'static Copilot> {
+    static COPILOT: OnceLock<Option<Copilot>> = OnceLock::new();
+    COPILOT
+        .get_or_init(|| {
+            let models = root().join("models");
+            if !models.join("multilingual-e5-small/config.json").is_file() {
+                eprintln!("SKIPPED: the default encoder is not installed; run `copiloot models install`");
+                return None;
+            }
+            Some(Copilot::new(CopilotOptions { models_dir: Some(models), ..Default::default() }).unwrap())
+        })
+        .as_ref()
+}
+
+fn encoder() -> Option<&'static Encoder> {
+    static ENCODER: OnceLock<Option<Encoder>> = OnceLock::new();
+    ENCODER
+        .get_or_init(|| {
+            let dir = root().join("models/multilingual-e5-small");
+            dir.join("config.json").is_file().then(|| Encoder::from_dir(&dir).unwrap())
+        })
+        .as_ref()
+}
+
+fn fixture(name: &str) -> Conversation {
+    let path = root().join("tests/fixtures/conversations").join(name);
+    read_conversations(&path, &Default::default()).unwrap().remove(0)
+}
+
+/// Every cited turn exists and every quote is a span of its (first) turn.
+fn assert_grounded(c: &Conversation, s: &Summary) {
+    let check = |turns: &[usize], quote: &str, what: &str| {
+        assert!(!turns.is_empty() || quote.is_empty(), "{}: {what} cites no turn", c.id);
+        for &t in turns {
+            assert!(t < c.turns.len(), "{}: {what} cites turn {t} of {}", c.id, c.turns.len());
+        }
+        if let Some(&t) = turns.first() {
+            if !quote.is_empty() && turns.len() == 1 {
+                let text = crate::redact::redact(&c.turns[t].text).text;
+                assert!(text.contains(quote), "{}: {what} quote {quote:?} not in turn {t}: {text:?}", c.id);
+            }
+        }
+    };
+    if let Some(r) = &s.reason {
+        check(&r.turns, &r.quote, "reason");
+    }
+    for a in &s.actions {
+        check(&a.turns, &a.quote, "action");
+    }
+    let res = &s.resolution;
+    check(&res.turns[res.turns.len().saturating_sub(1)..], &res.quote, "resolution");
+    for n in &s.next_steps {
+        check(&n.turns, &n.quote, "next step");
+    }
+    for e in &s.entities {
+        check(&e.turns, "", "entity");
+    }
+}
+
+#[test]
+fn fixtures_get_reason_resolution_and_grounded_items() {
+    let Some(copilot) = copilot() else { return };
+    // (file, turn of the reason, resolution)
+    let want = [
+        ("en_energy_billing.json", 0, Resolution::Resolved),
+        ("en_internet_outage.txt", 1, Resolution::Partial),
+        ("en_telecom_cancellation.json", 1, Resolution::Resolved),
+        ("en_webshop_delivery.txt", 0, Resolution::Resolved),
+        ("en_broadband_unresolved.txt", 1, Resolution::Unresolved),
+        ("nl_energie_jaarafrekening.json", 1, Resolution::Partial),
+        ("nl_internet_storing.txt", 1, Resolution::Partial),
+        ("nl_telecom_opzegging.txt", 1, Resolution::Partial),
+        ("nl_webshop_bezorging.json", 1, Resolution::Resolved),
+        ("nl_verzekering_afgewezen.txt", 1, Resolution::Unresolved),
+    ];
+    for (file, reason_turn, status) in want {
+        let c = fixture(file);
+        let s = copilot.analyze(&c).unwrap().summary.unwrap();
+        assert_grounded(&c, &s);
+        assert_eq!(s.reason.as_ref().unwrap().turns, [reason_turn], "{file}: {s:#?}");
+        assert_eq!(s.resolution.status, status, "{file}: {:?}", s.resolution);
+        assert!(!s.actions.is_empty(), "{file}: no agent action");
+        for a in &s.actions {
+            assert_ne!(c.turns[a.turns[0]].speaker, Speaker::Customer, "{file}: {a:?}");
+        }
+        assert!(s.text.chars().count() <= 300, "{file}: {}", s.text);
+        let dutch = file.starts_with("nl_");
+        assert_eq!(s.language, if dutch { "nl" } else { "en" }, "{file}");
+        let (customer, agent) = if dutch { ("Klant:", "Medewerker:") } else { ("Customer:", "Agent:") };
+        assert!(s.text.starts_with(customer) && s.text.contains(agent), "{file}: {}", s.text);
+    }
+}
+
+#[test]
+fn dutch_note_is_dutch_and_commitments_keep_dates_amounts_and_numbers() {
+    let Some(copilot) = copilot() else { return };
+    let s = copilot.summarize(&fixture("nl_internet_storing.txt")).unwrap();
+    assert!(s.text.contains("Status: deels opgelost."), "{}", s.text);
+    assert!(!s.text.contains("Customer") && !s.text.contains("resolved"), "{}", s.text);
+    let visit =
+        s.next_steps.iter().find(|n| n.due.as_deref().is_some_and(|d| d.contains("donderdag 14 november")));
+    assert!(visit.is_some(), "{:#?}", s.next_steps);
+    assert!(
+        s.next_steps.iter().any(|n| n.references.contains(&"ST-448120".to_string())),
+        "{:#?}",
+        s.next_steps
+    );
+
+    let s = copilot.summarize(&fixture("en_webshop_delivery.txt")).unwrap();
+    let refund = s.next_steps.iter().find(|n| n.due.as_deref() == Some("within 3 to 5 working days"));
+    let refund = refund.unwrap_or_else(|| panic!("{:#?}", s.next_steps));
+    assert_eq!(refund.who, Speaker::Agent);
+    assert!(refund.amounts.contains(&"189.99".to_string()), "{refund:?}");
+    let order = s.entities.iter().find(|e| e.kind == EntityKind::OrderNumber).unwrap();
+    assert_eq!((order.value.as_str(), order.turns.as_slice()), ("5521-0098", &[0, 1][..]));
+
+    let s = copilot.summarize(&fixture("nl_telecom_opzegging.txt")).unwrap();
+    let amounts: Vec<&str> =
+        s.entities.iter().filter(|e| e.kind == EntityKind::Amount).map(|e| e.value.as_str()).collect();
+    assert!(amounts.contains(&"42,50 euro") && amounts.contains(&"29,50 euro"), "{amounts:?}");
+    assert!(
+        s.entities.iter().any(|e| e.kind == EntityKind::Date && e.value == "15 december"),
+        "{:?}",
+        s.entities
+    );
+}
+
+#[test]
+fn quotes_are_redacted_unless_redaction_is_off() {
+    let Some(copilot) = copilot() else { return };
+    let text = "Klant: Mijn internet doet het niet meer sinds maandag. Bel me terug op 06-12345678.\n\
+                Medewerker: Ik heb een monteur ingepland voor dinsdag 3 december.";
+    let c = crate::conversation::parse_transcript("pii", text, &Default::default()).unwrap();
+    let s = copilot.summarize(&c).unwrap();
+    let reason = s.reason.unwrap();
+    assert!(!reason.quote.contains("06-12345678") && !s.text.contains("06-12345678"), "{reason:?}");
+    let options = CopilotOptions {
+        models_dir: Some(root().join("models")),
+        redaction: Redaction::Off,
+        ..Default::default()
+    };
+    let open = Copilot::new(options).unwrap().summarize(&c).unwrap();
+    assert!(open.reason.unwrap().quote.contains("06-12345678"));
+}
+
+#[test]
+fn conversation_without_customer_turns_is_a_typed_error() {
+    let Some(copilot) = copilot() else { return };
+    let c = crate::conversation::parse_transcript(
+        "agents",
+        "Agent: Good morning, how can I help?\nAgent: Hello? Is anyone there?",
+        &Default::default(),
+    )
+    .unwrap();
+    let err = copilot.summarize(&c).unwrap_err();
+    assert_eq!(err.code(), "invalid_input", "{err}");
+    assert!(err.to_string().contains("no customer turns"), "{err}");
+    let analysis = copilot.analyze(&c).unwrap();
+    assert!(analysis.summary.is_none());
+    assert!(analysis.warnings.iter().any(|w| w.contains("no customer turns")), "{:?}", analysis.warnings);
+}
+
+/// Counts texts sent to the encoder.
+struct Counting<'a> {
+    inner: &'a Encoder,
+    texts: AtomicUsize,
+}
+
+impl TextEmbedder for Counting<'_> {
+    fn model_id(&self) -> &str {
+        TextEmbedder::model_id(self.inner)
+    }
+    fn dim(&self) -> usize {
+        TextEmbedder::dim(self.inner)
+    }
+    fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.texts.fetch_add(texts.len(), Ordering::SeqCst);
+        self.inner.embed_for_classification(texts)
+    }
+}
+
+#[test]
+fn incremental_updates_equal_the_whole_and_embed_only_new_turns() {
+    let (Some(copilot), Some(enc)) = (copilot(), encoder()) else { return };
+    let model = copilot.summary_model();
+    let c = fixture("en_internet_outage.txt");
+    let counting = Counting { inner: enc, texts: AtomicUsize::new(0) };
+    let mut whole = Summarizer::new(model, &counting, "c", None, true);
+    let all = whole.update(&c.turns).unwrap();
+    assert_eq!(counting.texts.swap(0, Ordering::SeqCst), c.turns.len());
+
+    let mut live = Summarizer::new(model, &counting, "c", None, true);
+    let mut last = None;
+    for chunk in c.turns.chunks(4) {
+        last = Some(live.update(chunk).unwrap());
+    }
+    assert_eq!(counting.texts.load(Ordering::SeqCst), c.turns.len(), "every turn embedded exactly once");
+    let last = last.unwrap();
+    assert_eq!(last.text, all.text);
+    assert_eq!(last.reason, all.reason);
+    assert_eq!(last.actions, all.actions);
+    assert_eq!(last.resolution, all.resolution);
+    assert_eq!(last.next_steps, all.next_steps);
+    assert_eq!(last.entities, all.entities);
+    assert_eq!(live.len(), c.turns.len());
+    // An update with nothing new embeds nothing and changes nothing.
+    assert_eq!(live.update(&[]).unwrap(), last);
+    assert_eq!(counting.texts.load(Ordering::SeqCst), c.turns.len());
+}
+
+#[test]
+fn long_conversation_is_read_whole_with_citations_spread_over_it() {
+    let Some(copilot) = copilot() else { return };
+    // ~300 turns: the fixtures one after another, as in a long chat with several topics, and one turn far
+    // longer than the encoder reads.
+    let mut text = String::new();
+    let names = ["en_internet_outage.txt", "en_webshop_delivery.txt", "nl_internet_storing.txt"];
+    for round in 0..8 {
+        for name in names {
+            for t in fixture(name).turns {
+                let who = if t.speaker == Speaker::Customer { "Customer" } else { "Agent" };
+                text.push_str(&format!("{who}: {} (round {round})\n", t.text));
+            }
+        }
+    }
+    text.push_str(&format!("Customer: {}\n", "My router keeps rebooting and I want it fixed. ".repeat(80)));
+    text.push_str("Agent: I have sent you a new router, it arrives tomorrow.\n");
+    let c = crate::conversation::parse_transcript("long", &text, &Default::default()).unwrap();
+    assert!(c.turns.len() > 290, "{}", c.turns.len());
+    let s = copilot.summarize(&c).unwrap();
+    assert_grounded(&c, &s);
+    assert_eq!(s.turns_read, c.turns.len());
+    let cited: Vec<usize> = s.actions.iter().flat_map(|a| a.turns.clone()).collect();
+    let n = c.turns.len();
+    assert!(cited.iter().any(|&t| t < n / 3) && cited.iter().any(|&t| t > 2 * n / 3), "{cited:?} of {n}");
+    assert!(s.warnings.iter().any(|w| w.contains(&format!("turn {}", n - 2))), "{:?}", s.warnings);
+}

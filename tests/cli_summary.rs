@@ -1,0 +1,135 @@
+//! End-to-end tests of `copiloot summarize` and `copiloot eval summary` on the real default models.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> String {
+    root().join("tests/fixtures/conversations").join(name).display().to_string()
+}
+
+fn copiloot(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
+    cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.output().unwrap_or_else(|e| panic!("spawn copiloot: {e}"))
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn summarize_json_cites_turns_and_writes_a_dutch_note() {
+    let s: serde_json::Value =
+        serde_json::from_str(&ok(&copiloot(&["summarize", &fixture("nl_webshop_bezorging.json")]))).unwrap();
+    assert_eq!(s["language"], "nl");
+    assert_eq!(s["reason"]["turns"][0], 1, "{s}");
+    assert!(s["reason"]["quote"].as_str().unwrap().contains("nog steeds niet bezorgd"), "{s}");
+    assert_eq!(s["resolution"]["status"], "resolved", "{s}");
+    let text = s["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Klant:") && text.contains("Medewerker:") && text.contains("opgelost"),
+        "{text}"
+    );
+    let refs = s["entities"].as_array().unwrap();
+    assert!(refs.iter().any(|e| e["kind"] == "order_number" && e["value"] == "1024-7781-3390"), "{s}");
+}
+
+#[test]
+fn summarize_text_format_and_note_length() {
+    let out = ok(&copiloot(&[
+        "summarize",
+        "--format",
+        "text",
+        "--max-chars",
+        "120",
+        &fixture("en_internet_outage.txt"),
+    ]));
+    let note = out.lines().find_map(|l| l.strip_prefix("note: ")).unwrap();
+    assert!(note.chars().count() <= 120, "{note}");
+    assert!(note.starts_with("Customer:"), "{note}");
+    assert!(out.contains("resolution: partial"), "{out}");
+    assert!(out.contains("entity reference: VM-77310"), "{out}");
+}
+
+#[test]
+fn summarize_without_customer_turns_is_a_bad_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agents.txt");
+    std::fs::write(&path, "Agent: Hello?\nAgent: Is anyone there?\n").unwrap();
+    let out = copiloot(&["summarize", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no customer turns"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn eval_summary_scores_grounded_and_lead_on_tiny_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tiny.jsonl");
+    let lines = [
+        serde_json::json!({"fname": "a", "dialogue": "#Person1#: My internet has been down since Monday and I work from home.\n#Person2#: I have booked an engineer for Wednesday.\n#Person1#: Thanks.", "summary1": "#Person1#'s internet is down since Monday. #Person2# books an engineer for Wednesday.", "summary2": "The internet is down; an engineer comes on Wednesday."}),
+        serde_json::json!({"conversation_id": "b", "dialogue": "Customer: @Shop my parcel never arrived, order 5521-0098.\nAgent: @123 Sorry! I have sent a replacement, it arrives tomorrow.", "abstractive_summaries": ["Customer's parcel did not arrive. Agent sent a replacement that arrives tomorrow."]}),
+    ];
+    std::fs::write(&data, lines.iter().map(|l| l.to_string() + "\n").collect::<String>()).unwrap();
+    let report = dir.path().join("report.json");
+    let preds = dir.path().join("preds.jsonl");
+    let d = data.to_str().unwrap();
+    ok(&copiloot(&[
+        "eval",
+        "summary",
+        "--data",
+        d,
+        "--report",
+        report.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+    ]));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!((r["dialogues"].as_u64(), r["failed"].as_u64()), (Some(2), Some(0)), "{r}");
+    let grounded = r["rougeL"].as_f64().unwrap();
+    assert!(grounded > 30.0 && grounded <= 100.0, "{r}");
+    let p = std::fs::read_to_string(&preds).unwrap();
+    assert!(p.lines().nth(1).unwrap().contains("replacement"), "{p}");
+
+    let out = ok(&copiloot(&[
+        "eval",
+        "summary",
+        "--data",
+        d,
+        "--system",
+        "lead",
+        "--lead-n",
+        "1",
+        "--report",
+        report.to_str().unwrap(),
+    ]));
+    assert!(out.contains("lead-1"), "{out}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["rouge1"].as_f64().unwrap() > 0.0, "{r}");
+}
+
+#[test]
+fn eval_summary_names_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bad.jsonl");
+    std::fs::write(&data, "{\"dialogue\": \"A: hi\", \"summary\": \"x\"}\n{\"dialogue\": \"A: hi\"}\n")
+        .unwrap();
+    let out = copiloot(&["eval", "summary", "--data", data.to_str().unwrap(), "--system", "lead"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("reference"), "{err}");
+}
