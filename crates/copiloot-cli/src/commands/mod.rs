@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod embed;
 pub mod eval;
+pub mod generate;
 pub mod models;
 pub mod redact;
 pub mod schema;
