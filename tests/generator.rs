@@ -74,7 +74,10 @@ fn chat_template_renders_chatml_with_the_default_system_prompt() {
          <|im_start|>user\nHallo!<|im_end|>\n<|im_start|>assistant\n"
     );
     let own = g.render_prompt(&[ChatMessage::system("Be brief."), ChatMessage::user("Hi")]).unwrap();
-    assert_eq!(own, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    assert_eq!(
+        own,
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    );
     let ids = g.encode_prompt(&own).unwrap();
     assert_eq!(ids.first(), Some(&1), "<|im_start|> is one special token");
     assert_eq!(ids.iter().filter(|&&i| i == 2).count(), 2, "two <|im_end|>");
@@ -136,7 +139,9 @@ fn seeded_sampling_is_reproducible() {
 fn q8_0_requantisation_keeps_the_greedy_tokens() {
     let plain = Generator::from_file(&gguf_path(), LoadOptions { requantize_q4_1: false }).unwrap();
     assert_eq!(plain.info().requantized_tensors, 0);
-    for prompt in [CAPITAL, "Summarize: the customer's internet drops every evening; a technician comes on Thursday."] {
+    for prompt in
+        [CAPITAL, "Summarize: the customer's internet drops every evening; a technician comes on Thursday."]
+    {
         let messages = [ChatMessage::user(prompt)];
         let a = plain.generate(&messages, &greedy(24), &mut |_| true).unwrap();
         let b = generator().generate(&messages, &greedy(24), &mut |_| true).unwrap();
@@ -177,8 +182,11 @@ fn tiny_gguf(arch: &str, template: &str) -> tempfile::NamedTempFile {
         ("tokenizer.ggml.eos_token_id", Value::U32(3)),
         ("tokenizer.chat_template", s(template)),
     ];
-    let t = QTensor::quantize(&Tensor::zeros((2, 32), candle_core::DType::F32, &Device::Cpu).unwrap(), GgmlDType::F32)
-        .unwrap();
+    let t = QTensor::quantize(
+        &Tensor::zeros((2, 32), candle_core::DType::F32, &Device::Cpu).unwrap(),
+        GgmlDType::F32,
+    )
+    .unwrap();
     let refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
     let file = tempfile::Builder::new().suffix(".gguf").tempfile().unwrap();
     let mut f = std::fs::File::create(file.path()).unwrap();
@@ -207,4 +215,36 @@ fn weights_missing_from_a_valid_header_are_a_typed_error() {
     let file = tiny_gguf("llama", "{{ messages[0].content }}");
     let err = Generator::from_file(file.path(), LoadOptions::default()).err().unwrap();
     assert!(matches!(err, Error::ModelLoad { .. }), "{err}");
+}
+
+#[test]
+fn rewrite_keeps_evidence_and_flags_what_the_conversation_lacks() {
+    use copiloot::models::generator::{rewrite_summary, GroundedField, PromptTurn};
+    let turn =
+        |index, speaker: &str, text: &str| PromptTurn { index, speaker: speaker.into(), text: text.into() };
+    let turns = [
+        turn(0, "Customer", "My internet has been dropping every evening since Tuesday."),
+        turn(
+            1,
+            "Agent",
+            "The line test shows noise on the line; I will send a technician on Thursday morning.",
+        ),
+        turn(2, "Customer", "Thank you."),
+    ];
+    let fields = [
+        GroundedField { name: "reason".into(), text: "internet drops every evening".into(), turns: vec![0] },
+        GroundedField {
+            name: "next step".into(),
+            text: "technician on Thursday morning".into(),
+            turns: vec![1],
+        },
+    ];
+    let r = rewrite_summary(generator(), &fields, &turns, "English", &greedy(48), &mut |_| true).unwrap();
+    assert!(!r.text.is_empty());
+    assert_eq!(r.evidence_turns, vec![0, 1]);
+    let sources: Vec<&str> = turns.iter().map(|t| t.text.as_str()).collect();
+    for claim in &r.unsupported_claims {
+        assert!(!sources.iter().any(|s| s.contains(&claim.text)), "{claim:?} does occur in the conversation");
+        assert_eq!(r.text.get(claim.start..claim.end), Some(claim.text.as_str()));
+    }
 }

@@ -50,7 +50,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         best = Some(match best {
             None => g,
             Some(mut b) => {
-                b.timings.prompt_tokens_per_s = b.timings.prompt_tokens_per_s.max(g.timings.prompt_tokens_per_s);
+                b.timings.prompt_tokens_per_s =
+                    b.timings.prompt_tokens_per_s.max(g.timings.prompt_tokens_per_s);
                 b.timings.generated_tokens_per_s =
                     b.timings.generated_tokens_per_s.max(g.timings.generated_tokens_per_s);
                 b

@@ -12,8 +12,8 @@ mod source;
 mod st_config;
 
 pub use catalog::{default_models_dir, Catalog};
-pub use generator::{ChatMessage, Generation, GenerationOptions, Generator, LoadOptions};
 pub use encoder::{cosine, Encoded, Encoder, TextRole, DEFAULT_BATCH_SIZE};
+pub use generator::{ChatMessage, Generation, GenerationOptions, Generator, LoadOptions};
 pub use install::{InstallEvent, Installer, ModelStatus};
 pub use source::{hub_offline, ModelSource};
 pub use st_config::Pooling;

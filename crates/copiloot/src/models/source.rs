@@ -198,7 +198,9 @@ mod tests {
 
     #[test]
     fn parses_hub_gguf_files_and_resolves_offline_to_a_typed_error() {
-        let src = ModelSource::parse("Qwen/Qwen2.5-1.5B-Instruct-GGUF@main:qwen2.5-1.5b-instruct-q4_k_m.gguf").unwrap();
+        let src =
+            ModelSource::parse("Qwen/Qwen2.5-1.5B-Instruct-GGUF@main:qwen2.5-1.5b-instruct-q4_k_m.gguf")
+                .unwrap();
         assert_eq!(
             src,
             ModelSource::HubFile {

@@ -80,7 +80,10 @@ impl ChatTemplate {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
         });
         env.add_template_owned(NAME, text).map_err(|e| {
-            Error::model_load(path, format!("the chat template does not compile ({e}); fix or remove `tokenizer.chat_template`"))
+            Error::model_load(
+                path,
+                format!("the chat template does not compile ({e}); fix or remove `tokenizer.chat_template`"),
+            )
         })?;
         Ok(Self { env, source, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
     }
@@ -89,7 +92,10 @@ impl ChatTemplate {
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String> {
         let fail = |e: minijinja::Error| {
             let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.to_string());
-            Error::invalid(Location::field("messages"), format!("the model's chat template rejected the messages: {detail}"))
+            Error::invalid(
+                Location::field("messages"),
+                format!("the model's chat template rejected the messages: {detail}"),
+            )
         };
         let template = self.env.get_template(NAME).map_err(fail)?;
         template

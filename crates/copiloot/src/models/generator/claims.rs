@@ -39,7 +39,9 @@ static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 static NUMERIC_DATE: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"\b(?:(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})|(?P<d2>\d{1,2})[-/.](?P<m2>\d{1,2})[-/.](?P<y2>\d{2,4}))\b")
+    regex(
+        r"\b(?:(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})|(?P<d2>\d{1,2})[-/.](?P<m2>\d{1,2})[-/.](?P<y2>\d{2,4}))\b",
+    )
 });
 static WORD: LazyLock<Regex> = LazyLock::new(|| regex(r"[\p{L}][\p{L}\p{M}'’-]*"));
 
@@ -50,11 +52,40 @@ fn regex(pattern: &str) -> Regex {
 }
 
 const MONTHS: &[(&str, u32)] = &[
-    ("january", 1), ("januari", 1), ("jan", 1), ("february", 2), ("februari", 2), ("feb", 2), ("march", 3),
-    ("maart", 3), ("mar", 3), ("mrt", 3), ("april", 4), ("apr", 4), ("may", 5), ("mei", 5), ("june", 6),
-    ("juni", 6), ("jun", 6), ("july", 7), ("juli", 7), ("jul", 7), ("august", 8), ("augustus", 8), ("aug", 8),
-    ("september", 9), ("sept", 9), ("sep", 9), ("october", 10), ("oktober", 10), ("oct", 10), ("okt", 10),
-    ("november", 11), ("nov", 11), ("december", 12), ("dec", 12),
+    ("january", 1),
+    ("januari", 1),
+    ("jan", 1),
+    ("february", 2),
+    ("februari", 2),
+    ("feb", 2),
+    ("march", 3),
+    ("maart", 3),
+    ("mar", 3),
+    ("mrt", 3),
+    ("april", 4),
+    ("apr", 4),
+    ("may", 5),
+    ("mei", 5),
+    ("june", 6),
+    ("juni", 6),
+    ("jun", 6),
+    ("july", 7),
+    ("juli", 7),
+    ("jul", 7),
+    ("august", 8),
+    ("augustus", 8),
+    ("aug", 8),
+    ("september", 9),
+    ("sept", 9),
+    ("sep", 9),
+    ("october", 10),
+    ("oktober", 10),
+    ("oct", 10),
+    ("okt", 10),
+    ("november", 11),
+    ("nov", 11),
+    ("december", 12),
+    ("dec", 12),
 ];
 
 fn month(word: &str) -> Option<u32> {
@@ -74,7 +105,8 @@ static TEXT_DATE: LazyLock<Regex> = LazyLock::new(|| {
 const NOT_NAMES: &[&str] = &["i", "ok", "oké", "nb", "n.b"];
 
 /// Dutch and other name particles allowed between the parts of a name ("Jan van der Berg").
-const PARTICLES: &[&str] = &["van", "de", "der", "den", "het", "ter", "ten", "te", "von", "la", "le", "du", "da", "di", "'t"];
+const PARTICLES: &[&str] =
+    &["van", "de", "der", "den", "het", "ter", "ten", "te", "von", "la", "le", "du", "da", "di", "'t"];
 
 #[derive(Default)]
 struct Facts {
@@ -271,7 +303,9 @@ fn name_groups(text: &str) -> Vec<(usize, usize, Vec<&str>)> {
                 parts.push(next.as_str());
                 end = next.end();
                 j += 1;
-            } else if PARTICLES.contains(&next.as_str()) && words.get(j + 1).is_some_and(|w| is_capitalised(w.as_str())) {
+            } else if PARTICLES.contains(&next.as_str())
+                && words.get(j + 1).is_some_and(|w| is_capitalised(w.as_str()))
+            {
                 j += 1;
             } else {
                 break;
@@ -330,7 +364,10 @@ mod tests {
     fn sentence_openers_are_not_names() {
         let src = ["customer: internet down"];
         assert!(kinds("Customer reports internet down. Summary: internet down.", &src).is_empty());
-        assert_eq!(kinds("Internet down. Mark Rutte called.", &src), vec![("Mark Rutte".into(), ClaimKind::Name)]);
+        assert_eq!(
+            kinds("Internet down. Mark Rutte called.", &src),
+            vec![("Mark Rutte".into(), ClaimKind::Name)]
+        );
         assert_eq!(kinds("The issue was handled by Ziggo.", &src), vec![("Ziggo".into(), ClaimKind::Name)]);
     }
 

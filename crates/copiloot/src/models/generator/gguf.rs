@@ -60,14 +60,18 @@ impl GgufFile {
             return Err(load_err("not a GGUF file (the first bytes are not `GGUF`)".into()));
         }
         let content = Content::read(&mut Cursor::new(&bytes)).map_err(|e| {
-            load_err(format!("the GGUF header is unreadable ({e}); the file may be truncated: download it again"))
+            load_err(format!(
+                "the GGUF header is unreadable ({e}); the file may be truncated: download it again"
+            ))
         })?;
         let len = bytes.len() as u64;
         for (name, info) in &content.tensor_infos {
             let block = info.ggml_dtype.block_size();
             let elems = info.shape.elem_count();
             if block == 0 || !elems.is_multiple_of(block) {
-                return Err(load_err(format!("tensor `{name}` has {elems} elements, not a multiple of {block}")));
+                return Err(load_err(format!(
+                    "tensor `{name}` has {elems} elements, not a multiple of {block}"
+                )));
             }
             let size = (elems / block).saturating_mul(info.ggml_dtype.type_size()) as u64;
             let end = content.tensor_data_offset.saturating_add(info.offset).saturating_add(size);
@@ -106,8 +110,7 @@ impl GgufFile {
 
     /// The context length the model was trained for (`<arch>.context_length`), if the file says.
     pub fn context_length(&self) -> Option<usize> {
-        self.metadata_u32(&format!("{}.context_length", self.architecture_name))
-            .map(|v| v as usize)
+        self.metadata_u32(&format!("{}.context_length", self.architecture_name)).map(|v| v as usize)
     }
 
     /// How many tensors are stored as Q4_1.

@@ -171,17 +171,21 @@ impl Generator {
         let eos = token("tokenizer.ggml.eos_token_id");
         let add_bos =
             file.metadata("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
-        let mut stop_ids: Vec<u32> = ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]
-            .iter()
-            .filter_map(|k| file.metadata_u32(k))
-            .collect();
+        let mut stop_ids: Vec<u32> =
+            ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]
+                .iter()
+                .filter_map(|k| file.metadata_u32(k))
+                .collect();
         for name in ["<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<|eom_id|>"] {
             stop_ids.extend(tokenizer.token_to_id(name));
         }
         stop_ids.sort_unstable();
         stop_ids.dedup();
         if stop_ids.is_empty() {
-            return Err(Error::model_load(path, "the GGUF names no end-of-text token (tokenizer.ggml.eos_token_id)"));
+            return Err(Error::model_load(
+                path,
+                "the GGUF names no end-of-text token (tokenizer.ggml.eos_token_id)",
+            ));
         }
         let template = ChatTemplate::new(
             path,
@@ -230,7 +234,10 @@ impl Generator {
     /// Token ids of a rendered prompt: special tokens in the text (`<|im_start|>`) become their ids; a BOS
     /// is added when the file asks for one and the template did not write it.
     pub fn encode_prompt(&self, prompt: &str) -> Result<Vec<u32>> {
-        let enc = self.tokenizer.encode_fast(prompt, false).map_err(|e| Error::Inference(format!("tokenizer: {e}")))?;
+        let enc = self
+            .tokenizer
+            .encode_fast(prompt, false)
+            .map_err(|e| Error::Inference(format!("tokenizer: {e}")))?;
         let mut ids = enc.get_ids().to_vec();
         if let Some((bos_id, bos_text)) = &self.bos {
             if self.add_bos && !prompt.starts_with(bos_text.as_str()) {
@@ -281,7 +288,9 @@ impl Generator {
             _ => Sampling::ArgMax,
         };
         let mut sampler = LogitsProcessor::from_sampling(options.seed, sampling);
-        let mut model = self.model.lock().map_err(|_| Error::Inference("an earlier generation panicked; load the generator again".into()))?;
+        let mut model = self.model.lock().map_err(|_| {
+            Error::Inference("an earlier generation panicked; load the generator again".into())
+        })?;
         model.clear();
         let device = Device::Cpu;
 
@@ -364,10 +373,18 @@ fn load_model(file: &GgufFile) -> Result<Model> {
         Error::model_load(&file.path, format!("{} weights: {e}", file.architecture_name))
     };
     Ok(match file.architecture {
-        Architecture::Llama => Model::Llama(quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?),
-        Architecture::Qwen2 => Model::Qwen2(quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?),
-        Architecture::Qwen3 => Model::Qwen3(quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?),
-        Architecture::Gemma3 => Model::Gemma3(quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?),
+        Architecture::Llama => Model::Llama(
+            quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
+        Architecture::Qwen2 => Model::Qwen2(
+            quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
+        Architecture::Qwen3 => Model::Qwen3(
+            quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
+        Architecture::Gemma3 => Model::Gemma3(
+            quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
     })
 }
 

@@ -125,7 +125,8 @@ pub fn from_metadata(file: &GgufFile) -> Result<Tokenizer> {
 /// Normaliser and pre-tokeniser for a byte-level BPE vocabulary, by llama.cpp's `tokenizer.ggml.pre` name.
 fn gpt2_pipeline(pre: &str) -> tokenizers::Result<(Option<NormalizerWrapper>, PreTokenizerWrapper)> {
     let split = |regex: &str| -> tokenizers::Result<PreTokenizerWrapper> {
-        let split = Split::new(SplitPattern::Regex(regex.to_string()), SplitDelimiterBehavior::Isolated, false)?;
+        let split =
+            Split::new(SplitPattern::Regex(regex.to_string()), SplitDelimiterBehavior::Isolated, false)?;
         Ok(Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()]).into())
     };
     Ok(match pre {
@@ -141,13 +142,20 @@ fn gpt2_pipeline(pre: &str) -> tokenizers::Result<(Option<NormalizerWrapper>, Pr
 }
 
 fn strings(file: &GgufFile, key: &str) -> Result<Vec<String>> {
-    let missing = || Error::model_load(&file.path, format!("tokenizer metadata: no `{key}` array; put a tokenizer.json beside the GGUF"));
+    let missing = || {
+        Error::model_load(
+            &file.path,
+            format!("tokenizer metadata: no `{key}` array; put a tokenizer.json beside the GGUF"),
+        )
+    };
     let values = file.metadata(key).and_then(|v| v.to_vec().ok()).ok_or_else(missing)?;
     values
         .iter()
         .map(|v| match v {
             Value::String(s) => Ok(s.clone()),
-            _ => Err(Error::model_load(&file.path, format!("tokenizer metadata: `{key}` holds a non-string"))),
+            _ => {
+                Err(Error::model_load(&file.path, format!("tokenizer metadata: `{key}` holds a non-string")))
+            }
         })
         .collect()
 }
