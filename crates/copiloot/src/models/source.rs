@@ -32,7 +32,8 @@ pub const ENCODER_OPTIONAL_FILES: &[&str] = &[
 ];
 
 impl ModelSource {
-    /// Interpret a user string: an existing path wins; `*.gguf` is a GGUF file; `org/name[@rev]` a hub id.
+    /// Interpret a user string: an existing path wins; `*.gguf` is a GGUF file; `org/name[@rev]` a hub id;
+    /// `org/name[@rev]:file.gguf` one GGUF file of a hub repository.
     pub fn parse(spec: &str) -> Result<Self> {
         let spec = spec.trim();
         if spec.is_empty() {

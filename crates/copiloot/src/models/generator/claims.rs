@@ -189,8 +189,10 @@ fn canonical(int: &str, frac: &str) -> String {
 }
 
 type Span = (usize, usize);
+/// A date found in a text: byte span and (day, month, year if written).
+type DateHit = (usize, usize, (u32, u32, Option<u32>));
 
-fn dates(text: &str) -> Vec<(usize, usize, (u32, u32, Option<u32>))> {
+fn dates(text: &str) -> Vec<DateHit> {
     let num = |c: &regex::Captures, k: &str| c.name(k).and_then(|m| m.as_str().parse::<u32>().ok());
     let mut out = Vec::new();
     for c in NUMERIC_DATE.captures_iter(text) {

@@ -68,7 +68,7 @@ impl GgufFile {
         for (name, info) in &content.tensor_infos {
             let block = info.ggml_dtype.block_size();
             let elems = info.shape.elem_count();
-            if block == 0 || !elems.is_multiple_of(block) {
+            if block == 0 || elems % block != 0 {
                 return Err(load_err(format!(
                     "tensor `{name}` has {elems} elements, not a multiple of {block}"
                 )));
@@ -130,7 +130,7 @@ pub fn requantize_q4_1(file: &GgufFile, target: GgmlDType) -> Result<GgufFile> {
     for name in names {
         let q = file.content.tensor(&mut reader, name, &device).map_err(err)?;
         let cols = q.shape().dims().last().copied().unwrap_or(0);
-        let q = if q.dtype() == GgmlDType::Q4_1 && cols.is_multiple_of(target.block_size()) {
+        let q = if q.dtype() == GgmlDType::Q4_1 && cols % target.block_size().max(1) == 0 {
             QTensor::quantize(&q.dequantize(&device).map_err(err)?, target).map_err(err)?
         } else {
             q
