@@ -4,6 +4,9 @@
 //! which makes Q4_1 files (like the embedded SmolLM2) about 4× slower than llama.cpp. [`requantize_q4_1`]
 //! rewrites every Q4_1 tensor as Q8_0 at load time (dequantise → quantise; Q8_0 keeps 8 bits per weight,
 //! so the error it adds is far below Q4_1's own) into an in-memory GGUF that the model then loads from.
+//! Measured on SmolLM2-135M: prompt and generation ~3–4× faster, load +1–2 s, RSS +110 MB. Greedy output is
+//! the same on short prompts (tests/generator.rs) but can drift after a few tokens on long ones, as
+//! between any two engines (llama.cpp and candle's plain Q4_1 path also differ there).
 
 use crate::error::{Error, Result};
 use candle_core::quantized::gguf_file::{self, Content, Value};

@@ -33,7 +33,8 @@ use tokenizers::Tokenizer;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadOptions {
     /// Re-quantise Q4_1 tensors to Q8_0 at load time (candle has no vectorised Q4_1 kernel; Q8_0's is
-    /// several times faster and keeps the weights within Q4_1's own rounding). Default: true.
+    /// several times faster, and its rounding is far below Q4_1's own; greedy text can still drift from
+    /// the plain Q4_1 path on long prompts). Default: true.
     pub requantize_q4_1: bool,
 }
 
