@@ -270,3 +270,37 @@ fn redact_conversations_and_bad_utf8() {
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[EMAIL]\n", "whole lines before the bad one are kept");
 }
+
+fn smollm2() -> String {
+    root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf").display().to_string()
+}
+
+#[test]
+fn generate_streams_from_stdin_and_reports_speed() {
+    let g = smollm2();
+    let out = copiloot(
+        &["generate", "--generator", &g, "--max-tokens", "30"],
+        Some("What is the capital of France? Answer in one short sentence."),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Paris"));
+    assert!(stderr(&out).contains("tok/s"), "{}", stderr(&out));
+    let out = copiloot(
+        &["generate", "--generator", &g, "--prompt", "Say hello.", "--max-tokens", "4", "--json"],
+        None,
+    );
+    let v = json(&out);
+    assert_eq!(v["generation"]["generated_tokens"], 4);
+    assert_eq!(v["generation"]["stop_reason"], "length");
+    assert_eq!(v["model"]["architecture"], "llama");
+}
+
+#[test]
+fn generate_with_a_broken_gguf_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.gguf");
+    std::fs::write(&path, b"GGUF\x03\x00\x00\x00").unwrap();
+    let out = copiloot(&["generate", "--generator", path.to_str().unwrap(), "--prompt", "hi"], None);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("truncated"), "{}", stderr(&out));
+}

@@ -36,6 +36,8 @@ enum Command {
     Schema(commands::schema::SchemaArgs),
     /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder).
     Train(commands::train::TrainArgs),
+    /// Run the local LLM (a GGUF file) on one prompt, streaming the reply.
+    Generate(commands::generate::GenerateArgs),
     /// Evaluate intent or sentiment (accuracy, macro-F1, per-class, confusions) or summaries (ROUGE).
     Eval(commands::eval::EvalArgs),
 }
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Generate(args) => commands::generate::run(args),
     };
     match result {
         Ok(code) => code,

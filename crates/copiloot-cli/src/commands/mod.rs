@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod embed;
 pub mod eval;
 pub mod eval_summary;
+pub mod generate;
 pub mod models;
 pub mod redact;
 pub mod schema;

@@ -17,6 +17,8 @@ pub enum ModelSource {
     Gguf { path: PathBuf },
     /// A Hugging Face hub repository, `org/name` with an optional `@revision`.
     Hub { repo: String, revision: Option<String> },
+    /// One file of a hub repository, `org/name[@revision]:file.gguf` (GGUF repos hold many quantisations).
+    HubFile { repo: String, revision: Option<String>, file: String },
 }
 
 /// Files every encoder folder needs, and optional sentence-transformers files we read when present.
@@ -30,13 +32,24 @@ pub const ENCODER_OPTIONAL_FILES: &[&str] = &[
 ];
 
 impl ModelSource {
-    /// Interpret a user string: an existing path wins; `*.gguf` is a GGUF file; `org/name[@rev]` a hub id.
+    /// Interpret a user string: an existing path wins; `*.gguf` is a GGUF file; `org/name[@rev]` a hub id;
+    /// `org/name[@rev]:file.gguf` one GGUF file of a hub repository.
     pub fn parse(spec: &str) -> Result<Self> {
         let spec = spec.trim();
         if spec.is_empty() {
             return Err(Error::Config("empty model name; pass a folder, a .gguf file or a hub id".into()));
         }
         let path = Path::new(spec);
+        if let Some((repo_spec, file)) = spec.split_once(':') {
+            let is_hub = repo_spec.matches('/').count() == 1 && !repo_spec.starts_with(['.', '/']);
+            if !path.exists() && is_hub && !file.is_empty() {
+                let (repo, revision) = match repo_spec.split_once('@') {
+                    Some((r, rev)) => (r.to_string(), Some(rev.to_string())),
+                    None => (repo_spec.to_string(), None),
+                };
+                return Ok(Self::HubFile { repo, revision, file: file.to_string() });
+            }
+        }
         let is_gguf = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
         if path.exists() {
             return Ok(if is_gguf {
@@ -64,6 +77,8 @@ impl ModelSource {
             Self::Folder { path } | Self::Gguf { path } => path.display().to_string(),
             Self::Hub { repo, revision: Some(rev) } => format!("{repo}@{rev}"),
             Self::Hub { repo, revision: None } => repo.clone(),
+            Self::HubFile { repo, revision: Some(rev), file } => format!("{repo}@{rev}:{file}"),
+            Self::HubFile { repo, revision: None, file } => format!("{repo}:{file}"),
         }
     }
 
@@ -77,6 +92,10 @@ impl ModelSource {
             Self::Gguf { path } => Err(Error::Config(format!(
                 "{} is a GGUF file; encoders are loaded from a Hugging Face folder or hub id",
                 path.display()
+            ))),
+            Self::HubFile { .. } => Err(Error::Config(format!(
+                "{} names one file; encoders are loaded from a Hugging Face folder or hub id (`org/name`)",
+                self.id()
             ))),
             Self::Hub { repo, revision } => {
                 let mut folder = None;
@@ -96,12 +115,19 @@ impl ModelSource {
         }
     }
 
-    /// Make a GGUF model available as a local file (a hub source names the file with `repo@rev:file.gguf`
-    /// resolution left to the generator issue; here a GGUF must be a local file).
+    /// Make a GGUF model available as a local file: the file itself, or the hub file
+    /// (`org/name[@revision]:file.gguf`) from the cache, downloaded unless `HF_HUB_OFFLINE` is set.
     pub fn resolve_gguf_file(&self) -> Result<PathBuf> {
         match self {
             Self::Gguf { path } => Ok(path.clone()),
-            other => Err(Error::Config(format!("{} is not a .gguf file", other.id()))),
+            Self::HubFile { repo, revision, file } => fetch_hub_file(repo, revision.as_deref(), file, true),
+            Self::Hub { repo, .. } => Err(Error::Config(format!(
+                "{repo} is a hub repository; name the GGUF file in it: `{repo}:FILE.gguf` (or `{repo}@REVISION:FILE.gguf`)"
+            ))),
+            Self::Folder { path } => Err(Error::Config(format!(
+                "{} is a folder; the generator loads one .gguf file (pass its path)",
+                path.display()
+            ))),
         }
     }
 }
@@ -169,6 +195,25 @@ mod tests {
             ModelSource::Hub { repo: "intfloat/multilingual-e5-small".into(), revision: Some("main".into()) }
         );
         assert!(matches!(ModelSource::parse("a/b").unwrap(), ModelSource::Hub { revision: None, .. }));
+    }
+
+    #[test]
+    fn parses_hub_gguf_files_and_resolves_offline_to_a_typed_error() {
+        let src =
+            ModelSource::parse("Qwen/Qwen2.5-1.5B-Instruct-GGUF@main:qwen2.5-1.5b-instruct-q4_k_m.gguf")
+                .unwrap();
+        assert_eq!(
+            src,
+            ModelSource::HubFile {
+                repo: "Qwen/Qwen2.5-1.5B-Instruct-GGUF".into(),
+                revision: Some("main".into()),
+                file: "qwen2.5-1.5b-instruct-q4_k_m.gguf".into()
+            }
+        );
+        assert_eq!(src.id(), "Qwen/Qwen2.5-1.5B-Instruct-GGUF@main:qwen2.5-1.5b-instruct-q4_k_m.gguf");
+        assert!(matches!(src.resolve_encoder_folder(), Err(Error::Config(_))));
+        let repo_only = ModelSource::parse("Qwen/Qwen2.5-1.5B-Instruct-GGUF").unwrap();
+        assert!(repo_only.resolve_gguf_file().unwrap_err().to_string().contains(":FILE.gguf"));
     }
 
     #[test]

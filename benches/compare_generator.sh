@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Side-by-side generator speed: copiloot (candle, release build) vs llama.cpp (llama-cpp-python).
+# Same GGUF, same prompt ids, greedy, 2 threads; prints prompt/generation tokens/s, load time, peak RSS
+# and the ratios. llama-cpp-python compiles llama.cpp from source on install (about 10+ minutes on 2 cores).
+#
+# Usage: benches/compare_generator.sh [--profile release|dev] [compare_generator.py options]
+#   e.g. benches/compare_generator.sh --max-tokens 64 --threads 2 --runs 3
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/benches/.venv-llama"
+PROFILE=release
+ARGS=()
+while (($#)); do
+  case "$1" in
+    --profile) PROFILE="$2"; shift 2 ;;
+    --profile=*) PROFILE="${1#*=}"; shift ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import llama_cpp, numpy" 2>/dev/null; then
+  echo "installing llama-cpp-python (compiles llama.cpp, ~10+ minutes)..." >&2
+  nice -n 10 "$VENV/bin/pip" install --quiet --disable-pip-version-check llama-cpp-python==0.3.36 numpy
+fi
+
+cd "$ROOT"
+BIN="$(cargo build -p copiloot --example generate_speed --profile "$PROFILE" --message-format=json \
+  | "$VENV/bin/python" -c '
+import json, sys
+exes = [m["executable"] for m in map(json.loads, sys.stdin)
+        if m.get("reason") == "compiler-artifact" and m.get("executable")
+        and m["target"]["name"] == "generate_speed"]
+print(exes[-1] if exes else "")')"
+if [[ -z "$BIN" ]]; then
+  echo "could not build the generate_speed example" >&2
+  exit 1
+fi
+exec "$VENV/bin/python" "$ROOT/benches/compare_generator.py" --copiloot-bin "$BIN" \
+  --copiloot-label "(copiloot: $PROFILE profile)" "${ARGS[@]}"

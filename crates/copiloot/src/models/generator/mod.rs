@@ -1,0 +1,407 @@
+//! The optional local LLM: quantised GGUF decoders (llama, qwen2, qwen3, gemma3 families) run with
+//! candle, prompted through the model's own chat template, decoding greedily by default.
+//!
+//! `Generator` is `Send + Sync`. candle's model structs keep the KV cache inside the weights, so the
+//! model sits behind a `Mutex`: generations on one `Generator` run one at a time (each clears the cache
+//! first); load a second `Generator` for parallel generations.
+
+mod chat;
+mod claims;
+mod gguf;
+mod rewrite;
+mod tokenizer;
+
+pub use chat::{ChatMessage, ChatTemplate, TemplateSource};
+pub use claims::{unsupported_claims, ClaimKind, UnsupportedClaim};
+pub use gguf::{Architecture, GgufFile};
+pub use rewrite::{rewrite_messages, rewrite_summary, GroundedField, PromptTurn, Rewrite};
+
+use super::source::ModelSource;
+use crate::error::{Error, Location, Result};
+use candle_core::quantized::GgmlDType;
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2, quantized_qwen3};
+use serde::{Deserialize, Serialize};
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+use tokenizers::Tokenizer;
+
+/// How to load a GGUF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LoadOptions {
+    /// Re-quantise Q4_1 tensors to Q8_0 at load time (candle has no vectorised Q4_1 kernel; Q8_0's is
+    /// several times faster, and its rounding is far below Q4_1's own; greedy text can still drift from
+    /// the plain Q4_1 path on long prompts). Default: true.
+    pub requantize_q4_1: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { requantize_q4_1: true }
+    }
+}
+
+/// How to decode. The default is greedy (deterministic) with at most 256 new tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct GenerationOptions {
+    pub max_tokens: usize,
+    /// `None` or `<= 0`: greedy. Otherwise sample at this temperature (reproducible with `seed`).
+    pub temperature: Option<f64>,
+    /// Nucleus sampling cut-off, used only when sampling.
+    pub top_p: Option<f64>,
+    pub seed: u64,
+}
+
+impl Default for GenerationOptions {
+    fn default() -> Self {
+        Self { max_tokens: 256, temperature: None, top_p: None, seed: 42 }
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model produced an end-of-turn / end-of-text token.
+    EndOfTurn,
+    /// `max_tokens` reached, or the context window is full.
+    Length,
+    /// The streaming callback asked to stop.
+    Cancelled,
+}
+
+/// Wall-clock timings of one generation, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Timings {
+    pub prompt_ms: f64,
+    pub generation_ms: f64,
+    pub prompt_tokens_per_s: f64,
+    pub generated_tokens_per_s: f64,
+}
+
+/// The result of [`Generator::generate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub stop_reason: StopReason,
+    pub timings: Timings,
+}
+
+/// What was loaded, for reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GeneratorInfo {
+    pub id: String,
+    pub architecture: Architecture,
+    pub context_length: usize,
+    pub tokenizer: String,
+    pub chat_template: TemplateSource,
+    /// Number of Q4_1 tensors re-quantised to Q8_0 at load.
+    pub requantized_tensors: usize,
+    pub load_ms: f64,
+}
+
+enum Model {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+    Gemma3(quantized_gemma3::ModelWeights),
+}
+
+impl Model {
+    fn forward(&mut self, x: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Llama(m) => m.forward(x, pos),
+            Self::Qwen2(m) => m.forward(x, pos),
+            Self::Qwen3(m) => m.forward(x, pos),
+            Self::Gemma3(m) => m.forward(x, pos),
+        }
+    }
+    fn clear(&mut self) {
+        match self {
+            Self::Llama(m) => m.clear_kv_cache(),
+            Self::Qwen2(m) => m.clear_kv_cache(),
+            Self::Qwen3(m) => m.clear_kv_cache(),
+            // gemma3 has no clear: it restarts its cache whenever position 0 is fed.
+            Self::Gemma3(_) => {}
+        }
+    }
+}
+
+/// A loaded local LLM. See the module docs for the threading rule.
+pub struct Generator {
+    model: Mutex<Model>,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    stop_ids: Vec<u32>,
+    bos: Option<(u32, String)>,
+    add_bos: bool,
+    info: GeneratorInfo,
+}
+
+/// candle's llama port precomputes rotary tables for this many positions only.
+const LLAMA_MAX_POSITIONS: usize = quantized_llama::MAX_SEQ_LEN;
+
+impl Generator {
+    /// Load from a `.gguf` path (a hub source must name its file, see [`ModelSource::resolve_gguf_file`]).
+    pub fn load(source: &ModelSource) -> Result<Self> {
+        Self::load_with(source, LoadOptions::default())
+    }
+
+    pub fn load_with(source: &ModelSource, options: LoadOptions) -> Result<Self> {
+        let path = source.resolve_gguf_file()?;
+        let mut generator = Self::from_file(&path, options)?;
+        generator.info.id = source.id();
+        Ok(generator)
+    }
+
+    pub fn from_file(path: &Path, options: LoadOptions) -> Result<Self> {
+        let start = Instant::now();
+        let mut file = GgufFile::open(path)?;
+        let (tokenizer, tokenizer_kind) = tokenizer::load(&file)?;
+        let token = |key: &str| -> Option<(u32, String)> {
+            let id = file.metadata_u32(key)?;
+            Some((id, tokenizer.id_to_token(id)?))
+        };
+        let bos = token("tokenizer.ggml.bos_token_id");
+        let eos = token("tokenizer.ggml.eos_token_id");
+        let add_bos =
+            file.metadata("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
+        let mut stop_ids: Vec<u32> =
+            ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]
+                .iter()
+                .filter_map(|k| file.metadata_u32(k))
+                .collect();
+        for name in ["<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<|eom_id|>"] {
+            stop_ids.extend(tokenizer.token_to_id(name));
+        }
+        stop_ids.sort_unstable();
+        stop_ids.dedup();
+        if stop_ids.is_empty() {
+            return Err(Error::model_load(
+                path,
+                "the GGUF names no end-of-text token (tokenizer.ggml.eos_token_id)",
+            ));
+        }
+        let template = ChatTemplate::new(
+            path,
+            file.metadata_str("tokenizer.chat_template"),
+            tokenizer.token_to_id("<|im_start|>").is_some(),
+            bos.as_ref().map(|b| b.1.as_str()).unwrap_or(""),
+            eos.as_ref().map(|e| e.1.as_str()).unwrap_or(""),
+        )?;
+        let mut context_length = file.context_length().unwrap_or(LLAMA_MAX_POSITIONS);
+        if file.architecture == Architecture::Llama {
+            context_length = context_length.min(LLAMA_MAX_POSITIONS);
+        }
+        let q4_1 = file.count_dtype(GgmlDType::Q4_1);
+        let requantized_tensors = if options.requantize_q4_1 && q4_1 > 0 {
+            file = gguf::requantize_q4_1(&file, GgmlDType::Q8_0)?;
+            q4_1 - file.count_dtype(GgmlDType::Q4_1)
+        } else {
+            0
+        };
+        let model = load_model(&file)?;
+        let info = GeneratorInfo {
+            id: path.display().to_string(),
+            architecture: file.architecture,
+            context_length,
+            tokenizer: tokenizer_kind.to_string(),
+            chat_template: template.source,
+            requantized_tensors,
+            load_ms: start.elapsed().as_secs_f64() * 1e3,
+        };
+        Ok(Self { model: Mutex::new(model), tokenizer, template, stop_ids, bos, add_bos, info })
+    }
+
+    pub fn info(&self) -> &GeneratorInfo {
+        &self.info
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The prompt text the model sees for these messages.
+    pub fn render_prompt(&self, messages: &[ChatMessage]) -> Result<String> {
+        self.template.render(messages)
+    }
+
+    /// Token ids of a rendered prompt: special tokens in the text (`<|im_start|>`) become their ids; a BOS
+    /// is added when the file asks for one and the template did not write it.
+    pub fn encode_prompt(&self, prompt: &str) -> Result<Vec<u32>> {
+        let enc = self
+            .tokenizer
+            .encode_fast(prompt, false)
+            .map_err(|e| Error::Inference(format!("tokenizer: {e}")))?;
+        let mut ids = enc.get_ids().to_vec();
+        if let Some((bos_id, bos_text)) = &self.bos {
+            if self.add_bos && !prompt.starts_with(bos_text.as_str()) {
+                ids.insert(0, *bos_id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Generate the assistant's reply. `on_token` receives each new piece of text as it is decoded (the
+    /// pieces concatenate to `Generation::text`); returning `false` stops generation.
+    pub fn generate(
+        &self,
+        messages: &[ChatMessage],
+        options: &GenerationOptions,
+        on_token: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let prompt = self.render_prompt(messages)?;
+        let ids = self.encode_prompt(&prompt)?;
+        self.generate_from_ids(&ids, options, on_token)
+    }
+
+    /// [`Generator::generate`] from already tokenised prompt ids (benchmarks compare engines on the same ids).
+    pub fn generate_from_ids(
+        &self,
+        ids: &[u32],
+        options: &GenerationOptions,
+        on_token: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let context = self.info.context_length;
+        if ids.is_empty() {
+            return Err(Error::invalid(Location::field("messages"), "the prompt is empty"));
+        }
+        if ids.len() >= context {
+            return Err(Error::InputTooLarge {
+                location: Location::field("messages"),
+                what: "prompt length in tokens".into(),
+                actual: ids.len(),
+                limit: context.saturating_sub(1),
+            });
+        }
+        let budget = options.max_tokens.min(context - ids.len());
+        let sampling = match options.temperature {
+            Some(t) if t > 0.0 => match options.top_p {
+                Some(p) if p > 0.0 && p < 1.0 => Sampling::TopP { p, temperature: t },
+                _ => Sampling::All { temperature: t },
+            },
+            _ => Sampling::ArgMax,
+        };
+        let mut sampler = LogitsProcessor::from_sampling(options.seed, sampling);
+        let mut model = self.model.lock().map_err(|_| {
+            Error::Inference("an earlier generation panicked; load the generator again".into())
+        })?;
+        model.clear();
+        let device = Device::Cpu;
+
+        let t0 = Instant::now();
+        let input = Tensor::new(ids, &device)?.unsqueeze(0)?;
+        let mut logits = last_logits(model.forward(&input, 0)?)?;
+        let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+        let t1 = Instant::now();
+        let mut generated: Vec<u32> = Vec::new();
+        let mut emitted = String::new();
+        let mut stop_reason = StopReason::Length;
+        while generated.len() < budget {
+            let next = sampler.sample(&logits)?;
+            if self.stop_ids.contains(&next) {
+                stop_reason = StopReason::EndOfTurn;
+                break;
+            }
+            generated.push(next);
+            // Decode the whole reply and emit what is new, holding back a half-decoded UTF-8 character.
+            let text = self.decode(&generated)?;
+            if !text.ends_with('\u{FFFD}') {
+                if let Some(new) = text.strip_prefix(emitted.as_str()) {
+                    if !new.is_empty() {
+                        let keep_going = on_token(new);
+                        emitted = text;
+                        if !keep_going {
+                            stop_reason = StopReason::Cancelled;
+                            break;
+                        }
+                    }
+                }
+            }
+            if generated.len() >= budget {
+                break;
+            }
+            let input = Tensor::new(&[next], &device)?.unsqueeze(0)?;
+            logits = last_logits(model.forward(&input, ids.len() + generated.len() - 1)?)?;
+        }
+        let text = self.decode(&generated)?;
+        if stop_reason != StopReason::Cancelled {
+            if let Some(rest) = text.strip_prefix(emitted.as_str()) {
+                if !rest.is_empty() {
+                    on_token(rest);
+                }
+            }
+        }
+        let generation_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let per_s = |n: usize, ms: f64| if ms > 0.0 { n as f64 * 1e3 / ms } else { 0.0 };
+        Ok(Generation {
+            text,
+            prompt_tokens: ids.len(),
+            generated_tokens: generated.len(),
+            stop_reason,
+            timings: Timings {
+                prompt_ms,
+                generation_ms,
+                prompt_tokens_per_s: per_s(ids.len(), prompt_ms),
+                generated_tokens_per_s: per_s(generated.len(), generation_ms),
+            },
+        })
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer.decode(ids, true).map_err(|e| Error::Inference(format!("tokenizer decode: {e}")))
+    }
+}
+
+/// The model's logits for the last position as a flat f32 vector tensor.
+fn last_logits(logits: Tensor) -> Result<Tensor> {
+    let logits = logits.flatten_all()?.to_dtype(candle_core::DType::F32)?;
+    Ok(logits)
+}
+
+fn load_model(file: &GgufFile) -> Result<Model> {
+    let device = Device::Cpu;
+    let mut reader = Cursor::new(&file.bytes);
+    let content = gguf_file_clone(file)?;
+    let err = |e: candle_core::Error| {
+        Error::model_load(&file.path, format!("{} weights: {e}", file.architecture_name))
+    };
+    Ok(match file.architecture {
+        Architecture::Llama => Model::Llama(
+            quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
+        Architecture::Qwen2 => Model::Qwen2(
+            quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
+        Architecture::Qwen3 => Model::Qwen3(
+            quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
+        Architecture::Gemma3 => Model::Gemma3(
+            quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
+        ),
+    })
+}
+
+/// The loaders take the header by value; reading it again from the bytes is cheap (metadata only).
+fn gguf_file_clone(file: &GgufFile) -> Result<candle_core::quantized::gguf_file::Content> {
+    candle_core::quantized::gguf_file::Content::read(&mut Cursor::new(&file.bytes))
+        .map_err(|e| Error::model_load(&file.path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generator_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Generator>();
+    }
+}

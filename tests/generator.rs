@@ -1,0 +1,250 @@
+//! Integration tests of the local LLM on the real embedded SmolLM2-135M-Instruct GGUF (Q4_1, tokenizer
+//! and chat template only in its metadata), installed by scripts/setup.sh.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use copiloot::models::generator::{
+    ChatMessage, GenerationOptions, Generator, LoadOptions, StopReason, TemplateSource,
+};
+use copiloot::Error;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn gguf_path() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.is_file(), "{} missing: run `bash scripts/setup.sh` first", path.display());
+    path
+}
+
+fn generator() -> &'static Generator {
+    static GEN: OnceLock<Generator> = OnceLock::new();
+    GEN.get_or_init(|| match Generator::from_file(&gguf_path(), LoadOptions::default()) {
+        Ok(g) => g,
+        Err(e) => panic!("loading the generator: {e}"),
+    })
+}
+
+fn greedy(max_tokens: usize) -> GenerationOptions {
+    GenerationOptions { max_tokens, ..GenerationOptions::default() }
+}
+
+const CAPITAL: &str = "What is the capital of France? Answer in one short sentence.";
+
+#[test]
+fn loads_smollm2_with_metadata_tokenizer_and_template() {
+    let info = generator().info();
+    assert_eq!(info.tokenizer, "gguf metadata");
+    assert_eq!(info.chat_template, TemplateSource::Gguf);
+    assert_eq!(info.context_length, 4096, "min(8192 from the file, candle's llama rotary table)");
+    assert_eq!(info.requantized_tensors, 210, "every Q4_1 matrix of the 30 blocks");
+}
+
+#[test]
+fn tokenizer_matches_llama_cpp_reference_ids() {
+    let raw = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../benches/reference/generator_tokens.json"),
+    )
+    .unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&raw).unwrap();
+    assert!(cases.len() >= 6);
+    let tok = generator().tokenizer();
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> =
+            case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let got = tok.encode_fast(text, false).unwrap().get_ids().to_vec();
+        assert_eq!(got, want, "ids of {text:?}");
+        if !text.contains("<|im_") {
+            assert_eq!(tok.decode(&got, true).unwrap(), text, "round trip of {text:?}");
+        }
+    }
+}
+
+#[test]
+fn chat_template_renders_chatml_with_the_default_system_prompt() {
+    let g = generator();
+    let prompt = g.render_prompt(&[ChatMessage::user("Hallo!")]).unwrap();
+    assert_eq!(
+        prompt,
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
+         <|im_start|>user\nHallo!<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let own = g.render_prompt(&[ChatMessage::system("Be brief."), ChatMessage::user("Hi")]).unwrap();
+    assert_eq!(
+        own,
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let ids = g.encode_prompt(&own).unwrap();
+    assert_eq!(ids.first(), Some(&1), "<|im_start|> is one special token");
+    assert_eq!(ids.iter().filter(|&&i| i == 2).count(), 2, "two <|im_end|>");
+}
+
+#[test]
+fn greedy_generation_is_deterministic_streams_and_stops_at_end_of_turn() {
+    let g = generator();
+    let messages = [ChatMessage::user(CAPITAL)];
+    let mut pieces = Vec::new();
+    let first = g
+        .generate(&messages, &greedy(64), &mut |p| {
+            pieces.push(p.to_string());
+            true
+        })
+        .unwrap();
+    assert!(first.text.contains("Paris"), "{:?}", first.text);
+    assert_eq!(first.stop_reason, StopReason::EndOfTurn, "{:?}", first.text);
+    assert!(first.generated_tokens < 64);
+    assert!(pieces.len() > 3, "streamed in pieces: {pieces:?}");
+    assert_eq!(pieces.concat(), first.text);
+    let second = g.generate(&messages, &greedy(64), &mut |_| true).unwrap();
+    assert_eq!(second.text, first.text);
+    assert_eq!(second.generated_tokens, first.generated_tokens);
+}
+
+#[test]
+fn max_tokens_and_cancel_stop_generation() {
+    let g = generator();
+    let messages = [ChatMessage::user("Write a long story about a cat.")];
+    let short = g.generate(&messages, &greedy(5), &mut |_| true).unwrap();
+    assert_eq!((short.generated_tokens, short.stop_reason), (5, StopReason::Length));
+    let mut calls = 0;
+    let cancelled = g
+        .generate(&messages, &greedy(50), &mut |_| {
+            calls += 1;
+            false
+        })
+        .unwrap();
+    assert_eq!((calls, cancelled.stop_reason), (1, StopReason::Cancelled));
+    assert!(cancelled.generated_tokens <= 2);
+}
+
+#[test]
+fn seeded_sampling_is_reproducible() {
+    let g = generator();
+    let messages = [ChatMessage::user("Name three colours.")];
+    let opts = |seed| GenerationOptions { max_tokens: 24, temperature: Some(0.9), top_p: Some(0.95), seed };
+    let a = g.generate(&messages, &opts(7), &mut |_| true).unwrap();
+    let b = g.generate(&messages, &opts(7), &mut |_| true).unwrap();
+    assert_eq!(a.text, b.text);
+    assert!(!a.text.is_empty());
+    let others: Vec<String> =
+        (1..=3).map(|s| g.generate(&messages, &opts(100 + s), &mut |_| true).unwrap().text).collect();
+    assert!(others.iter().any(|t| t != &a.text), "different seeds should sample differently somewhere");
+}
+
+#[test]
+fn q8_0_requantisation_keeps_the_greedy_tokens() {
+    let plain = Generator::from_file(&gguf_path(), LoadOptions { requantize_q4_1: false }).unwrap();
+    assert_eq!(plain.info().requantized_tensors, 0);
+    for prompt in
+        [CAPITAL, "Summarize: the customer's internet drops every evening; a technician comes on Thursday."]
+    {
+        let messages = [ChatMessage::user(prompt)];
+        let a = plain.generate(&messages, &greedy(24), &mut |_| true).unwrap();
+        let b = generator().generate(&messages, &greedy(24), &mut |_| true).unwrap();
+        assert_eq!(a.text, b.text, "Q4_1 as is vs re-quantised to Q8_0 on {prompt:?}");
+    }
+}
+
+#[test]
+fn prompt_longer_than_the_context_is_a_typed_error() {
+    let long = "word ".repeat(5000);
+    let err = generator().generate(&[ChatMessage::user(long)], &greedy(8), &mut |_| true).unwrap_err();
+    assert!(matches!(err, Error::InputTooLarge { limit: 4095, .. }), "{err}");
+}
+
+#[test]
+fn truncated_gguf_is_a_typed_error() {
+    let bytes = std::fs::read(gguf_path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for cut in [3, 64, 2_000_000, bytes.len() - 1000] {
+        let path = dir.path().join(format!("cut{cut}.gguf"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let err = Generator::from_file(&path, LoadOptions::default()).err().unwrap();
+        assert!(matches!(err, Error::ModelLoad { .. }), "cut at {cut}: {err}");
+        assert!(err.to_string().contains("truncated") || err.to_string().contains("not a GGUF"), "{err}");
+    }
+}
+
+/// A tiny GGUF with a byte-level BPE vocabulary of 4 tokens and the given extra metadata.
+fn tiny_gguf(arch: &str, template: &str) -> tempfile::NamedTempFile {
+    let s = |v: &str| Value::String(v.to_string());
+    let tokens = Value::Array(["a", "b", "ab", "<|im_end|>"].iter().map(|t| s(t)).collect());
+    let merges = Value::Array(vec![s("a b")]);
+    let meta: Vec<(&str, Value)> = vec![
+        ("general.architecture", s(arch)),
+        ("tokenizer.ggml.model", s("gpt2")),
+        ("tokenizer.ggml.tokens", tokens),
+        ("tokenizer.ggml.merges", merges),
+        ("tokenizer.ggml.eos_token_id", Value::U32(3)),
+        ("tokenizer.chat_template", s(template)),
+    ];
+    let t = QTensor::quantize(
+        &Tensor::zeros((2, 32), candle_core::DType::F32, &Device::Cpu).unwrap(),
+        GgmlDType::F32,
+    )
+    .unwrap();
+    let refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
+    let file = tempfile::Builder::new().suffix(".gguf").tempfile().unwrap();
+    let mut f = std::fs::File::create(file.path()).unwrap();
+    gguf_file::write(&mut f, &refs, &[("token_embd.weight", &t)]).unwrap();
+    file
+}
+
+#[test]
+fn unsupported_architecture_is_a_typed_error() {
+    let file = tiny_gguf("mamba", "{{ messages }}");
+    let err = Generator::from_file(file.path(), LoadOptions::default()).err().unwrap();
+    assert!(matches!(err, Error::ModelLoad { .. }), "{err}");
+    assert!(err.to_string().contains("`mamba` is not supported"), "{err}");
+}
+
+#[test]
+fn broken_chat_template_is_a_typed_error() {
+    let file = tiny_gguf("llama", "{% for m in messages %}{{ m.content }");
+    let err = Generator::from_file(file.path(), LoadOptions::default()).err().unwrap();
+    assert!(matches!(err, Error::ModelLoad { .. }), "{err}");
+    assert!(err.to_string().contains("chat template"), "{err}");
+}
+
+#[test]
+fn weights_missing_from_a_valid_header_are_a_typed_error() {
+    let file = tiny_gguf("llama", "{{ messages[0].content }}");
+    let err = Generator::from_file(file.path(), LoadOptions::default()).err().unwrap();
+    assert!(matches!(err, Error::ModelLoad { .. }), "{err}");
+}
+
+#[test]
+fn rewrite_keeps_evidence_and_flags_what_the_conversation_lacks() {
+    use copiloot::models::generator::{rewrite_summary, GroundedField, PromptTurn};
+    let turn =
+        |index, speaker: &str, text: &str| PromptTurn { index, speaker: speaker.into(), text: text.into() };
+    let turns = [
+        turn(0, "Customer", "My internet has been dropping every evening since Tuesday."),
+        turn(
+            1,
+            "Agent",
+            "The line test shows noise on the line; I will send a technician on Thursday morning.",
+        ),
+        turn(2, "Customer", "Thank you."),
+    ];
+    let fields = [
+        GroundedField { name: "reason".into(), text: "internet drops every evening".into(), turns: vec![0] },
+        GroundedField {
+            name: "next step".into(),
+            text: "technician on Thursday morning".into(),
+            turns: vec![1],
+        },
+    ];
+    let r = rewrite_summary(generator(), &fields, &turns, "English", &greedy(48), &mut |_| true).unwrap();
+    assert!(!r.text.is_empty());
+    assert_eq!(r.evidence_turns, vec![0, 1]);
+    let sources: Vec<&str> = turns.iter().map(|t| t.text.as_str()).collect();
+    for claim in &r.unsupported_claims {
+        assert!(!sources.iter().any(|s| s.contains(&claim.text)), "{claim:?} does occur in the conversation");
+        assert_eq!(r.text.get(claim.start..claim.end), Some(claim.text.as_str()));
+    }
+}
