@@ -142,7 +142,7 @@ class Analysis:
 def _with_context(err: CopilootError, where: str) -> CopilootError:
     """The same exception class and code, its message prefixed with which input failed."""
     new = type(err)(f"{where}: {err}")
-    new.code = getattr(err, "code", None)  # type: ignore[attr-defined]
+    new.code = str(getattr(err, "code", ""))
     return new
 
 

@@ -3,6 +3,25 @@
 from os import PathLike
 from typing import Any, List, Optional, Tuple, Union, final
 
+__all__ = [
+    "ChecksumError",
+    "ConfigError",
+    "Conversation",
+    "Copilot",
+    "CopilootError",
+    "InferenceError",
+    "InputTooLargeError",
+    "InstallError",
+    "IntentHead",
+    "InvalidInputError",
+    "IoError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "SCHEMA_VERSION",
+    "__version__",
+    "evaluate_json",
+]
+
 __version__: str
 SCHEMA_VERSION: str
 

@@ -10,9 +10,9 @@ turns in one partition (e.g. ``ddf.set_index("conversation_id")`` or ``ddf.shuff
 
 from __future__ import annotations
 
-import functools
 import math
 import os
+import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
@@ -40,10 +40,17 @@ OUTPUT_COLUMNS: Tuple[str, ...] = (
 _FLOAT_COLUMNS = {"top_intent_score", "customer_sentiment_start", "customer_sentiment_end", "churn_score"}
 
 
-@functools.lru_cache(maxsize=4)
+# One Copilot per process and options: a Dask/Spark worker loads the models on its first partition.
+_COPILOTS: Dict[Tuple[Optional[str], Optional[str], Optional[str]], Copilot] = {}
+_COPILOTS_LOCK = threading.Lock()
+
+
 def _cached_copilot(models: Optional[str], encoder: Optional[str], taxonomy: Optional[str]) -> Copilot:
-    # One Copilot per process and options: a Dask/Spark worker loads the models on its first partition.
-    return Copilot(models=models, encoder=encoder, taxonomy=taxonomy)
+    key = (models, encoder, taxonomy)
+    with _COPILOTS_LOCK:
+        if key not in _COPILOTS:
+            _COPILOTS[key] = Copilot(models=models, encoder=encoder, taxonomy=taxonomy)
+        return _COPILOTS[key]
 
 
 def _float(value: Any) -> float:

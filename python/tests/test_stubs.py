@@ -11,7 +11,7 @@ PYTHON_DIR = Path(__file__).resolve().parents[1]
 
 def test_stubtest() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "copiloot", "copiloot._native", "copiloot.pandas"],
+        [sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", str(PYTHON_DIR / "pyproject.toml"), "copiloot"],
         capture_output=True,
         text=True,
         cwd=PYTHON_DIR / "tests",  # import the installed package, not the source folder
@@ -29,7 +29,7 @@ def test_package_is_typed() -> None:
 def test_wrapper_type_checks_against_the_stubs() -> None:
     # The Python layer (copiloot/__init__.py, pandas.py) calls _native exactly as _native.pyi declares.
     out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "-p", "copiloot"],
+        [sys.executable, "-m", "mypy", "--strict", "-p", "copiloot"],
         capture_output=True,
         text=True,
         cwd=PYTHON_DIR,

@@ -152,8 +152,8 @@ fn input(value: &Bound<'_, PyAny>, id: Option<&str>) -> Input {
         return Input::Parsed(c.get().inner.clone());
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return match s.to_str() {
-            Ok(text) => Input::Text(text.to_string(), id.unwrap_or("conversation").to_string()),
+        return match s.extract::<String>() {
+            Ok(text) => Input::Text(text, id.unwrap_or("conversation").to_string()),
             Err(e) => Input::Bad(invalid("conversation", format!("the text is not valid UTF-8: {e}"))),
         };
     }
