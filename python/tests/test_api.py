@@ -76,7 +76,7 @@ def test_same_analysis_as_the_cli(copilot: copiloot.Copilot, cli: Path) -> None:
 def test_analyze_many_keeps_order_and_matches_analyze(
     copilot: copiloot.Copilot, fixture_dicts: List[Dict[str, Any]]
 ) -> None:
-    inputs = fixture_dicts * 2
+    inputs = fixture_dicts + fixture_dicts[:5]
     # A generator works; batch_size=3 makes several parallel batches.
     results = copilot.analyze_many((c for c in inputs), batch_size=3)
     assert [r.conversation_id for r in results] == [c["id"] for c in inputs]  # type: ignore[union-attr]

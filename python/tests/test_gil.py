@@ -15,7 +15,7 @@ import copiloot
 def test_python_thread_progresses_during_analyze_many(
     copilot: copiloot.Copilot, fixture_dicts: List[Dict[str, Any]]
 ) -> None:
-    inputs = fixture_dicts * 3
+    inputs = fixture_dicts * 2
     inside = threading.Event()
     done = threading.Event()
     results: List[Any] = []

@@ -133,7 +133,9 @@ fn dumps(value: &Bound<'_, PyAny>) -> Result<String, Failure> {
         Ok(s) => Ok(s),
         Err(e) => Err(invalid(
             "conversation",
-            format!("the conversation is not JSON-serialisable ({e}); use str, int, float, list and dict values"),
+            format!(
+                "the conversation is not JSON-serialisable ({e}); use str, int, float, list and dict values"
+            ),
         )),
     }
 }
@@ -183,6 +185,8 @@ pub struct PyCopilot {
 #[pymethods]
 impl PyCopilot {
     #[new]
+    // Options are set field by field so fields added to the core later keep their defaults here.
+    #[allow(clippy::field_reassign_with_default)]
     #[pyo3(signature = (models=None, encoder=None, taxonomy=None, batch_size=None, redaction="outputs"))]
     fn new(
         py: Python<'_>,
@@ -208,8 +212,6 @@ impl PyCopilot {
         py.detach(move || {
             guarded(|| {
                 let encoder = encoder.as_deref().map(ModelSource::parse).transpose()?;
-                // Field by field, so options added to the core later keep their defaults here.
-                #[allow(clippy::field_reassign_with_default)]
                 let mut options = CopilotOptions::default();
                 options.encoder = encoder;
                 options.models_dir = Some(dir.clone());
@@ -303,7 +305,11 @@ impl PyCopilot {
     }
 
     fn __repr__(&self) -> String {
-        format!("Copilot(encoder={:?}, models={:?})", self.encoder_id(), self.models_dir.display().to_string())
+        format!(
+            "Copilot(encoder={:?}, models={:?})",
+            self.encoder_id(),
+            self.models_dir.display().to_string()
+        )
     }
 }
 

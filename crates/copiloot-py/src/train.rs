@@ -130,7 +130,12 @@ impl PyIntentHead {
     }
 
     /// `(label, probability)` per text; the head must fit `copilot`'s encoder.
-    fn predict(&self, py: Python<'_>, copilot: PyRef<'_, PyCopilot>, texts: Vec<String>) -> PyResult<Vec<(String, f32)>> {
+    fn predict(
+        &self,
+        py: Python<'_>,
+        copilot: PyRef<'_, PyCopilot>,
+        texts: Vec<String>,
+    ) -> PyResult<Vec<(String, f32)>> {
         let copilot: &PyCopilot = &copilot;
         let model = &self.model;
         py.detach(|| {
@@ -177,7 +182,12 @@ impl PyIntentHead {
 /// The CLI's metrics for any gold/predicted label lists, as JSON.
 #[pyfunction]
 #[pyo3(signature = (gold, predicted, top_confused=10))]
-pub fn evaluate_json(py: Python<'_>, gold: Vec<String>, predicted: Vec<String>, top_confused: usize) -> PyResult<String> {
+pub fn evaluate_json(
+    py: Python<'_>,
+    gold: Vec<String>,
+    predicted: Vec<String>,
+    top_confused: usize,
+) -> PyResult<String> {
     guarded(|| {
         same_length(&gold, &predicted, ("gold", "predicted"))?;
         serde_json::to_string(&evaluate_labels(&gold, &predicted, top_confused))

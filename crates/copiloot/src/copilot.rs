@@ -104,7 +104,8 @@ impl Copilot {
     /// `models/taxonomy/intents.toml`); the sentiment head and the embedding cache stay in `models_dir`.
     pub fn with_taxonomy(mut self, models_dir: &std::path::Path, taxonomy: &std::path::Path) -> Result<Self> {
         let taxonomy = crate::tasks::intent::Taxonomy::from_path(taxonomy)?;
-        self.tasks = Arc::new(ConversationTasks::load_with_taxonomy(models_dir, self.encoder.as_ref(), taxonomy)?);
+        self.tasks =
+            Arc::new(ConversationTasks::load_with_taxonomy(models_dir, self.encoder.as_ref(), taxonomy)?);
         Ok(self)
     }
 
