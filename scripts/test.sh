@@ -23,5 +23,8 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> cargo test (real default models from models/)"
 cargo test --locked --workspace
 
+echo "==> Python module: pytest on the real models (API, pandas, Dask cluster, GIL, errors, stubtest)"
+python/.venv/bin/python -m pytest python/tests -q
+
 echo "==> agent panel in headless chromium (node --test)"
 (cd tests/panel && node --test)

@@ -130,6 +130,15 @@ impl Copilot {
         }
     }
 
+    /// The same copilot with the intent taxonomy read from `taxonomy` (a TOML file like
+    /// `models/taxonomy/intents.toml`); the sentiment head and the embedding cache stay in `models_dir`.
+    pub fn with_taxonomy(mut self, models_dir: &std::path::Path, taxonomy: &std::path::Path) -> Result<Self> {
+        let taxonomy = crate::tasks::intent::Taxonomy::from_path(taxonomy)?;
+        self.tasks =
+            Arc::new(ConversationTasks::load_with_taxonomy(models_dir, self.encoder.as_ref(), taxonomy)?);
+        Ok(self)
+    }
+
     pub fn encoder(&self) -> &Encoder {
         &self.encoder
     }
