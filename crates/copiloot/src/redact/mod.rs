@@ -125,7 +125,7 @@ impl Redactor {
             }
         }
         taken.sort_by_key(|t| t.1);
-        taken
+        glue_to_words(text, taken)
     }
 
     pub fn redact(&self, text: &str) -> Redacted {
@@ -154,6 +154,27 @@ impl Redactor {
         }
         (copy, all)
     }
+}
+
+/// Widens each span to the whole run of letters and digits it touches, merging spans that then meet.
+/// A number glued to a word ("00111111111011me19…") would otherwise leave a fragment that, next to the
+/// placeholder's `]`, starts a new word and matches on a second pass (found by fuzzing): masking the whole
+/// glued token keeps redaction idempotent and never leaves part of an identifier readable.
+fn glue_to_words(text: &str, spans: Vec<(PiiKind, usize, usize)>) -> Vec<(PiiKind, usize, usize)> {
+    let mut out: Vec<(PiiKind, usize, usize)> = Vec::with_capacity(spans.len());
+    for (kind, mut start, mut end) in spans {
+        while let Some(c) = text[..start].chars().next_back().filter(|c| c.is_alphanumeric()) {
+            start -= c.len_utf8();
+        }
+        while let Some(c) = text[end..].chars().next().filter(|c| c.is_alphanumeric()) {
+            end += c.len_utf8();
+        }
+        match out.last_mut() {
+            Some(prev) if start <= prev.2 => prev.2 = prev.2.max(end),
+            _ => out.push((kind, start, end)),
+        }
+    }
+    out
 }
 
 /// Redact with every kind enabled.
