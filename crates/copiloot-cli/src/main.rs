@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Analyse conversations: one file to stdout, or a JSONL batch to a JSONL file (resumable).
     Analyze(commands::analyze::AnalyzeArgs),
+    /// Churn risk with reasons: per conversation, per customer (--by-customer) or per table row (--table).
+    Churn(commands::churn::ChurnArgs),
     /// Embed text lines (stdin or --input) as JSON lines `{"embedding": [...]}`.
     Embed(commands::embed::EmbedArgs),
     /// List, install and verify the default models.
@@ -32,9 +34,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
-    /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder).
+    /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder), or a churn model.
     Train(commands::train::TrainArgs),
-    /// Evaluate intent or sentiment on labelled data: accuracy, macro-F1, per-class, confusions.
+    /// Evaluate intent or sentiment (accuracy, macro-F1, confusions) or churn (AUC, Brier, calibration).
     Eval(commands::eval::EvalArgs),
 }
 
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
 
     let result = match &cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
+        Command::Churn(args) => commands::churn::run(args),
         Command::Embed(args) => commands::embed::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Schema(args) => commands::schema::run(args),

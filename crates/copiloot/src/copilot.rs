@@ -5,6 +5,7 @@ use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
 use crate::models::{default_models_dir, Catalog, Encoder, ModelSource, TextRole, DEFAULT_BATCH_SIZE};
 use crate::redact::Redactor;
+use crate::tasks::churn::{ChurnOptions, ChurnScorer};
 use crate::tasks::ConversationTasks;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct CopilotOptions {
     pub batch_size: Option<usize>,
     /// What is masked; by default every output (PII spans are reported so any shown text can be masked).
     pub redaction: Redaction,
+    /// Churn scoring: today's date for the contract end, a trained model, phrase lists, bands.
+    pub churn: ChurnOptions,
 }
 
 /// Where PII redaction applies.
@@ -41,6 +44,8 @@ pub struct Copilot {
     encoder: Arc<Encoder>,
     /// Intent (zero-shot taxonomy) and sentiment (trained head), reading the turn embeddings.
     tasks: Arc<ConversationTasks>,
+    /// Churn risk from the intents, the sentiment, the text and the customer record.
+    churn: Arc<ChurnScorer>,
     batch_size: usize,
     redaction: Redaction,
 }
@@ -85,9 +90,11 @@ impl Copilot {
         };
         let encoder = Encoder::load(&source)?.with_id(name);
         let tasks = ConversationTasks::load(&models_dir, &encoder)?;
+        let churn = ChurnScorer::load(&models_dir, &options.churn)?;
         Ok(Self {
             encoder: Arc::new(encoder),
             tasks: Arc::new(tasks),
+            churn: Arc::new(churn),
             batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             redaction: options.redaction,
         })
@@ -97,11 +104,17 @@ impl Copilot {
     /// sentiment head come from `models_dir`.
     pub fn with_encoder(encoder: Arc<Encoder>, models_dir: &std::path::Path) -> Result<Self> {
         let tasks = Arc::new(ConversationTasks::load(models_dir, encoder.as_ref())?);
-        Ok(Self { encoder, tasks, batch_size: DEFAULT_BATCH_SIZE, redaction: Redaction::default() })
+        let churn = Arc::new(ChurnScorer::load(models_dir, &ChurnOptions::default())?);
+        Ok(Self { encoder, tasks, churn, batch_size: DEFAULT_BATCH_SIZE, redaction: Redaction::default() })
     }
 
     pub fn encoder(&self) -> &Encoder {
         &self.encoder
+    }
+
+    /// The churn scorer `analyze` uses (for customer-level scoring of several analyses).
+    pub fn churn(&self) -> &ChurnScorer {
+        &self.churn
     }
 
     /// Encode every turn of a conversation once.
@@ -145,6 +158,8 @@ impl Copilot {
             .map(|i| format!("turn {i} is longer than the encoder's {max} tokens; only its start was read"))
             .collect();
         warnings.extend(self.tasks.warnings.iter().cloned());
+        // TODO(lead): pass summary.resolution
+        let churn = self.churn.score_conversation(conversation, Some(&intents), sentiment.as_ref(), None, None)?;
         Ok(Analysis {
             schema_version: SCHEMA_VERSION.to_string(),
             conversation_id: conversation.id.clone(),
@@ -153,7 +168,7 @@ impl Copilot {
             intents: Some(intents),
             sentiment,
             summary: None,
-            churn: None,
+            churn: Some(churn),
             models: ModelsUsed { encoder: self.encoder.model_id().to_string(), generator: None },
             pii,
             warnings,

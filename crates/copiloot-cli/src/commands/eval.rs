@@ -43,6 +43,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub report: Option<PathBuf>,
     #[command(flatten)]
+    pub churn: super::churn::ChurnEvalArgs,
+    #[command(flatten)]
     pub model_args: ModelArgs,
 }
 
@@ -60,6 +62,9 @@ struct Report<'a> {
 }
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    if args.task == Task::Churn {
+        return super::churn::eval(args);
+    }
     let started = std::time::Instant::now();
     let examples = read_all(&args.data)?;
     let mut gold: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
@@ -100,6 +105,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             let scores = p.iter().map(|p| p.score).collect();
             (p.into_iter().map(|p| p.intent).collect(), scores, name)
         }
+        Task::Churn => unreachable_churn()?,
         Task::Sentiment => {
             gold = sentiment::normalize_labels(&gold)?;
             let dir = args.model.clone().unwrap_or_else(|| SentimentModel::default_dir(&models_dir));
@@ -161,4 +167,9 @@ fn print_table(r: &ClassificationReport, model: &str) {
             println!("  {} → {}: {}", p.gold, p.predicted, p.count);
         }
     }
+}
+
+/// `churn` returned above; typed so the match stays exhaustive without a panic.
+fn unreachable_churn() -> anyhow::Result<(Vec<String>, Vec<f32>, String)> {
+    anyhow::bail!("churn is evaluated by `commands::churn::eval`")
 }

@@ -44,9 +44,13 @@ pub fn render(a: &Analysis) -> String {
             let _ = writeln!(s, "  customer sentiment: (not available)");
         }
     }
-    for (name, field) in [("summary", &a.summary), ("churn", &a.churn)] {
-        if field.is_none() {
-            let _ = writeln!(s, "  {name}: (not available yet)");
+    if a.summary.is_none() {
+        let _ = writeln!(s, "  summary: (not available yet)");
+    }
+    if let Some(c) = &a.churn {
+        let _ = writeln!(s, "  churn risk: {:.0} % ({})", 100.0 * c.score, c.band.as_str());
+        for r in c.reasons.iter().take(5) {
+            let _ = writeln!(s, "    {:+.2}  {}", r.contribution, r.text);
         }
     }
     for w in &a.warnings {
