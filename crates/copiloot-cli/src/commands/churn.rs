@@ -117,7 +117,7 @@ pub fn run(args: &ChurnArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.by_customer {
         for (c, risk) in &scored {
-            emit(args.format, &Scored { conversation_id: Some(&c.id), customer_id: c.customer.customer_id.as_deref(), conversations: vec![], row: None, churn: risk }, &c.id)?;
+            emit(args.format, &Scored { conversation_id: Some(c.id.as_str()), customer_id: c.customer.customer_id.as_deref(), conversations: vec![], row: None, churn: risk }, &c.id)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -139,7 +139,7 @@ pub fn run(args: &ChurnArgs) -> anyhow::Result<ExitCode> {
         let language = members.last().and_then(|&i| scored.get(i)).and_then(|(c, _)| c.language.clone().or_else(|| c.detect_language()));
         let risk = copilot.churn().score_chain(&chain, language.as_deref())?;
         let ids: Vec<&str> = members.iter().filter_map(|&i| scored.get(i)).map(|(c, _)| c.id.as_str()).collect();
-        emit(args.format, &Scored { conversation_id: None, customer_id: Some(customer), conversations: ids, row: None, churn: &risk }, customer)?;
+        emit(args.format, &Scored { conversation_id: None, customer_id: Some(customer.as_str()), conversations: ids, row: None, churn: &risk }, customer)?;
     }
     Ok(ExitCode::SUCCESS)
 }
