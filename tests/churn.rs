@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use copiloot::conversation::{read_conversations, ParseOptions};
-use copiloot::tasks::churn::{score_table, Band, ChurnModel, ChurnOptions, ChurnSignals, Table, TrainOptions};
+use copiloot::tasks::churn::{
+    score_table, Band, ChurnModel, ChurnOptions, ChurnSignals, Table, TrainOptions,
+};
 use copiloot::{Copilot, CopilotOptions};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -34,7 +36,10 @@ fn copilot() -> Option<&'static Copilot> {
                 return None;
             }
             let churn = ChurnOptions { as_of: Some("2026-12-01".parse().unwrap()), ..Default::default() };
-            Some(Copilot::new(CopilotOptions { models_dir: Some(models), churn, ..Default::default() }).unwrap())
+            Some(
+                Copilot::new(CopilotOptions { models_dir: Some(models), churn, ..Default::default() })
+                    .unwrap(),
+            )
         })
         .as_ref()
 }
@@ -59,7 +64,12 @@ fn telco_tabular_model_is_accurate_and_calibrated_on_held_out_rows() {
     assert!(held.brier < 0.16, "Brier {}", held.brier);
     // Month-to-month contracts and fibre raise the risk; the signs match every public analysis of it.
     let coef = |f: &str, l: &str| {
-        report.coefficients.iter().find(|c| c.feature == f && c.level.as_deref() == Some(l)).unwrap().coefficient
+        report
+            .coefficients
+            .iter()
+            .find(|c| c.feature == f && c.level.as_deref() == Some(l))
+            .unwrap()
+            .coefficient
     };
     assert!(coef("contract", "Month-to-month") > 0.0 && coef("contract", "Two year") < 0.0);
     // Saved and loaded, the model predicts the same; reasons name the contract for a new customer.
@@ -71,7 +81,10 @@ fn telco_tabular_model_is_accurate_and_calibrated_on_held_out_rows() {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
     let risks = score_table(&loaded, &head, None).unwrap();
-    assert!(risks[0].score > risks[1].score, "a 7-month fibre month-to-month customer vs 72-month no-internet");
+    assert!(
+        risks[0].score > risks[1].score,
+        "a 7-month fibre month-to-month customer vs 72-month no-internet"
+    );
     assert!(risks[0].reasons.iter().take(5).any(|r| r.feature == "tenure" || r.feature == "contract"));
 }
 
@@ -107,8 +120,10 @@ fn english_record_fields_and_a_customer_chain() {
     calm.id = "followup".into();
     calm.customer = conv.customer.clone();
     let calm_risk = copilot.analyze(&calm).unwrap().churn.unwrap();
-    let chain: Vec<(String, ChurnSignals)> =
-        vec![(conv.id.clone(), risk.signals.clone().unwrap()), (calm.id.clone(), calm_risk.signals.clone().unwrap())];
+    let chain: Vec<(String, ChurnSignals)> = vec![
+        (conv.id.clone(), risk.signals.clone().unwrap()),
+        (calm.id.clone(), calm_risk.signals.clone().unwrap()),
+    ];
     let combined = copilot.churn().score_chain(&chain, Some("en")).unwrap();
     assert!(combined.score > calm_risk.score, "{} vs {}", combined.score, calm_risk.score);
     assert_eq!(combined.signals.as_ref().unwrap().conversations, 2);

@@ -52,7 +52,10 @@ fn analyze_a_dutch_transcript() {
     assert_eq!(a["schema_version"], "1.0");
     assert_eq!(a["conversation_id"], "nl_telecom_opzegging");
     assert_eq!(a["language"], "nl");
-    assert!(a.get("summary").is_some_and(|v| v.is_null()), "summary must be present and null until its task exists");
+    assert!(
+        a.get("summary").is_some_and(|v| v.is_null()),
+        "summary must be present and null until its task exists"
+    );
     assert_eq!(a["churn"]["band"], "high", "{}", a["churn"]);
     assert_eq!(a["intents"]["primary"], "cancel", "{}", a["intents"]);
     assert_eq!(a["intents"]["intents"][0]["turns"][0], 1, "the customer's first turn says why they call");

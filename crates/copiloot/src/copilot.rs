@@ -159,7 +159,8 @@ impl Copilot {
             .collect();
         warnings.extend(self.tasks.warnings.iter().cloned());
         // TODO(lead): pass summary.resolution
-        let churn = self.churn.score_conversation(conversation, Some(&intents), sentiment.as_ref(), None, None)?;
+        let churn =
+            self.churn.score_conversation(conversation, Some(&intents), sentiment.as_ref(), None, None)?;
         Ok(Analysis {
             schema_version: SCHEMA_VERSION.to_string(),
             conversation_id: conversation.id.clone(),

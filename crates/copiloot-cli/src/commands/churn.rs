@@ -9,8 +9,8 @@ use crate::common::{read_input, ModelArgs};
 use anyhow::Context;
 use copiloot::conversation::{parse_jsonl, parse_str, read_conversations, ParseOptions};
 use copiloot::tasks::churn::{
-    plot, score_table, train_conversations, ChurnModel, ChurnOptions,
-    ChurnRisk, ChurnSignals, Date, EvalReport, ModelKind, Table, TrainOptions, TrainReport,
+    plot, score_table, train_conversations, ChurnModel, ChurnOptions, ChurnRisk, ChurnSignals, Date,
+    EvalReport, ModelKind, Table, TrainOptions, TrainReport,
 };
 use copiloot::{Conversation, Copilot, Error, Location};
 use serde::Serialize;
@@ -102,12 +102,23 @@ pub fn run(args: &ChurnArgs) -> anyhow::Result<ExitCode> {
         let id_col = ["customer_id", "customerid", "id"].iter().find_map(|c| table.find_column(c));
         for (i, risk) in risks.iter().enumerate() {
             let id = id_col.and_then(|c| table.cell(i, c));
-            emit(args.format, &Scored { conversation_id: None, customer_id: id, conversations: vec![], row: Some(i + 1), churn: risk }, id.unwrap_or("row"))?;
+            emit(
+                args.format,
+                &Scored {
+                    conversation_id: None,
+                    customer_id: id,
+                    conversations: vec![],
+                    row: Some(i + 1),
+                    churn: risk,
+                },
+                id.unwrap_or("row"),
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let conversations = read_any(args.file.as_deref().or(args.input.as_deref()))?;
-    let options = ChurnOptions { model: args.model.clone(), signals: args.signals.clone(), ..ChurnOptions::default() };
+    let options =
+        ChurnOptions { model: args.model.clone(), signals: args.signals.clone(), ..ChurnOptions::default() };
     let copilot = args.model_args.copilot_with(options)?;
     let mut scored = Vec::new();
     for c in &conversations {
@@ -117,7 +128,17 @@ pub fn run(args: &ChurnArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.by_customer {
         for (c, risk) in &scored {
-            emit(args.format, &Scored { conversation_id: Some(c.id.as_str()), customer_id: c.customer.customer_id.as_deref(), conversations: vec![], row: None, churn: risk }, &c.id)?;
+            emit(
+                args.format,
+                &Scored {
+                    conversation_id: Some(c.id.as_str()),
+                    customer_id: c.customer.customer_id.as_deref(),
+                    conversations: vec![],
+                    row: None,
+                    churn: risk,
+                },
+                &c.id,
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -136,10 +157,24 @@ pub fn run(args: &ChurnArgs) -> anyhow::Result<ExitCode> {
             .filter_map(|&i| scored.get(i))
             .map(|(c, r)| (c.id.clone(), r.signals.clone().unwrap_or_default()))
             .collect();
-        let language = members.last().and_then(|&i| scored.get(i)).and_then(|(c, _)| c.language.clone().or_else(|| c.detect_language()));
+        let language = members
+            .last()
+            .and_then(|&i| scored.get(i))
+            .and_then(|(c, _)| c.language.clone().or_else(|| c.detect_language()));
         let risk = copilot.churn().score_chain(&chain, language.as_deref())?;
-        let ids: Vec<&str> = members.iter().filter_map(|&i| scored.get(i)).map(|(c, _)| c.id.as_str()).collect();
-        emit(args.format, &Scored { conversation_id: None, customer_id: Some(customer.as_str()), conversations: ids, row: None, churn: &risk }, customer)?;
+        let ids: Vec<&str> =
+            members.iter().filter_map(|&i| scored.get(i)).map(|(c, _)| c.id.as_str()).collect();
+        emit(
+            args.format,
+            &Scored {
+                conversation_id: None,
+                customer_id: Some(customer.as_str()),
+                conversations: ids,
+                row: None,
+                churn: &risk,
+            },
+            customer,
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -150,7 +185,13 @@ fn emit(format: Format, s: &Scored, title: &str) -> anyhow::Result<()> {
         Format::Json => println!("{}", serde_json::to_string_pretty(s)?),
         Format::Text => {
             let r = s.churn;
-            println!("{title}: {:.0} % {} (model {}, baseline {:.0} %)", 100.0 * r.score, r.band.as_str(), r.model, 100.0 * r.baseline);
+            println!(
+                "{title}: {:.0} % {} (model {}, baseline {:.0} %)",
+                100.0 * r.score,
+                r.band.as_str(),
+                r.model,
+                100.0 * r.baseline
+            );
             for reason in &r.reasons {
                 println!("  {:+.2}  {}", reason.contribution, reason.text);
             }
@@ -196,12 +237,19 @@ fn label_of(args: &super::train::DataArgs, columns: &[String]) -> anyhow::Result
 fn one_file(args: &super::train::DataArgs) -> anyhow::Result<&Path> {
     match args.data.as_slice() {
         [one] => Ok(one),
-        _ => Err(Error::invalid(Location::field("data"), "churn takes one --data file; concatenate the files first").into()),
+        _ => Err(Error::invalid(
+            Location::field("data"),
+            "churn takes one --data file; concatenate the files first",
+        )
+        .into()),
     }
 }
 
 /// Conversations (JSONL with `turns`) and their labels, when `path` holds conversations; `None` for a table.
-fn conversation_rows(path: &Path, label: Option<&str>) -> anyhow::Result<Option<(Vec<Conversation>, Vec<Option<String>>, String)>> {
+fn conversation_rows(
+    path: &Path,
+    label: Option<&str>,
+) -> anyhow::Result<Option<(Vec<Conversation>, Vec<Option<String>>, String)>> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if !matches!(ext.as_str(), "jsonl" | "ndjson") {
         return Ok(None);
@@ -223,7 +271,9 @@ fn conversation_rows(path: &Path, label: Option<&str>) -> anyhow::Result<Option<
         None => LABELS
             .iter()
             .find_map(|l| columns.iter().find(|c| c.eq_ignore_ascii_case(l)).cloned())
-            .with_context(|| format!("no label field given and none of {LABELS:?} found; pass --label FIELD"))?,
+            .with_context(|| {
+                format!("no label field given and none of {LABELS:?} found; pass --label FIELD")
+            })?,
     };
     let col = table.column_index(&label)?;
     let labels = (0..table.len()).map(|r| table.cell(r, col).map(str::to_string)).collect();
@@ -285,7 +335,13 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
 fn print_train(model: &ChurnModel, r: &TrainReport) {
     let kind = if model.kind == ModelKind::Tabular { "tabular" } else { "conversation" };
-    println!("churn model ({kind}): {} rows, {:.1} % churn; trained on {}, held out {}", r.rows, 100.0 * r.positive_rate, r.train_rows, r.test_rows);
+    println!(
+        "churn model ({kind}): {} rows, {:.1} % churn; trained on {}, held out {}",
+        r.rows,
+        100.0 * r.positive_rate,
+        r.train_rows,
+        r.test_rows
+    );
     println!("numeric: {}", r.numeric.join(", "));
     println!("categorical (one-hot): {}", r.categorical.join(", "));
     for i in &r.ignored {
@@ -297,7 +353,11 @@ fn print_train(model: &ChurnModel, r: &TrainReport) {
         print_metrics(h, "held-out");
     }
     println!();
-    println!("coefficients (logit per standard deviation; intercept {:+.3} = {:.1} % for an average customer)", model.intercept, 100.0 * model.baseline());
+    println!(
+        "coefficients (logit per standard deviation; intercept {:+.3} = {:.1} % for an average customer)",
+        model.intercept,
+        100.0 * model.baseline()
+    );
     for c in &r.coefficients {
         let name = match &c.level {
             Some(l) => format!("{} = {l}", c.feature),
@@ -337,7 +397,10 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             (model, report, table)
         }
         None => {
-            let dir = args.model.as_deref().context("a customer table needs --model DIR (from `copiloot train churn`)")?;
+            let dir = args
+                .model
+                .as_deref()
+                .context("a customer table needs --model DIR (from `copiloot train churn`)")?;
             let model = ChurnModel::load(dir)?;
             let table = Table::read(path)?;
             let label = label_of(&args.data, table.columns())?;
@@ -350,7 +413,9 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         let probs = model.predict_proba(&rows)?;
         let mut out = String::new();
         for (i, s) in probs.iter().enumerate() {
-            out.push_str(&serde_json::json!({"row": i + 1, "score": s, "band": model.bands.band(*s)}).to_string());
+            out.push_str(
+                &serde_json::json!({"row": i + 1, "score": s, "band": model.bands.band(*s)}).to_string(),
+            );
             out.push('\n');
         }
         std::fs::write(p, out).map_err(|e| Error::io(p, e))?;

@@ -245,7 +245,10 @@ mod tests {
         assert!((e - 0.045).abs() < 1e-9, "{e}");
         let r = evaluate_scores(&s, &y, "m").unwrap();
         assert!((r.roc_auc - 0.8).abs() < 1e-9 && r.brier < 0.19 && r.log_loss > 0.0);
-        assert!(evaluate_scores(&[0.2, 0.3], &[true, true], "m").unwrap_err().to_string().contains("single class"));
+        assert!(evaluate_scores(&[0.2, 0.3], &[true, true], "m")
+            .unwrap_err()
+            .to_string()
+            .contains("single class"));
         assert!(evaluate_scores(&[f64::NAN, 0.3], &[true, false], "m").is_err());
     }
 }

@@ -143,7 +143,14 @@ impl ChurnScorer {
         resolution: Option<Resolution>,
         as_of: Option<Date>,
     ) -> ChurnSignals {
-        ChurnSignals::extract(&self.config, conversation, intents, sentiment, resolution, as_of.or(self.as_of))
+        ChurnSignals::extract(
+            &self.config,
+            conversation,
+            intents,
+            sentiment,
+            resolution,
+            as_of.or(self.as_of),
+        )
     }
 
     /// Risk of one analysed conversation, with reasons in its language.
@@ -199,7 +206,13 @@ impl ChurnScorer {
         Ok(self.risk(&explained, reasons, Some(signals.clone()), warnings))
     }
 
-    fn risk(&self, e: &Explained, reasons: Vec<Reason>, signals: Option<ChurnSignals>, warnings: Vec<String>) -> ChurnRisk {
+    fn risk(
+        &self,
+        e: &Explained,
+        reasons: Vec<Reason>,
+        signals: Option<ChurnSignals>,
+        warnings: Vec<String>,
+    ) -> ChurnRisk {
         ChurnRisk {
             score: e.probability,
             band: self.model.bands.band(e.probability),
@@ -223,7 +236,9 @@ fn json_value(v: Option<&str>) -> serde_json::Value {
 }
 
 fn sort_reasons(reasons: &mut [Reason]) {
-    reasons.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()).then_with(|| a.feature.cmp(&b.feature)));
+    reasons.sort_by(|a, b| {
+        b.contribution.abs().total_cmp(&a.contribution.abs()).then_with(|| a.feature.cmp(&b.feature))
+    });
 }
 
 /// Risks with reasons for every row of a customer table (`language` of the sentences: `nl` or English).
@@ -287,12 +302,15 @@ pub fn train_conversations(
         .features
         .iter()
         .filter_map(|f| match f {
-            Feature::Numeric { column, transform, .. } => Some((column.clone(), train::Plan::Numeric(*transform))),
+            Feature::Numeric { column, transform, .. } => {
+                Some((column.clone(), train::Plan::Numeric(*transform)))
+            }
             Feature::Categorical { .. } => None,
         })
         .collect();
     plans.push(("plan".to_string(), train::Plan::Categorical));
-    let (mut model, report) = train::fit(&table, LABEL, &plans, Vec::new(), ModelKind::Conversation, options)?;
+    let (mut model, report) =
+        train::fit(&table, LABEL, &plans, Vec::new(), ModelKind::Conversation, options)?;
     model.label = None;
     if options.name.is_none() {
         model.name = "conversation:trained".to_string();

@@ -96,7 +96,11 @@ impl Default for Bands {
 
 impl Bands {
     pub fn check(&self) -> Result<()> {
-        let ok = self.medium.is_finite() && self.high.is_finite() && 0.0 < self.medium && self.medium < self.high && self.high < 1.0;
+        let ok = self.medium.is_finite()
+            && self.high.is_finite()
+            && 0.0 < self.medium
+            && self.medium < self.high
+            && self.high < 1.0;
         if ok {
             Ok(())
         } else {
@@ -258,7 +262,12 @@ impl ChurnModel {
                 },
             };
             logit += part;
-            contributions.push(Contribution { column: feature.column().to_string(), value, known_level, logit: part });
+            contributions.push(Contribution {
+                column: feature.column().to_string(),
+                value,
+                known_level,
+                logit: part,
+            });
         }
         if !logit.is_finite() {
             return Err(Error::invalid(
@@ -330,8 +339,8 @@ impl ChurnModel {
                 ),
             ));
         }
-        let model: ChurnModel =
-            serde_json::from_value(raw).map_err(|e| Error::model_load(&path, format!("bad churn model: {e}")))?;
+        let model: ChurnModel = serde_json::from_value(raw)
+            .map_err(|e| Error::model_load(&path, format!("bad churn model: {e}")))?;
         model.check(&path)?;
         Ok(model)
     }
@@ -349,7 +358,8 @@ impl ChurnModel {
                     levels.iter().map(|l| (l.center, l.scale, l.coefficient)).collect()
                 }
             };
-            if params.iter().any(|(c, s, k)| !c.is_finite() || !k.is_finite() || !(s.is_finite() && *s > 0.0)) {
+            if params.iter().any(|(c, s, k)| !c.is_finite() || !k.is_finite() || !(s.is_finite() && *s > 0.0))
+            {
                 return Err(bad(format!("feature `{}` has a non-finite number or a scale ≤ 0", f.column())));
             }
         }
@@ -361,7 +371,9 @@ impl ChurnModel {
         let mut rows: Vec<(String, Option<String>, f64)> = Vec::new();
         for f in &self.features {
             match f {
-                Feature::Numeric { column, coefficient, .. } => rows.push((column.clone(), None, *coefficient)),
+                Feature::Numeric { column, coefficient, .. } => {
+                    rows.push((column.clone(), None, *coefficient))
+                }
                 Feature::Categorical { column, levels } => {
                     rows.extend(levels.iter().map(|l| (column.clone(), Some(l.value.clone()), l.coefficient)))
                 }
@@ -393,12 +405,8 @@ impl ChurnModel {
 /// | `intent_escalation` | 0 · 0.5 | +0.3 | asking for a manager: frustration, mostly already in sentiment |
 /// | `sentiment_drop` | 0 · 0.5 | +0.3 | a conversation that makes things worse |
 pub fn default_conversation_model() -> ChurnModel {
-    let num = |column: &str, transform: Transform, center: f64, scale: f64, coefficient: f64| Feature::Numeric {
-        column: column.to_string(),
-        transform,
-        center,
-        scale,
-        coefficient,
+    let num = |column: &str, transform: Transform, center: f64, scale: f64, coefficient: f64| {
+        Feature::Numeric { column: column.to_string(), transform, center, scale, coefficient }
     };
     let id = Transform::Identity;
     ChurnModel::new(
@@ -450,8 +458,15 @@ mod tests {
         m.save(dir.path()).unwrap();
         let loaded = ChurnModel::load(dir.path()).unwrap();
         // JSON keeps every number to the last bit or one ulp off (serde_json without float_roundtrip).
-        assert_eq!((loaded.name.as_str(), loaded.kind, loaded.features.len()), (m.name.as_str(), m.kind, m.features.len()));
-        let t = Table::from_rows(vec!["tenure_months".into(), "intent_cancel".into()], vec![vec![Some("7".into()), Some("0.9".into())]]).unwrap();
+        assert_eq!(
+            (loaded.name.as_str(), loaded.kind, loaded.features.len()),
+            (m.name.as_str(), m.kind, m.features.len())
+        );
+        let t = Table::from_rows(
+            vec!["tenure_months".into(), "intent_cancel".into()],
+            vec![vec![Some("7".into()), Some("0.9".into())]],
+        )
+        .unwrap();
         let (a, b) = (m.predict_proba(&t).unwrap()[0], loaded.predict_proba(&t).unwrap()[0]);
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
@@ -480,7 +495,13 @@ mod tests {
             ModelKind::Tabular,
             -1.0,
             vec![
-                Feature::Numeric { column: "x".into(), transform: Transform::Identity, center: 2.0, scale: 2.0, coefficient: 0.5 },
+                Feature::Numeric {
+                    column: "x".into(),
+                    transform: Transform::Identity,
+                    center: 2.0,
+                    scale: 2.0,
+                    coefficient: 0.5,
+                },
                 Feature::Categorical {
                     column: "c".into(),
                     levels: vec![
@@ -499,7 +520,9 @@ mod tests {
         assert!(w.is_empty());
         let e = m.explain_row(&t, 0, &cols).unwrap();
         // x: 0.5·(6−2)/2 = 1; c=a: 1·(1−.5)/.5 + (−1)·(0−.5)/.5 = 2.
-        assert!((e.contributions[0].logit - 1.0).abs() < 1e-12 && (e.contributions[1].logit - 2.0).abs() < 1e-12);
+        assert!(
+            (e.contributions[0].logit - 1.0).abs() < 1e-12 && (e.contributions[1].logit - 2.0).abs() < 1e-12
+        );
         assert!((e.logit - 2.0).abs() < 1e-12 && (e.probability - sigmoid(2.0)).abs() < 1e-12);
         let e = m.explain_row(&t, 1, &cols).unwrap();
         assert_eq!(e.logit, -1.0);

@@ -16,21 +16,24 @@ const FAMILY: &str = "sans-serif";
 pub fn reliability_png(report: &EvalReport, path: &Path) -> Result<()> {
     register_font()?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "plot.png".into());
+    let file_name =
+        path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "plot.png".into());
     let tmp = dir.join(format!(".{file_name}.tmp.png"));
     let drawn = draw(report, &tmp);
     if let Err(e) = drawn {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, std::io::Error::other(format!("drawing the reliability plot failed: {e}"))));
+        return Err(Error::io(
+            path,
+            std::io::Error::other(format!("drawing the reliability plot failed: {e}")),
+        ));
     }
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 fn register_font() -> Result<()> {
     static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok()
-    });
+    let ok =
+        *REGISTERED.get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     if ok {
         Ok(())
     } else {
@@ -68,7 +71,10 @@ fn draw(report: &EvalReport, path: &Path) -> std::result::Result<(), Box<dyn std
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
     chart
-        .draw_series(LineSeries::new([(0.0, 0.0), (axis_max, axis_max)], ShapeStyle::from(RGBColor(150, 150, 150)).stroke_width(1)))?
+        .draw_series(LineSeries::new(
+            [(0.0, 0.0), (axis_max, axis_max)],
+            ShapeStyle::from(RGBColor(150, 150, 150)).stroke_width(1),
+        ))?
         .label("perfect calibration")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RGBColor(150, 150, 150)));
     let points: Vec<(f64, f64)> = report.calibration.iter().map(|b| (b.mean_predicted, b.observed)).collect();
@@ -76,7 +82,9 @@ fn draw(report: &EvalReport, path: &Path) -> std::result::Result<(), Box<dyn std
     chart
         .draw_series(LineSeries::new(points.clone(), ShapeStyle::from(blue).stroke_width(2)))?
         .label("model")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], ShapeStyle::from(blue).stroke_width(2)));
+        .legend(move |(x, y)| {
+            PathElement::new([(x, y), (x + 20, y)], ShapeStyle::from(blue).stroke_width(2))
+        });
     chart.draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 4, blue.filled())))?;
     chart
         .configure_series_labels()
@@ -104,7 +112,10 @@ fn draw(report: &EvalReport, path: &Path) -> std::result::Result<(), Box<dyn std
         .draw()?;
     hist.draw_series(report.calibration.iter().enumerate().map(|(i, b)| {
         let y0 = if i % 2 == 0 { 0.15 } else { 0.55 };
-        Rectangle::new([(b.min_predicted, y0), (b.max_predicted.max(b.min_predicted + 0.002), y0 + 0.3)], blue.mix(0.5).filled())
+        Rectangle::new(
+            [(b.min_predicted, y0), (b.max_predicted.max(b.min_predicted + 0.002), y0 + 0.3)],
+            blue.mix(0.5).filled(),
+        )
     }))?;
     root.present()?;
     Ok(())

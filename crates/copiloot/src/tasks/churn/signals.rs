@@ -95,13 +95,16 @@ impl SignalConfig {
     }
 
     pub fn from_toml(text: &str, source: &str) -> Result<SignalConfig> {
-        let file: SignalsFile =
-            toml::from_str(text).map_err(|e| Error::Config(format!("{source}: {e}")))?;
+        let file: SignalsFile = toml::from_str(text).map_err(|e| Error::Config(format!("{source}: {e}")))?;
         if file.version != 1 {
-            return Err(Error::Config(format!("{source}: version {} is not supported; use version = 1", file.version)));
+            return Err(Error::Config(format!(
+                "{source}: version {} is not supported; use version = 1",
+                file.version
+            )));
         }
         let words = |names: &[String], ignore_case: bool| -> Result<Option<Regex>> {
-            let escaped: Vec<String> = names.iter().filter(|n| !n.trim().is_empty()).map(|n| regex::escape(n.trim())).collect();
+            let escaped: Vec<String> =
+                names.iter().filter(|n| !n.trim().is_empty()).map(|n| regex::escape(n.trim())).collect();
             compile(&escaped, ignore_case, true, source)
         };
         let phrases = |m: &BTreeMap<String, Vec<String>>| -> Result<Option<Regex>> {
@@ -128,7 +131,8 @@ fn compile(patterns: &[String], ignore_case: bool, whole_words: bool, source: &s
         return Ok(None);
     }
     for p in patterns {
-        Regex::new(p).map_err(|e| Error::Config(format!("{source}: pattern {p:?} is not a valid regex: {e}")))?;
+        Regex::new(p)
+            .map_err(|e| Error::Config(format!("{source}: pattern {p:?} is not a valid regex: {e}")))?;
     }
     let body = patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
     let flags = if ignore_case { "(?i)" } else { "" };
@@ -223,7 +227,11 @@ impl ChurnSignals {
             ..ChurnSignals::default()
         };
         for turn in conversation.turns_by(Speaker::Customer) {
-            let evidence = |m: regex::Match| Evidence { conversation: None, turn: turn.index, matched: m.as_str().to_string() };
+            let evidence = |m: regex::Match| Evidence {
+                conversation: None,
+                turn: turn.index,
+                matched: m.as_str().to_string(),
+            };
             if let Some(m) = config.competitor.iter().find_map(|r| r.find(&turn.text)) {
                 s.competitor.push(evidence(m));
             }
@@ -241,7 +249,8 @@ impl ChurnSignals {
         }
         s.contacts_last_30_days = c.contacts_last_30_days.map(f64::from);
         s.plan = c.plan.clone();
-        s.plan_flexible = c.plan.as_ref().map(|p| config.flexible_plan.as_ref().is_some_and(|r| r.is_match(p)));
+        s.plan_flexible =
+            c.plan.as_ref().map(|p| config.flexible_plan.as_ref().is_some_and(|r| r.is_match(p)));
         if let Some(end) = &c.contract_end {
             match (end.parse::<Date>(), as_of) {
                 (Ok(end), Some(today)) => {
@@ -287,7 +296,11 @@ impl ChurnSignals {
         if chain.len() >= 2 && out.repeat_contact.is_empty() {
             // Not a phrase: the chain itself. Turn 0 of the last conversation stands for "this contact".
             if let Some((id, _)) = chain.last() {
-                out.repeat_contact.push(Evidence { conversation: Some(id.clone()), turn: 0, matched: format!("{} contacts", chain.len()) });
+                out.repeat_contact.push(Evidence {
+                    conversation: Some(id.clone()),
+                    turn: 0,
+                    matched: format!("{} contacts", chain.len()),
+                });
             }
         }
         let n = chain.len() as f64;
@@ -361,9 +374,8 @@ pub struct Date {
 impl Date {
     /// Today in UTC, from the system clock (used at the edge: the CLI and the server).
     pub fn today_utc() -> Date {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Date::from_days((secs / 86_400) as i64)
     }
 
@@ -402,12 +414,18 @@ impl std::str::FromStr for Date {
     fn from_str(s: &str) -> std::result::Result<Date, String> {
         let bad = || format!("{s:?} is not a date; write it as YYYY-MM-DD (e.g. 2026-02-01)");
         let t = s.trim();
-        let t = t.get(..10).filter(|_| t.len() == 10 || t.as_bytes().get(10) == Some(&b'T')).ok_or_else(bad)?;
+        let t =
+            t.get(..10).filter(|_| t.len() == 10 || t.as_bytes().get(10) == Some(&b'T')).ok_or_else(bad)?;
         let mut parts = t.split('-');
-        let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
-        let (year, month, day) = (y.parse::<i32>().map_err(|_| bad())?, m.parse::<u32>().map_err(|_| bad())?, d.parse::<u32>().map_err(|_| bad())?);
+        let (year, month, day) = (
+            y.parse::<i32>().map_err(|_| bad())?,
+            m.parse::<u32>().map_err(|_| bad())?,
+            d.parse::<u32>().map_err(|_| bad())?,
+        );
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
         let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
         let max = days_in_month.get((month as usize).wrapping_sub(1)).copied().ok_or_else(bad)?;
@@ -472,7 +490,12 @@ mod tests {
     #[test]
     fn english_competitors_respect_case_and_bad_lists_fail() {
         let config = SignalConfig::builtin().unwrap();
-        let conv = parse_transcript("t", "Customer: I called three times.\nCustomer: Three offers me a better deal.", &ParseOptions::default()).unwrap();
+        let conv = parse_transcript(
+            "t",
+            "Customer: I called three times.\nCustomer: Three offers me a better deal.",
+            &ParseOptions::default(),
+        )
+        .unwrap();
         let s = ChurnSignals::extract(&config, &conv, None, None, None, None);
         assert_eq!(s.competitor.len(), 1);
         assert_eq!(s.competitor[0].turn, 1);
@@ -484,8 +507,21 @@ mod tests {
 
     #[test]
     fn a_chain_keeps_what_was_said_and_ends_with_the_last_mood() {
-        let first = ChurnSignals { conversations: 1, intent_cancel: 0.8, sentiment_end: Some(-0.6), competitor: vec![Evidence { conversation: None, turn: 2, matched: "Odido".into() }], tenure_months: Some(5.0), ..Default::default() };
-        let second = ChurnSignals { conversations: 1, intent_cancel: 0.1, sentiment_end: Some(0.4), contacts_last_30_days: Some(1.0), ..Default::default() };
+        let first = ChurnSignals {
+            conversations: 1,
+            intent_cancel: 0.8,
+            sentiment_end: Some(-0.6),
+            competitor: vec![Evidence { conversation: None, turn: 2, matched: "Odido".into() }],
+            tenure_months: Some(5.0),
+            ..Default::default()
+        };
+        let second = ChurnSignals {
+            conversations: 1,
+            intent_cancel: 0.1,
+            sentiment_end: Some(0.4),
+            contacts_last_30_days: Some(1.0),
+            ..Default::default()
+        };
         let c = ChurnSignals::combine(&[("a".into(), first), ("b".into(), second)]);
         assert_eq!(c.conversations, 2);
         assert_eq!(c.intent_cancel, 0.8);

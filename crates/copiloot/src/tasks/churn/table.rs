@@ -26,7 +26,10 @@ impl Table {
         let mut seen = HashSet::new();
         for c in &columns {
             if c.is_empty() {
-                return Err(Error::invalid(Location::field("columns"), "a column has an empty name; name it"));
+                return Err(Error::invalid(
+                    Location::field("columns"),
+                    "a column has an empty name; name it",
+                ));
             }
             if !seen.insert(c.as_str()) {
                 return Err(Error::invalid(
@@ -45,7 +48,9 @@ impl Table {
         }
         let rows = rows
             .into_iter()
-            .map(|r| r.into_iter().map(|c| c.filter(|s| !is_missing(s)).map(|s| s.trim().to_string())).collect())
+            .map(|r| {
+                r.into_iter().map(|c| c.filter(|s| !is_missing(s)).map(|s| s.trim().to_string())).collect()
+            })
             .collect();
         Ok(Table { columns, rows, source: None, first_line: None })
     }
@@ -291,7 +296,11 @@ pub fn labels(table: &Table, column: &str) -> Result<Vec<bool>> {
     }
     let positives = out.iter().filter(|&&v| v).count();
     if positives == 0 || positives == out.len() {
-        let only = if positives == 0 { "no churners (all labels are no)" } else { "only churners (all labels are yes)" };
+        let only = if positives == 0 {
+            "no churners (all labels are no)"
+        } else {
+            "only churners (all labels are yes)"
+        };
         return Err(Error::invalid(
             table.location(None, Some(column)),
             format!(
@@ -314,12 +323,14 @@ mod tests {
 
     #[test]
     fn labels_understand_yes_no_true_false_and_digits() {
-        for (t, want) in [("Yes", true), ("no", false), ("TRUE", true), ("false", false), ("1", true), ("0", false)]
+        for (t, want) in
+            [("Yes", true), ("no", false), ("TRUE", true), ("false", false), ("1", true), ("0", false)]
         {
             assert_eq!(parse_label(t), Some(want), "{t}");
         }
         assert_eq!(parse_label("maybe"), None);
-        let t = Table::from_rows(vec!["y".into()], vec![vec![s("Yes")], vec![s("0")], vec![s("true")]]).unwrap();
+        let t =
+            Table::from_rows(vec!["y".into()], vec![vec![s("Yes")], vec![s("0")], vec![s("true")]]).unwrap();
         assert_eq!(labels(&t, "y").unwrap(), vec![true, false, true]);
     }
 

@@ -49,7 +49,13 @@ fn a_dutch_cancellation_is_high_risk_with_dutch_reasons() {
     let scorer = ChurnScorer::builtin().unwrap();
     let as_of = Some("2026-12-01".parse().unwrap());
     let risk = scorer
-        .score_conversation(&dutch(), Some(&intents("cancel", 0.8)), Some(&sentiment(-0.2, -0.6)), Some(Resolution::Unresolved), as_of)
+        .score_conversation(
+            &dutch(),
+            Some(&intents("cancel", 0.8)),
+            Some(&sentiment(-0.2, -0.6)),
+            Some(Resolution::Unresolved),
+            as_of,
+        )
         .unwrap();
     assert_eq!(risk.band, Band::High, "{risk:#?}");
     assert!(risk.score > 0.9);
@@ -72,13 +78,26 @@ fn a_dutch_cancellation_is_high_risk_with_dutch_reasons() {
 #[test]
 fn a_happy_contact_is_low_risk_in_english_and_resolution_counts() {
     let scorer = ChurnScorer::builtin().unwrap();
-    let c = parse_transcript("en", "Customer: Thank you so much, great service!\nAgent: You're welcome.", &ParseOptions::default()).unwrap();
-    let risk = scorer.score_conversation(&c, Some(&intents("compliment", 0.9)), Some(&sentiment(0.8, 0.9)), None, None).unwrap();
+    let c = parse_transcript(
+        "en",
+        "Customer: Thank you so much, great service!\nAgent: You're welcome.",
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    let risk = scorer
+        .score_conversation(&c, Some(&intents("compliment", 0.9)), Some(&sentiment(0.8, 0.9)), None, None)
+        .unwrap();
     assert_eq!(risk.band, Band::Low);
     assert!(risk.score < 0.05, "{}", risk.score);
     assert_eq!(risk.reasons[0].text, "customer ends the conversation positive (sentiment 0.9)");
     let resolved = scorer
-        .score_conversation(&c, Some(&intents("compliment", 0.9)), Some(&sentiment(0.8, 0.9)), Some(Resolution::Resolved), None)
+        .score_conversation(
+            &c,
+            Some(&intents("compliment", 0.9)),
+            Some(&sentiment(0.8, 0.9)),
+            Some(Resolution::Resolved),
+            None,
+        )
         .unwrap();
     assert!(resolved.score < risk.score);
     assert!(resolved.reasons.iter().any(|r| r.text == "problem resolved"));
@@ -98,9 +117,21 @@ fn bands_are_configurable_and_checked() {
 #[test]
 fn a_chain_scores_higher_than_its_calm_last_contact() {
     let scorer = ChurnScorer::builtin().unwrap();
-    let first = scorer.signals(&dutch(), Some(&intents("cancel", 0.8)), Some(&sentiment(-0.5, -0.7)), None, None);
-    let calm = parse_transcript("nl2", "Klant: Ik heb een vraag over mijn factuur.\nMedewerker: Die staat online.", &ParseOptions::default()).unwrap();
-    let last = scorer.signals(&calm, Some(&intents("billing_question", 0.7)), Some(&sentiment(0.0, 0.1)), None, None);
+    let first =
+        scorer.signals(&dutch(), Some(&intents("cancel", 0.8)), Some(&sentiment(-0.5, -0.7)), None, None);
+    let calm = parse_transcript(
+        "nl2",
+        "Klant: Ik heb een vraag over mijn factuur.\nMedewerker: Die staat online.",
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    let last = scorer.signals(
+        &calm,
+        Some(&intents("billing_question", 0.7)),
+        Some(&sentiment(0.0, 0.1)),
+        None,
+        None,
+    );
     let alone = scorer.score_signals(&last, Some("nl")).unwrap();
     let chain = scorer.score_chain(&[("nl".into(), first), ("nl2".into(), last)], Some("nl")).unwrap();
     assert!(chain.score > alone.score + 0.3, "{} vs {}", chain.score, alone.score);
@@ -112,26 +143,44 @@ fn a_chain_scores_higher_than_its_calm_last_contact() {
 #[test]
 fn table_scoring_reasons_and_unknown_categories() {
     let rows = |v: &[(&str, &str, &str)]| {
-        v.iter().map(|(a, b, c)| vec![Some(a.to_string()), Some(b.to_string()), Some(c.to_string())]).collect::<Vec<_>>()
+        v.iter()
+            .map(|(a, b, c)| vec![Some(a.to_string()), Some(b.to_string()), Some(c.to_string())])
+            .collect::<Vec<_>>()
     };
     let mut data = Vec::new();
     for i in 0..60 {
         let monthly = i % 2 == 0;
         let churn = if monthly { i % 6 != 0 } else { i % 10 == 1 };
-        data.push(((i % 30).to_string(), if monthly { "Month-to-month" } else { "Two year" }.to_string(), if churn { "Yes" } else { "No" }.to_string()));
+        data.push((
+            (i % 30).to_string(),
+            if monthly { "Month-to-month" } else { "Two year" }.to_string(),
+            if churn { "Yes" } else { "No" }.to_string(),
+        ));
     }
-    let data: Vec<(&str, &str, &str)> = data.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    let data: Vec<(&str, &str, &str)> =
+        data.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
     let t = Table::from_rows(vec!["tenure".into(), "contract".into(), "churn".into()], rows(&data)).unwrap();
-    let (m, _) = ChurnModel::train(&t, "churn", &TrainOptions { test_fraction: 0.0, ..Default::default() }).unwrap();
+    let (m, _) =
+        ChurnModel::train(&t, "churn", &TrainOptions { test_fraction: 0.0, ..Default::default() }).unwrap();
     let new = Table::from_rows(
         vec!["tenure".into(), "contract".into()],
-        rows(&[("3", "Month-to-month", ""), ("3", "Weekly", "")]).into_iter().map(|mut r| { r.pop(); r }).collect(),
+        rows(&[("3", "Month-to-month", ""), ("3", "Weekly", "")])
+            .into_iter()
+            .map(|mut r| {
+                r.pop();
+                r
+            })
+            .collect(),
     )
     .unwrap();
     let risks = score_table(&m, &new, None).unwrap();
     assert!(risks[0].score > 0.5);
     assert!(risks[0].reasons.iter().any(|r| r.text == "contract is Month-to-month"));
-    assert!(risks[1].warnings.iter().any(|w| w.contains("\"Weekly\"") && w.contains("unseen")), "{:?}", risks[1].warnings);
+    assert!(
+        risks[1].warnings.iter().any(|w| w.contains("\"Weekly\"") && w.contains("unseen")),
+        "{:?}",
+        risks[1].warnings
+    );
     assert!(risks[1].reasons.iter().all(|r| r.feature != "contract"));
     let nl = score_table(&m, &new, Some("nl")).unwrap();
     assert!(nl[0].reasons.iter().any(|r| r.text.contains("gemiddeld")));

@@ -62,7 +62,12 @@ fn months(m: f64, lang: Lang) -> String {
 
 /// The sentence for a conversation feature (`None` for a column this module does not know).
 /// `raises` is the sign of the contribution.
-pub(crate) fn conversation_reason(feature: &str, s: &ChurnSignals, raises: bool, lang: Lang) -> Option<String> {
+pub(crate) fn conversation_reason(
+    feature: &str,
+    s: &ChurnSignals,
+    raises: bool,
+    lang: Lang,
+) -> Option<String> {
     let pct = |p: f64| format!("{:.0} %", 100.0 * p);
     let l = lang;
     let text = match feature {
@@ -96,15 +101,22 @@ pub(crate) fn conversation_reason(feature: &str, s: &ChurnSignals, raises: bool,
             )
         }
         "sentiment_drop" if raises => l.pick(
-            format!("stemming van de klant daalt tijdens het gesprek (−{})", num(s.sentiment_drop.unwrap_or(0.0), l)),
-            format!("customer's mood drops during the conversation (−{})", num(s.sentiment_drop.unwrap_or(0.0), l)),
+            format!(
+                "stemming van de klant daalt tijdens het gesprek (−{})",
+                num(s.sentiment_drop.unwrap_or(0.0), l)
+            ),
+            format!(
+                "customer's mood drops during the conversation (−{})",
+                num(s.sentiment_drop.unwrap_or(0.0), l)
+            ),
         ),
-        "sentiment_drop" => l.pick(
-            "stemming van de klant daalt niet".into(),
-            "customer's mood does not drop".into(),
-        ),
+        "sentiment_drop" => {
+            l.pick("stemming van de klant daalt niet".into(), "customer's mood does not drop".into())
+        }
         "unresolved" => match s.resolution {
-            Some(crate::analysis::Resolution::Resolved) => l.pick("probleem opgelost".into(), "problem resolved".into()),
+            Some(crate::analysis::Resolution::Resolved) => {
+                l.pick("probleem opgelost".into(), "problem resolved".into())
+            }
             Some(crate::analysis::Resolution::Partial) => {
                 l.pick("probleem deels opgelost".into(), "problem partly resolved".into())
             }
@@ -124,7 +136,9 @@ pub(crate) fn conversation_reason(feature: &str, s: &ChurnSignals, raises: bool,
             format!("klant neemt opnieuw contact op over hetzelfde probleem{}", quoted(&s.repeat_contact)),
             format!("repeat contact about the same issue{}", quoted(&s.repeat_contact)),
         ),
-        "repeat_contact" => l.pick("eerste contact over dit probleem".into(), "first contact about this issue".into()),
+        "repeat_contact" => {
+            l.pick("eerste contact over dit probleem".into(), "first contact about this issue".into())
+        }
         "tenure_months" => {
             let m = s.tenure_months.unwrap_or(0.0);
             let span = if m >= 24.0 {
@@ -143,11 +157,17 @@ pub(crate) fn conversation_reason(feature: &str, s: &ChurnSignals, raises: bool,
         "months_to_contract_end" => {
             let m = s.months_to_contract_end.unwrap_or(0.0);
             if m < 0.0 {
-                l.pick("contract is al afgelopen: klant kan zo weg".into(), "contract has ended: the customer can leave any time".into())
+                l.pick(
+                    "contract is al afgelopen: klant kan zo weg".into(),
+                    "contract has ended: the customer can leave any time".into(),
+                )
             } else if m < 0.5 {
                 l.pick("contract loopt deze maand af".into(), "contract ends this month".into())
             } else {
-                l.pick(format!("contract loopt over {} af", months(m, l)), format!("contract ends in {}", months(m, l)))
+                l.pick(
+                    format!("contract loopt over {} af", months(m, l)),
+                    format!("contract ends in {}", months(m, l)),
+                )
             }
         }
         "contacts_last_30_days" => {
@@ -162,9 +182,15 @@ pub(crate) fn conversation_reason(feature: &str, s: &ChurnSignals, raises: bool,
         "plan_flexible" => {
             let plan = s.plan.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
             if s.plan_flexible == Some(true) {
-                l.pick(format!("abonnement zonder vaste looptijd{plan}"), format!("plan without a fixed term{plan}"))
+                l.pick(
+                    format!("abonnement zonder vaste looptijd{plan}"),
+                    format!("plan without a fixed term{plan}"),
+                )
             } else {
-                l.pick(format!("abonnement met vaste looptijd{plan}"), format!("plan with a fixed term{plan}"))
+                l.pick(
+                    format!("abonnement met vaste looptijd{plan}"),
+                    format!("plan with a fixed term{plan}"),
+                )
             }
         }
         "plan" => {
@@ -178,7 +204,12 @@ pub(crate) fn conversation_reason(feature: &str, s: &ChurnSignals, raises: bool,
 
 /// The sentence for a column of a customer table: its value, and for numbers whether it is above or
 /// below the training average.
-pub(crate) fn table_reason(column: &str, value: Option<&str>, above_average: Option<bool>, lang: Lang) -> String {
+pub(crate) fn table_reason(
+    column: &str,
+    value: Option<&str>,
+    above_average: Option<bool>,
+    lang: Lang,
+) -> String {
     let v = value.unwrap_or("?");
     let side = match (above_average, lang) {
         (Some(true), Lang::Nl) => " (boven gemiddeld)",

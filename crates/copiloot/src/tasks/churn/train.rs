@@ -118,14 +118,16 @@ fn infer(table: &Table, col: usize, o: &TrainOptions) -> Result<std::result::Res
     if has(&o.ignore) {
         return Ok(Err("ignored as asked".into()));
     }
-    let values: Vec<(usize, &str)> = (0..table.len()).filter_map(|r| table.cell(r, col).map(|v| (r, v))).collect();
+    let values: Vec<(usize, &str)> =
+        (0..table.len()).filter_map(|r| table.cell(r, col).map(|v| (r, v))).collect();
     if values.is_empty() {
         return Ok(Err("every value is missing".into()));
     }
     if has(&o.categorical) {
         return Ok(Ok(Plan::Categorical));
     }
-    let not_numeric: Vec<(usize, &str)> = values.iter().copied().filter(|(_, v)| parse_number(v).is_err()).collect();
+    let not_numeric: Vec<(usize, &str)> =
+        values.iter().copied().filter(|(_, v)| parse_number(v).is_err()).collect();
     if has(&o.numeric) || not_numeric.len() * 20 < values.len() {
         // (Nearly) all numbers: the rest are typos or NaN/inf, which must be fixed, not silently one-hot.
         if let Some(&(row, _)) = not_numeric.first() {
@@ -184,10 +186,19 @@ pub(crate) fn fit(
                     .collect();
                 let (mean, sd) = mean_sd(&xs);
                 if xs.is_empty() || sd < 1e-12 {
-                    ignored.push(IgnoredColumn { column: name.clone(), reason: "constant in the training rows".into() });
+                    ignored.push(IgnoredColumn {
+                        column: name.clone(),
+                        reason: "constant in the training rows".into(),
+                    });
                     continue;
                 }
-                features.push(Feature::Numeric { column: name.clone(), transform: *transform, center: mean, scale: sd, coefficient: 0.0 });
+                features.push(Feature::Numeric {
+                    column: name.clone(),
+                    transform: *transform,
+                    center: mean,
+                    scale: sd,
+                    coefficient: 0.0,
+                });
             }
             Plan::Categorical => {
                 let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -206,7 +217,10 @@ pub(crate) fn fit(
                     .filter(|l| l.scale > 1e-12)
                     .collect();
                 if levels.is_empty() {
-                    ignored.push(IgnoredColumn { column: name.clone(), reason: "a single value in the training rows".into() });
+                    ignored.push(IgnoredColumn {
+                        column: name.clone(),
+                        reason: "a single value in the training rows".into(),
+                    });
                     continue;
                 }
                 features.push(Feature::Categorical { column: name.clone(), levels });
@@ -398,7 +412,9 @@ mod tests {
         Table::from_rows(
             vec!["id".into(), "months".into(), "contract".into(), "churn".into()],
             rows.iter()
-                .map(|(a, b, c, d)| vec![Some(a.to_string()), Some(b.to_string()), Some(c.to_string()), Some(d.to_string())])
+                .map(|(a, b, c, d)| {
+                    vec![Some(a.to_string()), Some(b.to_string()), Some(c.to_string()), Some(d.to_string())]
+                })
                 .collect(),
         )
         .unwrap()
@@ -412,9 +428,15 @@ mod tests {
             let monthly = i % 3 == 0;
             let risk = if monthly { 0.6 } else { 0.1 } + if months < 12.0 { 0.3 } else { 0.0 };
             let churn = ((i * 37 % 100) as f64) < risk * 100.0;
-            rows.push((format!("c{i}"), months.to_string(), if monthly { "Monthly" } else { "Two year" }, if churn { "Yes" } else { "No" }));
+            rows.push((
+                format!("c{i}"),
+                months.to_string(),
+                if monthly { "Monthly" } else { "Two year" },
+                if churn { "Yes" } else { "No" },
+            ));
         }
-        let rows: Vec<(&str, &str, &str, &str)> = rows.iter().map(|(a, b, c, d)| (a.as_str(), b.as_str(), *c, *d)).collect();
+        let rows: Vec<(&str, &str, &str, &str)> =
+            rows.iter().map(|(a, b, c, d)| (a.as_str(), b.as_str(), *c, *d)).collect();
         table(&rows)
     }
 
@@ -427,7 +449,12 @@ mod tests {
         assert_eq!(report.ignored[0].column, "id");
         assert_eq!((report.train_rows, report.test_rows), (320, 80));
         let coef = |f: &str, l: Option<&str>| {
-            report.coefficients.iter().find(|c| c.feature == f && c.level.as_deref() == l).unwrap().coefficient
+            report
+                .coefficients
+                .iter()
+                .find(|c| c.feature == f && c.level.as_deref() == l)
+                .unwrap()
+                .coefficient
         };
         assert!(coef("months", None) < 0.0);
         assert!(coef("contract", Some("Monthly")) > 0.0 && coef("contract", Some("Two year")) < 0.0);
@@ -440,8 +467,9 @@ mod tests {
 
     #[test]
     fn bad_numbers_single_class_and_missing_label_are_typed_errors() {
-        let mut rows: Vec<(&str, &str, &str, &str)> =
-            (0..40).map(|i| ("x", if i % 2 == 0 { "3" } else { "40" }, "A", if i % 2 == 0 { "Yes" } else { "No" })).collect();
+        let mut rows: Vec<(&str, &str, &str, &str)> = (0..40)
+            .map(|i| ("x", if i % 2 == 0 { "3" } else { "40" }, "A", if i % 2 == 0 { "Yes" } else { "No" }))
+            .collect();
         rows[5].1 = "NaN";
         let e = ChurnModel::train(&table(&rows), "churn", &TrainOptions::default()).unwrap_err();
         assert!(matches!(e, Error::InvalidInput { .. }) && e.to_string().contains("finite"), "{e}");
