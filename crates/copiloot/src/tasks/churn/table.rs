@@ -255,7 +255,7 @@ pub fn parse_number(text: &str) -> std::result::Result<f64, String> {
         )),
         Err(_) => Err(format!(
             "{t:?} is not a number but the column is numeric; fix the value (use a dot as decimal \
-             separator) or leave the cell empty"
+             separator), leave the cell empty, or train with the column as categorical"
         )),
     }
 }

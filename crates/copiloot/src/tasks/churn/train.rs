@@ -128,8 +128,14 @@ fn infer(table: &Table, col: usize, o: &TrainOptions) -> Result<std::result::Res
     }
     let not_numeric: Vec<(usize, &str)> =
         values.iter().copied().filter(|(_, v)| parse_number(v).is_err()).collect();
-    if has(&o.numeric) || not_numeric.len() * 20 < values.len() {
-        // (Nearly) all numbers: the rest are typos or NaN/inf, which must be fixed, not silently one-hot.
+    // NaN or infinity is never a category: it is a broken computation upstream.
+    if let Some(&(row, _)) =
+        values.iter().find(|(_, v)| v.trim().parse::<f64>().is_ok_and(|x| !x.is_finite()))
+    {
+        table.number(row, col)?;
+    }
+    if has(&o.numeric) || not_numeric.len() * 2 < values.len() {
+        // Mostly numbers: the rest are typos, which must be fixed, not silently one-hot encoded.
         if let Some(&(row, _)) = not_numeric.first() {
             table.number(row, col)?;
         }
