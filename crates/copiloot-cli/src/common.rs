@@ -25,10 +25,19 @@ pub struct ModelArgs {
     /// Trusted batch jobs: no PII spans in the output, nothing masked.
     #[arg(long)]
     pub no_redact: bool,
+    /// Churn: today's date (YYYY-MM-DD) for "contract ends in N months" (default: the system date, UTC).
+    #[arg(long, env = "COPILOOT_AS_OF")]
+    pub as_of: Option<String>,
 }
 
 impl ModelArgs {
     pub fn copilot(&self) -> anyhow::Result<Copilot> {
+        self.copilot_with(copiloot::tasks::churn::ChurnOptions::default())
+    }
+
+    /// Like [`Self::copilot`] with churn options (the `as_of` date is always set from `--as-of` or today).
+    pub fn copilot_with(&self, mut churn: copiloot::tasks::churn::ChurnOptions) -> anyhow::Result<Copilot> {
+        churn.as_of = Some(crate::commands::churn::as_of(self.as_of.as_deref())?);
         let encoder = self.encoder.as_deref().map(copiloot::models::ModelSource::parse).transpose()?;
         let options = CopilotOptions {
             encoder,
@@ -39,6 +48,7 @@ impl ModelArgs {
                 (false, true) => Redaction::Everything,
                 (false, false) => Redaction::Outputs,
             },
+            churn,
         };
         Ok(Copilot::new(options)?)
     }

@@ -23,6 +23,8 @@ enum Command {
     Analyze(commands::analyze::AnalyzeArgs),
     /// The grounded summary of a conversation (reason, actions, resolution, next steps, CRM note).
     Summarize(commands::summarize::SummarizeArgs),
+    /// Churn risk with reasons: per conversation, per customer (--by-customer) or per table row (--table).
+    Churn(commands::churn::ChurnArgs),
     /// Embed text lines (stdin or --input) as JSON lines `{"embedding": [...]}`.
     Embed(commands::embed::EmbedArgs),
     /// List, install and verify the default models.
@@ -34,11 +36,11 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
-    /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder).
+    /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder), or a churn model.
     Train(commands::train::TrainArgs),
     /// Run the local LLM (a GGUF file) on one prompt, streaming the reply.
     Generate(commands::generate::GenerateArgs),
-    /// Evaluate intent or sentiment (accuracy, macro-F1, per-class, confusions) or summaries (ROUGE).
+    /// Evaluate intent/sentiment (accuracy, macro-F1, confusions), summaries (ROUGE) or churn (AUC, Brier).
     Eval(commands::eval::EvalArgs),
 }
 
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Summarize(args) => commands::summarize::run(args),
+        Command::Churn(args) => commands::churn::run(args),
         Command::Embed(args) => commands::embed::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Schema(args) => commands::schema::run(args),

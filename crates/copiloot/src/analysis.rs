@@ -2,6 +2,7 @@
 
 use crate::conversation::ConversationMetrics;
 use crate::redact::TurnSpan;
+use crate::tasks::churn::ChurnRisk;
 use crate::tasks::intent::ConversationIntents;
 use crate::tasks::sentiment::SentimentAnalysis;
 use crate::tasks::summary::Summary;
@@ -27,7 +28,7 @@ pub struct Analysis {
     /// warning).
     pub summary: Option<Summary>,
     /// Churn risk with reasons (churn task).
-    pub churn: Option<serde_json::Value>,
+    pub churn: Option<ChurnRisk>,
     pub models: ModelsUsed,
     /// Personal data found per turn (kind and byte offsets, never the text), so anything that shows the
     /// transcript can mask it. Absent when redaction is off (`--no-redact`).

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::models::{default_models_dir, Catalog, Encoder, ModelSource, TextRole, DEFAULT_BATCH_SIZE};
 use crate::redact::Redactor;
 use crate::tasks::summary::{Signals, Summary, SummaryModel, SummaryOptions};
+use crate::tasks::churn::{ChurnOptions, ChurnScorer};
 use crate::tasks::ConversationTasks;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub struct CopilotOptions {
     pub batch_size: Option<usize>,
     /// What is masked; by default every output (PII spans are reported so any shown text can be masked).
     pub redaction: Redaction,
+    /// Churn scoring: today's date for the contract end, a trained model, phrase lists, bands.
+    pub churn: ChurnOptions,
 }
 
 /// Where PII redaction applies.
@@ -44,6 +47,8 @@ pub struct Copilot {
     tasks: Arc<ConversationTasks>,
     /// The grounded summary, reading the same turn embeddings.
     summary: Arc<SummaryModel>,
+    /// Churn risk from the intents, the sentiment, the text and the customer record.
+    churn: Arc<ChurnScorer>,
     batch_size: usize,
     redaction: Redaction,
 }
@@ -89,10 +94,12 @@ impl Copilot {
         let encoder = Encoder::load(&source)?.with_id(name);
         let tasks = ConversationTasks::load(&models_dir, &encoder)?;
         let summary = SummaryModel::load(&models_dir, &encoder)?;
+        let churn = ChurnScorer::load(&models_dir, &options.churn)?;
         Ok(Self {
             encoder: Arc::new(encoder),
             tasks: Arc::new(tasks),
             summary: Arc::new(summary),
+            churn: Arc::new(churn),
             batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             redaction: options.redaction,
         })
@@ -103,7 +110,15 @@ impl Copilot {
     pub fn with_encoder(encoder: Arc<Encoder>, models_dir: &std::path::Path) -> Result<Self> {
         let tasks = Arc::new(ConversationTasks::load(models_dir, encoder.as_ref())?);
         let summary = Arc::new(SummaryModel::load(models_dir, encoder.as_ref())?);
-        Ok(Self { encoder, tasks, summary, batch_size: DEFAULT_BATCH_SIZE, redaction: Redaction::default() })
+        let churn = Arc::new(ChurnScorer::load(models_dir, &ChurnOptions::default())?);
+        Ok(Self {
+            encoder,
+            tasks,
+            summary,
+            churn,
+            batch_size: DEFAULT_BATCH_SIZE,
+            redaction: Redaction::default(),
+        })
     }
 
     /// The same models with other summary options (e.g. a longer note).
@@ -146,6 +161,11 @@ impl Copilot {
     /// The intent and sentiment models `analyze` runs, e.g. to classify single texts.
     pub fn tasks(&self) -> &ConversationTasks {
         &self.tasks
+    }
+
+    /// The churn scorer `analyze` uses (for customer-level scoring of several analyses).
+    pub fn churn(&self) -> &ChurnScorer {
+        &self.churn
     }
 
     /// Encode every turn of a conversation once.
@@ -210,6 +230,14 @@ impl Copilot {
             }
             Err(e) => return Err(e),
         };
+        let resolution = summary.as_ref().map(|s| s.resolution.status);
+        let churn = self.churn.score_conversation(
+            conversation,
+            Some(&intents),
+            sentiment.as_ref(),
+            resolution,
+            None,
+        )?;
         Ok(Analysis {
             schema_version: SCHEMA_VERSION.to_string(),
             conversation_id: conversation.id.clone(),
@@ -218,7 +246,7 @@ impl Copilot {
             intents: Some(intents),
             sentiment,
             summary,
-            churn: None,
+            churn: Some(churn),
             models: ModelsUsed { encoder: self.encoder.model_id().to_string(), generator: None },
             pii,
             warnings,

@@ -43,17 +43,20 @@ pub struct EvalArgs {
     #[arg(long)]
     pub report: Option<PathBuf>,
     #[command(flatten)]
+    pub churn: super::churn::ChurnEvalArgs,
+    #[command(flatten)]
     pub model_args: ModelArgs,
     #[command(flatten)]
     pub summary: super::eval_summary::SummaryEvalArgs,
 }
 
-/// `eval` scores the trainable tasks and the summary (ROUGE, in `eval_summary.rs`).
+/// `eval` scores the trainable tasks, the summary (ROUGE, in `eval_summary.rs`) and churn (`churn.rs`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EvalTask {
     Intent,
     Sentiment,
     Summary,
+    Churn,
 }
 
 #[derive(Serialize)]
@@ -74,6 +77,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         EvalTask::Intent => Task::Intent,
         EvalTask::Sentiment => Task::Sentiment,
         EvalTask::Summary => return super::eval_summary::run(args),
+        EvalTask::Churn => return super::churn::eval(args),
     };
     let started = std::time::Instant::now();
     let examples = read_all(&args.data)?;
@@ -115,6 +119,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             let scores = p.iter().map(|p| p.score).collect();
             (p.into_iter().map(|p| p.intent).collect(), scores, name)
         }
+        Task::Churn => unreachable_churn()?,
         Task::Sentiment => {
             gold = sentiment::normalize_labels(&gold)?;
             let dir = args.model.clone().unwrap_or_else(|| SentimentModel::default_dir(&models_dir));
@@ -176,4 +181,9 @@ fn print_table(r: &ClassificationReport, model: &str) {
             println!("  {} → {}: {}", p.gold, p.predicted, p.count);
         }
     }
+}
+
+/// `churn` returned above; typed so the match stays exhaustive without a panic.
+fn unreachable_churn() -> anyhow::Result<(Vec<String>, Vec<f32>, String)> {
+    anyhow::bail!("churn is evaluated by `commands::churn::eval`")
 }

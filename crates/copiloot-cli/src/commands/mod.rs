@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod analyze;
+pub mod churn;
 pub mod embed;
 pub mod eval;
 pub mod eval_summary;

@@ -52,8 +52,16 @@ pub fn render(a: &Analysis) -> String {
             let _ = writeln!(s, "  summary: (not available)");
         }
     }
-    if a.churn.is_none() {
-        let _ = writeln!(s, "  churn: (not available yet)");
+    match &a.churn {
+        Some(c) => {
+            let _ = writeln!(s, "  churn risk: {:.0} % ({})", 100.0 * c.score, c.band.as_str());
+            for r in c.reasons.iter().take(5) {
+                let _ = writeln!(s, "    {:+.2}  {}", r.contribution, r.text);
+            }
+        }
+        None => {
+            let _ = writeln!(s, "  churn: (not available)");
+        }
     }
     for w in &a.warnings {
         let _ = writeln!(s, "  warning: {w}");

@@ -16,6 +16,8 @@ use std::process::ExitCode;
 pub enum Task {
     Intent,
     Sentiment,
+    /// Churn risk: a customer table (tabular) or conversations with an outcome label.
+    Churn,
 }
 
 impl Task {
@@ -23,6 +25,7 @@ impl Task {
         match self {
             Task::Intent => "intent",
             Task::Sentiment => "sentiment",
+            Task::Churn => "churn",
         }
     }
 }
@@ -36,8 +39,8 @@ pub struct DataArgs {
     /// Text column (default: the first of text, sentence, utterance, instruction, query).
     #[arg(long)]
     pub text_col: Option<String>,
-    /// Label column (default: the first of label, category, intent, sentiment).
-    #[arg(long)]
+    /// Label column (default: the first of label, category, intent, sentiment; churn: churn, churned, …).
+    #[arg(long, visible_alias = "label")]
     pub label_col: Option<String>,
     /// Keep embeddings of seen texts in this folder, so repeated runs skip the encoder.
     #[arg(long, env = "COPILOOT_EMBED_CACHE")]
@@ -70,6 +73,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
     #[command(flatten)]
+    pub churn: super::churn::ChurnTrainArgs,
+    #[command(flatten)]
     pub model: ModelArgs,
 }
 
@@ -80,10 +85,14 @@ pub enum ClassWeightArg {
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    if args.task == Task::Churn {
+        return super::churn::train(args);
+    }
     let examples = read_all(&args.data)?;
     let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
     match args.task {
         Task::Sentiment => labels = sentiment::normalize_labels(&labels)?,
+        Task::Churn => {}
         Task::Intent => {
             if let Some(path) = &args.taxonomy {
                 check_known_labels(&labels, &Taxonomy::from_path(path)?.ids(), path)?;

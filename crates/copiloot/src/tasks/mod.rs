@@ -1,4 +1,5 @@
-//! Tasks that read turn embeddings: intent, sentiment and the grounded summary, plus what they share — trained linear heads,
+//! Tasks that read turn embeddings: intent, sentiment and the grounded summary (and churn, which reads their
+//! results), plus what they share — trained linear heads,
 //! labelled-data readers and evaluation metrics.
 //!
 //! Every task takes embeddings computed once by the facade (one per turn, L2-normalised, classification
@@ -6,6 +7,7 @@
 //! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`].
 
 pub mod cache;
+pub mod churn;
 pub mod defaults;
 pub use defaults::ConversationTasks;
 pub mod head;

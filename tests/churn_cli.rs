@@ -1,0 +1,175 @@
+//! End-to-end tests of `copiloot churn`, `copiloot train churn` and `copiloot eval churn` on the real
+//! binary, the real default models, the example conversations and the Telco table.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn copiloot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_copiloot"))
+        .args(args)
+        .env("COPILOOT_MODELS", root().join("models"))
+        .env("COPILOOT_AS_OF", "2026-12-01")
+        .env_remove("COPILOOT_ENCODER")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn copiloot: {e}"))
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn encoder_installed() -> bool {
+    let ok = root().join("models/multilingual-e5-small/config.json").is_file();
+    if !ok {
+        eprintln!("SKIPPED: the default encoder is not installed");
+    }
+    ok
+}
+
+fn telco() -> Option<PathBuf> {
+    let p = root().join("../shared/data/churn/telco/telco_churn_train.csv");
+    let p =
+        if p.is_file() { p } else { PathBuf::from("/work/shared/data/churn/telco/telco_churn_train.csv") };
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: the Telco table is not in ../shared/data/churn/telco/");
+        None
+    }
+}
+
+#[test]
+fn churn_scores_conversations_and_customers() {
+    if !encoder_installed() {
+        return;
+    }
+    let fixture = root().join("tests/fixtures/conversations/nl_telecom_opzegging.txt");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&copiloot(&["churn", fixture.to_str().unwrap()]))).unwrap();
+    assert_eq!(v["conversation_id"], "nl_telecom_opzegging");
+    assert_eq!(v["churn"]["band"], "high", "{v}");
+    let texts: Vec<&str> =
+        v["churn"]["reasons"].as_array().unwrap().iter().filter_map(|r| r["text"].as_str()).collect();
+    assert!(texts.iter().any(|t| t.contains("concurrent")), "{texts:?}");
+
+    let all = root().join("tests/fixtures/conversations/all.jsonl");
+    let out = ok(&copiloot(&["churn", "--input", all.to_str().unwrap(), "--by-customer"]));
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let vodafone = rows.iter().find(|r| r["customer_id"] == "T-551902").unwrap();
+    assert_eq!(vodafone["conversations"][0], "en_telecom_cancellation");
+    assert_eq!(vodafone["churn"]["band"], "high");
+    let score = |id: &str| {
+        rows.iter().find(|r| r["conversations"][0] == id).unwrap()["churn"]["score"].as_f64().unwrap()
+    };
+    assert!(score("en_telecom_cancellation") > score("en_energy_billing"));
+}
+
+#[test]
+fn train_and_eval_on_the_telco_table_with_a_plot() {
+    let Some(data) = telco() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let out = ok(&copiloot(&[
+        "train",
+        "churn",
+        "--data",
+        data.to_str().unwrap(),
+        "--label",
+        "churn",
+        "--out",
+        model.to_str().unwrap(),
+    ]));
+    assert!(out.contains("ROC AUC") && out.contains("contract = Month-to-month"), "{out}");
+    let auc: f64 = out
+        .lines()
+        .find(|l| l.starts_with("ROC AUC"))
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(auc >= 0.8, "{auc}");
+    let plot = dir.path().join("reliability.png");
+    let report = dir.path().join("report.json");
+    let args = [
+        "eval",
+        "churn",
+        "--data",
+        data.to_str().unwrap(),
+        "--label",
+        "churn",
+        "--model",
+        model.to_str().unwrap(),
+    ];
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--plot", plot.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    ok(&copiloot(&full));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["calibration"].as_array().unwrap().len(), 10);
+    assert!(r["ece"].as_f64().unwrap() < 0.05 && r["roc_auc"].as_f64().unwrap() > 0.8, "{r}");
+    assert_eq!(&std::fs::read(&plot).unwrap()[1..4], b"PNG");
+    // Rows of the table scored with reasons.
+    let out =
+        ok(&copiloot(&["churn", "--table", data.to_str().unwrap(), "--model", model.to_str().unwrap()]));
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["row"], 1);
+    assert!(first["churn"]["reasons"][0]["text"].as_str().unwrap().contains(" is "), "{first}");
+}
+
+#[test]
+fn bad_input_gives_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, "tenure,contract,churn\n1,A,Yes\n5,B,No\n").unwrap();
+    let out = copiloot(&[
+        "train",
+        "churn",
+        "--data",
+        csv.to_str().unwrap(),
+        "--label",
+        "left",
+        "--out",
+        dir.path().join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column `left`"));
+    std::fs::write(&csv, "tenure,contract,churn\n1,A,No\n5,B,No\n").unwrap();
+    let out = copiloot(&[
+        "train",
+        "churn",
+        "--data",
+        csv.to_str().unwrap(),
+        "--out",
+        dir.path().join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no churners"));
+    let model = dir.path().join("old");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join("churn.json"), r#"{"format": "copiloot-churn-model", "format_version": 0}"#)
+        .unwrap();
+    let out =
+        copiloot(&["eval", "churn", "--data", csv.to_str().unwrap(), "--model", model.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("retrain"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path().join("m").exists(), "no model written on bad input");
+}
