@@ -4,7 +4,7 @@
 #
 # Usage: benches/compare_encoders.sh [--profile dev|release] [compare_encoders.py options]
 #   e.g. benches/compare_encoders.sh --model both --runs 7
-#        benches/compare_encoders.sh --profile release --stacks copiloot --model e5
+#        benches/compare_encoders.sh --profile release --stacks copiloot-f32,copiloot-q8 --model e5
 # Needs the models installed (`copiloot models install` -> models/all-minilm-l6-v2, models/multilingual-e5-small).
 set -euo pipefail
 

@@ -25,6 +25,9 @@ pub struct ModelArgs {
     /// Trusted batch jobs: no PII spans in the output, nothing masked.
     #[arg(long)]
     pub no_redact: bool,
+    /// Encoder precision: `q8` (int8 linear layers, the default, faster) or `f32` (exact reference).
+    #[arg(long, env = "COPILOOT_PRECISION")]
+    pub precision: Option<copiloot::models::Precision>,
 }
 
 impl ModelArgs {
@@ -39,6 +42,7 @@ impl ModelArgs {
                 (false, true) => Redaction::Everything,
                 (false, false) => Redaction::Outputs,
             },
+            precision: self.precision,
         };
         Ok(Copilot::new(options)?)
     }

@@ -3,7 +3,9 @@
 use crate::analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
-use crate::models::{default_models_dir, Catalog, Encoder, ModelSource, TextRole, DEFAULT_BATCH_SIZE};
+use crate::models::{
+    default_models_dir, Catalog, Encoder, EncoderOptions, ModelSource, Precision, TextRole, DEFAULT_BATCH_SIZE,
+};
 use crate::redact::Redactor;
 use crate::tasks::ConversationTasks;
 use std::path::PathBuf;
@@ -20,6 +22,8 @@ pub struct CopilotOptions {
     pub batch_size: Option<usize>,
     /// What is masked; by default every output (PII spans are reported so any shown text can be masked).
     pub redaction: Redaction,
+    /// Precision of the encoder's linear layers; [`Precision::default`] when `None`.
+    pub precision: Option<Precision>,
 }
 
 /// Where PII redaction applies.
@@ -83,7 +87,8 @@ impl Copilot {
                 (ModelSource::Folder { path }, catalog.roles.encoder)
             }
         };
-        let encoder = Encoder::load(&source)?.with_id(name);
+        let encoder_options = EncoderOptions { precision: options.precision.unwrap_or_default() };
+        let encoder = Encoder::load_with(&source, &encoder_options)?.with_id(name);
         let tasks = ConversationTasks::load(&models_dir, &encoder)?;
         Ok(Self {
             encoder: Arc::new(encoder),

@@ -2,6 +2,7 @@
 //!
 //! Model code receives local paths; only [`ModelSource`] resolution may reach the network.
 
+pub mod bert;
 pub mod catalog;
 pub mod e5s1;
 mod encoder;
@@ -10,7 +11,8 @@ mod source;
 mod st_config;
 
 pub use catalog::{default_models_dir, Catalog};
-pub use encoder::{cosine, Encoded, Encoder, TextRole, DEFAULT_BATCH_SIZE};
+pub use bert::Precision;
+pub use encoder::{cosine, Encoded, Encoder, EncoderOptions, TextRole, DEFAULT_BATCH_SIZE};
 pub use install::{InstallEvent, Installer, ModelStatus};
 pub use source::{hub_offline, ModelSource};
 pub use st_config::Pooling;
