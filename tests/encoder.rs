@@ -96,7 +96,8 @@ fn quantized_vectors_stay_close_to_f32() {
         let exact = embed(&load_as(model, Precision::F32), &texts, 32);
         let quant = embed(&load_as(model, Precision::Q8), &texts, 32);
         let cos: Vec<f32> = exact.iter().zip(&quant).map(|(a, b)| cosine(a, b)).collect();
-        let (min, mean) = (cos.iter().copied().fold(1.0, f32::min), cos.iter().sum::<f32>() / cos.len() as f32);
+        let (min, mean) =
+            (cos.iter().copied().fold(1.0, f32::min), cos.iter().sum::<f32>() / cos.len() as f32);
         assert!(min >= 0.99, "{model}: q8 vs f32 min cosine {min} (mean {mean})");
         assert!(mean >= 0.995, "{model}: q8 vs f32 mean cosine {mean}");
     }

@@ -4,7 +4,8 @@ use crate::analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
 use crate::models::{
-    default_models_dir, Catalog, Encoder, EncoderOptions, ModelSource, Precision, TextRole, DEFAULT_BATCH_SIZE,
+    default_models_dir, Catalog, Encoder, EncoderOptions, ModelSource, Precision, TextRole,
+    DEFAULT_BATCH_SIZE,
 };
 use crate::redact::Redactor;
 use crate::tasks::ConversationTasks;

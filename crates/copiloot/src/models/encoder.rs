@@ -181,9 +181,20 @@ impl Encoder {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut embeddings = vec![Vec::new(); ids.len()];
-        for chunk in order.chunks(batch_size.max(1)) {
+        let chunks: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
+        let run = |chunk: &&[usize]| {
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            for (&i, vector) in chunk.iter().zip(self.forward_batch(&batch)?) {
+            self.forward_batch(&batch)
+        };
+        let text_parallel = std::env::var("COPILOOT_TEXT_PARALLEL").is_ok_and(|v| v == "1");
+        let results: Vec<Result<Vec<Vec<f32>>>> = if text_parallel && batch_size <= 4 && chunks.len() > 1 {
+            use rayon::prelude::*;
+            chunks.par_iter().map(run).collect()
+        } else {
+            chunks.iter().map(run).collect()
+        };
+        for (chunk, vectors) in chunks.iter().zip(results) {
+            for (&i, vector) in chunk.iter().zip(vectors?) {
                 embeddings[i] = vector;
             }
         }

@@ -10,8 +10,8 @@ pub mod install;
 mod source;
 mod st_config;
 
-pub use catalog::{default_models_dir, Catalog};
 pub use bert::Precision;
+pub use catalog::{default_models_dir, Catalog};
 pub use encoder::{cosine, Encoded, Encoder, EncoderOptions, TextRole, DEFAULT_BATCH_SIZE};
 pub use install::{InstallEvent, Installer, ModelStatus};
 pub use source::{hub_offline, ModelSource};

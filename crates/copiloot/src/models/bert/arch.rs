@@ -58,22 +58,30 @@ impl Arch {
             other => {
                 return Err(Error::model_load(
                     config_path,
-                    format!("model_type `{other}` is not a supported encoder (bert, xlm-roberta, distilbert)"),
+                    format!(
+                        "model_type `{other}` is not a supported encoder (bert, xlm-roberta, distilbert)"
+                    ),
                 ))
             }
         };
         let keys: [&str; 5] = match family {
             Family::DistilBert => ["dim", "n_layers", "n_heads", "hidden_dim", "activation"],
-            _ => ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act"],
+            _ => {
+                ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act"]
+            }
         };
         let need = |key: &str| {
             usize_of(json, key).filter(|&v| v > 0).ok_or_else(|| {
                 Error::model_load(config_path, format!("`{key}` is missing or zero in config.json"))
             })
         };
-        let (hidden, layers, heads, intermediate) = (need(keys[0])?, need(keys[1])?, need(keys[2])?, need(keys[3])?);
+        let (hidden, layers, heads, intermediate) =
+            (need(keys[0])?, need(keys[1])?, need(keys[2])?, need(keys[3])?);
         if hidden % heads != 0 {
-            return Err(Error::model_load(config_path, format!("hidden size {hidden} is not a multiple of {heads} heads")));
+            return Err(Error::model_load(
+                config_path,
+                format!("hidden size {hidden} is not a multiple of {heads} heads"),
+            ));
         }
         let act_name = json.get(keys[4]).and_then(|v| v.as_str()).unwrap_or("gelu");
         let activation = match act_name {

@@ -187,7 +187,8 @@ impl BertModel {
             });
         }
         let word = weights.get(&arch.embedding("word_embeddings.weight"), &[arch.vocab, h])?;
-        let positions = weights.get(&arch.embedding("position_embeddings.weight"), &[arch.max_positions, h])?;
+        let positions =
+            weights.get(&arch.embedding("position_embeddings.weight"), &[arch.max_positions, h])?;
         let type_name = arch.embedding("token_type_embeddings.weight");
         let type0 = if weights.contains(&type_name) {
             let mut t = weights.get(&type_name, &[usize_dim0(&weights, &type_name), h])?;
@@ -197,7 +198,15 @@ impl BertModel {
             vec![0.0; h]
         };
         let emb_ln = layer_norm(&weights, &arch.embedding("LayerNorm"), h, arch.eps)?;
-        Ok(Self { word: WordTable::new(word, h, precision), arch, precision, positions, type0, emb_ln, layers })
+        Ok(Self {
+            word: WordTable::new(word, h, precision),
+            arch,
+            precision,
+            positions,
+            type0,
+            emb_ln,
+            layers,
+        })
     }
 
     pub fn hidden(&self) -> usize {
@@ -254,14 +263,18 @@ impl BertModel {
             let ctx = with_data(&qkv, |d| kernels::attention(d, &layer.qkv.bias, &shape))?;
             let attn = layer.attn_out.forward(&Tensor::from_vec(ctx, (t, sh), cpu)?)?;
             let h1 = with_data(&attn, |ad| {
-                with_data(&x, |xd| kernels::bias_residual_layer_norm(ad, &layer.attn_out.bias, xd, sh, &layer.attn_ln))
+                with_data(&x, |xd| {
+                    kernels::bias_residual_layer_norm(ad, &layer.attn_out.bias, xd, sh, &layer.attn_ln)
+                })
             })??;
             let h1 = Tensor::from_vec(h1, (t, sh), cpu)?;
             let f = layer.ffn_in.forward(&h1)?;
             let g = with_data(&f, |fd| kernels::bias_activation(fd, &layer.ffn_in.bias, si, a.activation))?;
             let o = layer.ffn_out.forward(&Tensor::from_vec(g, (t, si), cpu)?)?;
             hidden = with_data(&o, |od| {
-                with_data(&h1, |hd| kernels::bias_residual_layer_norm(od, &layer.ffn_out.bias, hd, sh, &layer.out_ln))
+                with_data(&h1, |hd| {
+                    kernels::bias_residual_layer_norm(od, &layer.ffn_out.bias, hd, sh, &layer.out_ln)
+                })
             })??;
         }
         Ok(hidden)

@@ -87,7 +87,10 @@ impl Weights {
     /// The tensor `name` as f32, checked against the expected shape.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let e = self.entries.get(name).ok_or_else(|| {
-            Error::model_load(&self.path, format!("tensor `{name}` is missing: not a model of this architecture?"))
+            Error::model_load(
+                &self.path,
+                format!("tensor `{name}` is missing: not a model of this architecture?"),
+            )
         })?;
         if e.shape != shape {
             return Err(Error::model_load(
@@ -107,7 +110,10 @@ impl Weights {
             }
         };
         if (e.end - e.start) as usize != count * width {
-            return Err(Error::model_load(&self.path, format!("tensor `{name}`: byte length does not match its shape")));
+            return Err(Error::model_load(
+                &self.path,
+                format!("tensor `{name}`: byte length does not match its shape"),
+            ));
         }
         let io = |err: std::io::Error| Error::io(&self.path, err);
         let mut file = self.file.lock().map_err(|_| Error::model_load(&self.path, "reader poisoned"))?;
@@ -126,7 +132,8 @@ impl Weights {
                 _ if e.dtype == "F16" => {
                     out.extend(chunk.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()))
                 }
-                _ => out.extend(chunk.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())),
+                _ => out
+                    .extend(chunk.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())),
             }
             left -= chunk.len();
         }
