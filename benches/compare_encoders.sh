@@ -23,7 +23,8 @@ done
 "$ROOT/benches/setup_venv.sh"
 cd "$ROOT"
 # The executable path from cargo's own report, so CARGO_TARGET_DIR and profiles just work.
-BIN="$(cargo build -p copiloot --example encode_throughput --profile "$PROFILE" --message-format=json \
+# --workspace --bins --examples: the same feature set as every other build here, so nothing is rebuilt.
+BIN="$(cargo build --workspace --bins --examples --profile "$PROFILE" --message-format=json \
   | "$VENV/bin/python" -c '
 import json, sys
 exes = [m["executable"] for m in map(json.loads, sys.stdin)

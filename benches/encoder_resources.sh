@@ -12,7 +12,7 @@ RUNS=5
 cd "$ROOT"
 MODELS="${COPILOOT_MODELS:-$ROOT/models}"
 TEXTS="$ROOT/benches/data/utterances.txt"
-cargo build --release -p copiloot --example encode_throughput -p copiloot-cli >&2
+cargo build --release --workspace --bins --examples >&2
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
 

@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA="${1:-/work/shared/data/intent/banking77}"
 OUT="$ROOT/benches/out/precision"
 cd "$ROOT"
-cargo build --release -p copiloot-cli >&2
+cargo build --release --workspace --bins --examples >&2
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/copiloot"
 mkdir -p "$OUT"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
