@@ -13,7 +13,11 @@ Directly (the copiloot binary must exist, see --copiloot-bin):
     benches/.venv/bin/python benches/compare_encoders.py --model minilm --copiloot-bin target/.../encode_throughput
 
 Batching: every stack sorts texts by length before cutting batches (sentence-transformers by characters,
-ORT here and copiloot by tokens), so batches pad only to their own longest text.
+ORT here and copiloot by tokens), so batches pad only to their own longest text; copiloot additionally
+spends no work on padding at all (unpadded attention).
+
+copiloot runs once per precision (stacks `copiloot-f32`, `copiloot-q8`); its load time and peak RSS
+(from the example's own report) are printed too.
 """
 from __future__ import annotations
 
@@ -199,22 +203,26 @@ def run_python_stack(stack: str, model: str, args, out: Path) -> dict:
     return {"version": rep["version"], "times": {int(k): v for k, v in rep["results"].items()}}
 
 
-def run_copiloot(model: str, args, out: Path) -> dict:
+def run_copiloot(stack: str, model: str, args, out: Path) -> dict:
     import numpy as np
 
+    precision = stack.split("-", 1)[1] if "-" in stack else "q8"
     env = {**os.environ, "RAYON_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
-    times = {}
+    times, load, rss = {}, [], []
     for bs in args.batch_sizes:
-        vec = out / f"copiloot-b{bs}.npy"
+        vec = out / f"{stack}-b{bs}.npy"
         cmd = [str(args.copiloot_bin), "--model", str(model_dir(model, args)), "--texts", str(args.texts),
-               "--batch-size", str(bs), "--runs", str(args.runs), "--out", str(vec)]
+               "--batch-size", str(bs), "--runs", str(args.runs), "--out", str(vec), "--precision", precision]
         res = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if res.returncode != 0:
             raise SystemExit(f"copiloot example failed ({res.returncode}):\n{res.stderr.strip()}")
         report = json.loads(res.stdout.strip().splitlines()[-1])
         times[bs] = report["runs"]
+        load.append(report.get("load_secs") or 0.0)
+        rss.append(report.get("peak_rss_mb") or 0.0)
         assert np.load(vec).shape[0] == len(read_texts(args.texts))
-    return {"version": f"copiloot {args.copiloot_label}", "times": times}
+    return {"version": f"copiloot {precision} {args.copiloot_label}; load {min(load):.2f} s, "
+            f"peak RSS {max(rss):.0f} MB", "times": times}
 
 
 def model_dir(model: str, args) -> Path:
@@ -236,10 +244,11 @@ def agreement(out: Path, stacks: list[str], batch_sizes: list[int]) -> list[dict
             for b in stacks[i + 1:]:
                 c = cos(vecs[a], vecs[b])
                 rows.append({"batch": bs, "pair": f"{a}~{b}", "mean": float(c.mean()), "min": float(c.min())})
-    if "copiloot" in stacks and len(batch_sizes) > 1:
-        c = cos(np.load(out / f"copiloot-b{batch_sizes[0]}.npy"), np.load(out / f"copiloot-b{batch_sizes[-1]}.npy"))
-        rows.append({"batch": f"{batch_sizes[0]}~{batch_sizes[-1]}", "pair": "copiloot~copiloot",
-                     "mean": float(c.mean()), "min": float(c.min())})
+    for s in stacks:
+        if s.startswith("copiloot") and len(batch_sizes) > 1:
+            c = cos(np.load(out / f"{s}-b{batch_sizes[0]}.npy"), np.load(out / f"{s}-b{batch_sizes[-1]}.npy"))
+            rows.append({"batch": f"{batch_sizes[0]}~{batch_sizes[-1]}", "pair": f"{s}~itself",
+                         "mean": float(c.mean()), "min": float(c.min())})
     return rows
 
 
@@ -247,18 +256,23 @@ def print_tables(summary: dict) -> None:
     n = summary["n_texts"]
     print(f"\n{n} texts ({summary['texts_file']}), max length {summary['max_length']}, "
           f"{summary['threads']} threads, median of {summary['runs']} runs; texts/s (higher is better)")
-    head = f"{'model':<8} {'batch':>5} {'pytorch':>9} {'ort':>9} {'copiloot':>9} {'cop/ort':>8} {'cop/pt':>8}"
+    stacks = list(dict.fromkeys(s for m in summary["models"].values() for s in m["stacks"]))
+    ours = [s for s in stacks if s.startswith("copiloot")]
+    head = f"{'model':<8} {'batch':>5} " + " ".join(f"{s:>13}" for s in stacks) + " " + " ".join(
+        f"{s.replace('copiloot', 'cop') + '/ort':>11} {s.replace('copiloot', 'cop') + '/pt':>10}" for s in ours)
     print(head)
     print("-" * len(head))
     for model, m in summary["models"].items():
         for bs in summary["batch_sizes"]:
             tps = {s: m["stacks"][s]["texts_per_sec"].get(bs) for s in m["stacks"]}
+
             def fmt(v):
-                return f"{v:9.1f}" if v else f"{'-':>9}"
-            def ratio(a, b):
-                return f"{tps[a] / tps[b]:8.2f}" if tps.get(a) and tps.get(b) else f"{'-':>8}"
-            print(f"{model:<8} {bs:>5} {fmt(tps.get('torch'))} {fmt(tps.get('ort'))} "
-                  f"{fmt(tps.get('copiloot'))} {ratio('copiloot', 'ort')} {ratio('copiloot', 'torch')}")
+                return f"{v:13.1f}" if v else f"{'-':>13}"
+
+            def ratio(a, b, w):
+                return f"{tps[a] / tps[b]:{w}.2f}" if tps.get(a) and tps.get(b) else f"{'-':>{w}}"
+            print(f"{model:<8} {bs:>5} " + " ".join(fmt(tps.get(s)) for s in stacks) + " " + " ".join(
+                f"{ratio(s, 'ort', 11)} {ratio(s, 'torch', 10)}" for s in ours))
     print("\ncosine agreement per text (mean / min)")
     for model, m in summary["models"].items():
         for row in m["agreement"]:
@@ -279,7 +293,8 @@ def main() -> None:
     ap.add_argument("--batch-sizes", default="32,1", help="comma-separated, e.g. 32,1")
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--stacks", default="torch,ort,copiloot")
+    ap.add_argument("--stacks", default="torch,ort,copiloot-f32,copiloot-q8",
+                    help="comma-separated: torch, ort, copiloot-f32, copiloot-q8")
     ap.add_argument("--texts", type=Path, default=ROOT / "benches/data/utterances.txt")
     ap.add_argument("--models-dir", type=Path, default=Path(os.environ.get("COPILOOT_MODELS") or ROOT / "models"),
                     help="installed models (default: $COPILOOT_MODELS, else models/ of this repo)")
@@ -302,7 +317,7 @@ def main() -> None:
         return
 
     stacks = [s for s in args.stacks.split(",") if s]
-    if "copiloot" in stacks and not (args.copiloot_bin and args.copiloot_bin.exists()):
+    if any(s.startswith("copiloot") for s in stacks) and not (args.copiloot_bin and args.copiloot_bin.exists()):
         ap.error("--copiloot-bin must point at the built encode_throughput example (or drop copiloot from --stacks)")
     models = ["minilm", "e5"] if args.model == "both" else [args.model]
     n = len(read_texts(args.texts))
@@ -322,7 +337,7 @@ def main() -> None:
             print(f"[{model}] {stack} ... (load average {load:.2f})", file=sys.stderr, flush=True)
             if load > 0.7:
                 print("warning: the machine is busy; timings will be noisy (see --no-spin)", file=sys.stderr)
-            results[stack] = (run_copiloot(model, args, out) if stack == "copiloot"
+            results[stack] = (run_copiloot(stack, model, args, out) if stack.startswith("copiloot")
                               else run_python_stack(stack, model, args, out))
             results[stack]["loadavg_before"] = round(load, 2)
             results[stack]["texts_per_sec"] = {bs: n / statistics.median(t) for bs, t in results[stack]["times"].items()}

@@ -4,7 +4,7 @@
 #
 # Usage: benches/compare_encoders.sh [--profile dev|release] [compare_encoders.py options]
 #   e.g. benches/compare_encoders.sh --model both --runs 7
-#        benches/compare_encoders.sh --profile release --stacks copiloot --model e5
+#        benches/compare_encoders.sh --profile release --stacks copiloot-f32,copiloot-q8 --model e5
 # Needs the models installed (`copiloot models install` -> models/all-minilm-l6-v2, models/multilingual-e5-small).
 set -euo pipefail
 
@@ -23,7 +23,8 @@ done
 "$ROOT/benches/setup_venv.sh"
 cd "$ROOT"
 # The executable path from cargo's own report, so CARGO_TARGET_DIR and profiles just work.
-BIN="$(cargo build -p copiloot --example encode_throughput --profile "$PROFILE" --message-format=json \
+# --workspace --bins --examples: the same feature set as every other build here, so nothing is rebuilt.
+BIN="$(cargo build --workspace --bins --examples --profile "$PROFILE" --message-format=json \
   | "$VENV/bin/python" -c '
 import json, sys
 exes = [m["executable"] for m in map(json.loads, sys.stdin)

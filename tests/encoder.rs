@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use copiloot::models::{cosine, Encoder, TextRole};
+use copiloot::models::{cosine, Encoder, EncoderOptions, Precision, TextRole};
 use std::path::PathBuf;
 
 fn model_dir(name: &str) -> PathBuf {
@@ -16,10 +16,20 @@ fn model_dir(name: &str) -> PathBuf {
 }
 
 fn load(name: &str) -> Encoder {
-    match Encoder::from_dir(&model_dir(name)) {
+    load_as(name, Precision::F32)
+}
+
+fn load_as(name: &str, precision: Precision) -> Encoder {
+    match Encoder::from_dir_with(&model_dir(name), &EncoderOptions { precision }) {
         Ok(e) => e,
-        Err(e) => panic!("loading {name}: {e}"),
+        Err(e) => panic!("loading {name} ({precision}): {e}"),
     }
+}
+
+fn bench_utterances() -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../benches/data/utterances.txt");
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    raw.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
 }
 
 fn embed(enc: &Encoder, texts: &[&str], batch: usize) -> Vec<Vec<f32>> {
@@ -62,15 +72,69 @@ fn reference_vectors_are_reproduced() {
 
 #[test]
 fn batch_gives_the_same_vectors_as_one_by_one() {
-    let enc = load("multilingual-e5-small");
-    let batched = embed(&enc, MIXED, 32);
-    for (i, text) in MIXED.iter().enumerate() {
-        let single = embed(&enc, &[text], 1);
-        let c = cosine(&single[0], &batched[i]);
-        assert!(c > 0.9999, "text {i}: batch vs single cosine {c}");
+    for precision in Precision::ALL {
+        let enc = load_as("multilingual-e5-small", precision);
+        assert_eq!(enc.precision(), precision);
+        let batched = embed(&enc, MIXED, 32);
+        for (i, text) in MIXED.iter().enumerate() {
+            let single = embed(&enc, &[text], 1);
+            let c = cosine(&single[0], &batched[i]);
+            assert!(c > 0.9999, "{precision}: text {i}: batch vs single cosine {c}");
+        }
+        assert!(batched.iter().all(|v| (v.iter().map(|x| x * x).sum::<f32>().sqrt() - 1.0).abs() < 1e-4));
+        assert_eq!(batched[0].len(), enc.dim());
     }
-    assert!(batched.iter().all(|v| (v.iter().map(|x| x * x).sum::<f32>().sqrt() - 1.0).abs() < 1e-4));
-    assert_eq!(batched[0].len(), enc.dim());
+}
+
+/// The int8 path may only cost a little: every bench utterance within cosine 0.99 of f32, for both models.
+#[test]
+fn quantized_vectors_stay_close_to_f32() {
+    let owned = bench_utterances();
+    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+    assert!(texts.len() >= 200);
+    for model in ["all-minilm-l6-v2", "multilingual-e5-small"] {
+        let exact = embed(&load_as(model, Precision::F32), &texts, 32);
+        let quant = embed(&load_as(model, Precision::Q8), &texts, 32);
+        let cos: Vec<f32> = exact.iter().zip(&quant).map(|(a, b)| cosine(a, b)).collect();
+        let (min, mean) =
+            (cos.iter().copied().fold(1.0, f32::min), cos.iter().sum::<f32>() / cos.len() as f32);
+        assert!(min >= 0.99, "{model}: q8 vs f32 min cosine {min} (mean {mean})");
+        assert!(mean >= 0.995, "{model}: q8 vs f32 mean cosine {mean}");
+    }
+}
+
+/// No work on padding, same result: our unpadded forward equals candle-transformers' padded BERT
+/// (attention mask, mean pooling over real tokens) on a batch of very different lengths.
+#[test]
+fn unpadded_forward_equals_the_padded_reference() {
+    use candle_core::{DType, Device, Tensor};
+    use candle_transformers::models::bert;
+    let dir = model_dir("all-minilm-l6-v2");
+    let cfg: bert::Config =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let vb = candle_nn::VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).unwrap();
+    let reference = bert::BertModel::load(vb, &cfg).unwrap();
+    let mut tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    tokenizer.with_padding(None);
+    let ids: Vec<Vec<u32>> =
+        MIXED.iter().map(|t| tokenizer.encode(*t, true).unwrap().get_ids().to_vec()).collect();
+    let len = ids.iter().map(Vec::len).max().unwrap();
+    let (mut flat, mut mask) = (Vec::new(), Vec::new());
+    for row in &ids {
+        flat.extend(row.iter().copied().chain(std::iter::repeat(0)).take(len));
+        mask.extend((0..len).map(|i| u32::from(i < row.len())));
+    }
+    let n = ids.len();
+    let input = Tensor::from_vec(flat, (n, len), &Device::Cpu).unwrap();
+    let mask = Tensor::from_vec(mask, (n, len), &Device::Cpu).unwrap();
+    let hidden = reference.forward(&input, &input.zeros_like().unwrap(), Some(&mask)).unwrap();
+    let pooled = copiloot::models::Pooling::Mean.apply(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap();
+    let ours = embed(&load("all-minilm-l6-v2"), MIXED, 32);
+    for (i, (a, b)) in pooled.iter().zip(&ours).enumerate() {
+        let c = cosine(a, b);
+        assert!(c > 0.9999, "text {i} ({:?}): unpadded vs padded cosine {c}", MIXED[i]);
+    }
 }
 
 #[test]

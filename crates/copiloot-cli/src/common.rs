@@ -28,6 +28,9 @@ pub struct ModelArgs {
     /// Churn: today's date (YYYY-MM-DD) for "contract ends in N months" (default: the system date, UTC).
     #[arg(long, env = "COPILOOT_AS_OF")]
     pub as_of: Option<String>,
+    /// Encoder precision: `q8` (int8 linear layers, the default, faster) or `f32` (exact reference).
+    #[arg(long, env = "COPILOOT_PRECISION")]
+    pub precision: Option<copiloot::models::Precision>,
 }
 
 impl ModelArgs {
@@ -49,6 +52,7 @@ impl ModelArgs {
                 (false, false) => Redaction::Outputs,
             },
             churn,
+            precision: self.precision,
         };
         Ok(Copilot::new(options)?)
     }

@@ -3,12 +3,12 @@
 //! ```text
 //! RAYON_NUM_THREADS=2 cargo run -p copiloot --example encode_throughput --profile dev -- \
 //!     --model models/all-minilm-l6-v2 --texts benches/data/utterances.txt --batch-size 32 --runs 7 \
-//!     --out benches/out/vectors.npy
+//!     --out benches/out/vectors.npy [--precision f32|q8]
 //! ```
-//! Prints one JSON line `{"texts_per_sec_median": .., "runs": [seconds per pass, ..], ..}` and writes
-//! the vectors of the last pass as `.npy` (float32, n × dim) or `.json` (list of lists).
+//! Prints one JSON line `{"texts_per_sec_median": .., "runs": [seconds per pass, ..], "load_secs": ..,
+//! "peak_rss_mb": .., ..}` and writes the vectors of the last pass as `.npy` (float32, n × dim) or `.json`.
 
-use copiloot::models::{Encoder, TextRole};
+use copiloot::models::{Encoder, EncoderOptions, Precision, TextRole};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,13 +19,21 @@ struct Args {
     batch_size: usize,
     runs: usize,
     out: Option<PathBuf>,
+    precision: Precision,
 }
 
-const USAGE: &str =
-    "usage: encode_throughput --model DIR --texts FILE [--batch-size 32] [--runs 7] [--out vectors.npy|json]";
+const USAGE: &str = "usage: encode_throughput --model DIR --texts FILE [--batch-size 32] [--runs 7] \
+                     [--out vectors.npy|json] [--precision f32|q8]";
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args { model: PathBuf::new(), texts: PathBuf::new(), batch_size: 32, runs: 7, out: None };
+    let mut args = Args {
+        model: PathBuf::new(),
+        texts: PathBuf::new(),
+        batch_size: 32,
+        runs: 7,
+        out: None,
+        precision: Precision::default(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
@@ -35,6 +43,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--batch-size" => args.batch_size = value()?.parse()?,
             "--runs" => args.runs = value()?.parse()?,
             "--out" => args.out = Some(value()?.into()),
+            "--precision" => args.precision = value()?.parse()?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}").into()),
         }
@@ -83,13 +92,21 @@ fn write_npy(path: &Path, rows: &[Vec<f32>], dim: usize) -> Result<(), Box<dyn E
     Ok(())
 }
 
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
     let raw = std::fs::read_to_string(&args.texts).map_err(|e| format!("{}: {e}", args.texts.display()))?;
     let texts: Vec<&str> = raw.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
 
     let t0 = Instant::now();
-    let encoder = Encoder::from_dir(&args.model)?;
+    let encoder = Encoder::from_dir_with(&args.model, &EncoderOptions { precision: args.precision })?;
     let load_secs = t0.elapsed().as_secs_f64();
 
     let mut vectors = encoder.embed_with(&texts, TextRole::Query, args.batch_size)?; // warm-up
@@ -114,7 +131,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         "dim": encoder.dim(),
         "batch_size": args.batch_size,
         "prompt": encoder.prompt(TextRole::Query),
+        "precision": encoder.precision().as_str(),
         "rayon_threads": std::env::var("RAYON_NUM_THREADS").ok(),
+        "peak_rss_mb": peak_rss_mb(),
         "load_secs": load_secs,
         "texts_per_sec_median": texts.len() as f64 / med,
         "runs": runs,

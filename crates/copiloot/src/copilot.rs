@@ -3,7 +3,10 @@
 use crate::analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
-use crate::models::{default_models_dir, Catalog, Encoder, ModelSource, TextRole, DEFAULT_BATCH_SIZE};
+use crate::models::{
+    default_models_dir, Catalog, Encoder, EncoderOptions, ModelSource, Precision, TextRole,
+    DEFAULT_BATCH_SIZE,
+};
 use crate::redact::Redactor;
 use crate::tasks::summary::{Signals, Summary, SummaryModel, SummaryOptions};
 use crate::tasks::churn::{ChurnOptions, ChurnScorer};
@@ -24,6 +27,8 @@ pub struct CopilotOptions {
     pub redaction: Redaction,
     /// Churn scoring: today's date for the contract end, a trained model, phrase lists, bands.
     pub churn: ChurnOptions,
+    /// Precision of the encoder's linear layers; [`Precision::default`] when `None`.
+    pub precision: Option<Precision>,
 }
 
 /// Where PII redaction applies.
@@ -91,7 +96,8 @@ impl Copilot {
                 (ModelSource::Folder { path }, catalog.roles.encoder)
             }
         };
-        let encoder = Encoder::load(&source)?.with_id(name);
+        let encoder_options = EncoderOptions { precision: options.precision.unwrap_or_default() };
+        let encoder = Encoder::load_with(&source, &encoder_options)?.with_id(name);
         let tasks = ConversationTasks::load(&models_dir, &encoder)?;
         let summary = SummaryModel::load(&models_dir, &encoder)?;
         let churn = ChurnScorer::load(&models_dir, &options.churn)?;

@@ -3,6 +3,7 @@
 //!
 //! Model code receives local paths; only [`ModelSource`] resolution may reach the network.
 
+pub mod bert;
 pub mod catalog;
 pub mod e5s1;
 mod encoder;
@@ -11,8 +12,9 @@ pub mod install;
 mod source;
 mod st_config;
 
+pub use bert::Precision;
 pub use catalog::{default_models_dir, Catalog};
-pub use encoder::{cosine, Encoded, Encoder, TextRole, DEFAULT_BATCH_SIZE};
+pub use encoder::{cosine, Encoded, Encoder, EncoderOptions, TextRole, DEFAULT_BATCH_SIZE};
 pub use generator::{ChatMessage, Generation, GenerationOptions, Generator, LoadOptions};
 pub use install::{InstallEvent, Installer, ModelStatus};
 pub use source::{hub_offline, ModelSource};
