@@ -56,7 +56,16 @@ fn train_then_eval_a_head_and_analyze_with_it() {
         "{\"text\": \"Ik wil opzeggen\", \"label\": \"cancel\"}\n{\"text\": \"Geen internet sinds vanochtend\", \"label\": \"outage\"}\n",
     );
     let report = tmp.path().join("report.json");
-    let out = copiloot(&["eval", "intent", "--data", &test, "--model", &head, "--report", report.to_str().unwrap()]);
+    let out = copiloot(&[
+        "eval",
+        "intent",
+        "--data",
+        &test,
+        "--model",
+        &head,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["accuracy"], 1.0, "{r}");
@@ -121,9 +130,22 @@ fn bad_training_data_and_mismatched_models_are_typed_errors() {
     assert!(stderr(&out).contains("only one label"), "{}", stderr(&out));
     assert!(!Path::new(&out_dir).exists(), "nothing is written on bad input");
 
-    let data = write(tmp.path(), "unknown.csv", "text,label\nik wil opzeggen,cancel\nwaar is mijn pakket,pakketje\n");
+    let data = write(
+        tmp.path(),
+        "unknown.csv",
+        "text,label\nik wil opzeggen,cancel\nwaar is mijn pakket,pakketje\n",
+    );
     let taxonomy = root().join("models/taxonomy/intents.toml");
-    let out = copiloot(&["train", "intent", "--data", &data, "--out", &out_dir, "--taxonomy", taxonomy.to_str().unwrap()]);
+    let out = copiloot(&[
+        "train",
+        "intent",
+        "--data",
+        &data,
+        "--out",
+        &out_dir,
+        "--taxonomy",
+        taxonomy.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("pakketje") && stderr(&out).contains("not known"), "{}", stderr(&out));
 
@@ -137,14 +159,25 @@ fn bad_training_data_and_mismatched_models_are_typed_errors() {
 
     // A head trained for another encoder: written by hand with another encoder id.
     let head = tmp.path().join("other");
-    let out = copiloot(&["train", "intent", "--data", &write(tmp.path(), "t.csv", TRAIN), "--out", head.to_str().unwrap()]);
+    let out = copiloot(&[
+        "train",
+        "intent",
+        "--data",
+        &write(tmp.path(), "t.csv", TRAIN),
+        "--out",
+        head.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let meta = head.join("head.json");
     let text = std::fs::read_to_string(&meta).unwrap().replace("multilingual-e5-small", "all-MiniLM-L6-v2");
     std::fs::write(&meta, text).unwrap();
     let out = copiloot(&["eval", "intent", "--data", &data, "--model", head.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("all-MiniLM-L6-v2") && stderr(&out).contains("retrain"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("all-MiniLM-L6-v2") && stderr(&out).contains("retrain"),
+        "{}",
+        stderr(&out)
+    );
 
     // A Hugging Face classifier without labels.
     let src = root().join("tests/fixtures/classifiers/bert");

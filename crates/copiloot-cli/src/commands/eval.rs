@@ -158,8 +158,10 @@ fn classify_texts(
 ) -> anyhow::Result<Vec<copiloot::tasks::intent::IntentPrediction>> {
     let bar = indicatif::ProgressBar::new(examples.len() as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("classifying {bar:30} {pos}/{len} texts  {per_sec}  eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "classifying {bar:30} {pos}/{len} texts  {per_sec}  eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut out = Vec::with_capacity(examples.len());
     for chunk in examples.chunks(256) {

@@ -45,7 +45,8 @@ impl BertWeights {
                  `{model_type}` — train a frozen head instead (without --fine-tune)"
             )));
         }
-        let shape: BertShape = serde_json::from_value(json).map_err(|e| Error::model_load(&config_path, e))?;
+        let shape: BertShape =
+            serde_json::from_value(json).map_err(|e| Error::model_load(&config_path, e))?;
         if let Some(act) = shape.hidden_act.as_deref().filter(|a| *a != "gelu") {
             return Err(Error::Config(format!(
                 "fine-tuning supports BERT with `gelu` activations; this one uses `{act}`"
@@ -58,14 +59,16 @@ impl BertWeights {
             .map(|(k, v)| v.to_dtype(DType::F32).map(|v| (k, v)))
             .collect::<candle_core::Result<HashMap<_, _>>>()?;
         let prefix =
-            if tensors.contains_key("bert.embeddings.word_embeddings.weight") { "bert." } else { "" }.to_string();
+            if tensors.contains_key("bert.embeddings.word_embeddings.weight") { "bert." } else { "" }
+                .to_string();
         Ok(BertWeights { tensors, prefix, shape })
     }
 
     pub fn get(&self, name: &str) -> Result<Tensor> {
         let full = format!("{}{name}", self.prefix);
         // Old checkpoints call layer-norm parameters gamma/beta.
-        let alt = full.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta");
+        let alt =
+            full.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta");
         self.tensors
             .get(&full)
             .or_else(|| self.tensors.get(&alt))

@@ -139,7 +139,12 @@ impl SequenceClassifier {
                 (Arch::Bert { model, pooler, classifier }, pad("pad_token_id", 0), positions)
             }
             "XLMRobertaForSequenceClassification" | "RobertaForSequenceClassification" => {
-                let cfg: xlm_roberta::Config = serde_json::from_value(json.clone()).map_err(parse_err)?;
+                // transformers 5 no longer writes `position_embedding_type`; absolute is the only kind.
+                let mut json = json.clone();
+                if let Some(obj) = json.as_object_mut() {
+                    obj.entry("position_embedding_type").or_insert_with(|| "absolute".into());
+                }
+                let cfg: xlm_roberta::Config = serde_json::from_value(json).map_err(parse_err)?;
                 let model =
                     xlm_roberta::XLMRobertaForSequenceClassification::new(n, &cfg, vb).map_err(load_err)?;
                 // Positions start after the padding index, so two fewer tokens fit.
@@ -154,8 +159,8 @@ impl SequenceClassifier {
             }
             _ => {
                 let cfg: debertav2::Config = serde_json::from_value(json.clone()).map_err(parse_err)?;
-                let model =
-                    debertav2::DebertaV2SeqClassificationModel::load(vb, &cfg, None).map_err(load_err)?;
+                let model = debertav2::DebertaV2SeqClassificationModel::load(vb.pp("deberta"), &cfg, None)
+                    .map_err(load_err)?;
                 (Arch::DebertaV2(model), pad("pad_token_id", 0), positions)
             }
         };

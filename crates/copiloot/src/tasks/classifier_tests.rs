@@ -10,6 +10,10 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn check_against_pytorch(name: &str, architecture: &str) {
+    check_within(name, architecture, 1e-4);
+}
+
+fn check_within(name: &str, architecture: &str, tolerance: f32) {
     let dir = fixture(name);
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
@@ -27,7 +31,7 @@ fn check_against_pytorch(name: &str, architecture: &str) {
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g.len(), 3);
         for (a, b) in g.iter().zip(w) {
-            assert!((a - b).abs() < 1e-4, "{name} text {i}: candle {g:?} vs PyTorch {w:?}");
+            assert!((a - b).abs() < tolerance, "{name} text {i}: candle {g:?} vs PyTorch {w:?}");
         }
     }
     // Through the dispatching loader too, as `--model DIR` uses it.
@@ -49,7 +53,9 @@ fn xlm_roberta_classifier_matches_pytorch() {
 
 #[test]
 fn distilbert_classifier_matches_pytorch() {
-    check_against_pytorch("distilbert", "DistilBertForSequenceClassification");
+    // candle-transformers 0.11.1's DistilBERT uses the tanh approximation of GELU where transformers uses
+    // the exact (erf) one: measured |diff| up to 3.1e-4 on these random weights, hence the wider bound.
+    check_within("distilbert", "DistilBertForSequenceClassification", 1e-3);
 }
 
 #[test]
@@ -94,7 +100,8 @@ fn refuses_labels_that_do_not_match_the_weights_or_unknown_architectures() {
     let err = SequenceClassifier::load(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("2 labels in id2label"), "{err}");
 
-    let dir = with_config("bert", |c| c["architectures"] = serde_json::json!(["GPT2ForSequenceClassification"]));
+    let dir =
+        with_config("bert", |c| c["architectures"] = serde_json::json!(["GPT2ForSequenceClassification"]));
     let err = TextClassifier::detect(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("not a supported sequence classifier"), "{err}");
 

@@ -111,7 +111,9 @@ fn frozen_states(weights: &BertWeights, lower: &[Layer], ids: &[Vec<u32>]) -> Re
             out[i] = Some(x.get(j)?.narrow(0, 0, ids[i].len())?.contiguous()?);
         }
     }
-    out.into_iter().map(|t| t.ok_or_else(|| Error::Inference("a text lost its hidden states".into()))).collect()
+    out.into_iter()
+        .map(|t| t.ok_or_else(|| Error::Inference("a text lost its hidden states".into())))
+        .collect()
 }
 
 /// Sentence vectors from cached states through `top` layers (no gradient kept).
@@ -232,7 +234,8 @@ pub fn fine_tune(
             let key = if weights.tensors.contains_key(&full) {
                 full
             } else {
-                full.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+                full.replace("LayerNorm.weight", "LayerNorm.gamma")
+                    .replace("LayerNorm.bias", "LayerNorm.beta")
             };
             weights.tensors.insert(key, t.detach());
         }
@@ -269,7 +272,8 @@ pub fn save(tuned: &FineTuned, base_dir: &Path, encoder: &Encoder, out: &Path) -
         }
     }
     if !tmp.join("1_Pooling/config.json").is_file() {
-        let pooling = serde_json::json!({"word_embedding_dimension": encoder.dim(), "pooling_mode_mean_tokens": true});
+        let pooling =
+            serde_json::json!({"word_embedding_dimension": encoder.dim(), "pooling_mode_mean_tokens": true});
         write(&tmp.join("1_Pooling/config.json"), &pooling.to_string())?;
         let modules = serde_json::json!([
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},

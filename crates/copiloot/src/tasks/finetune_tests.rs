@@ -39,8 +39,10 @@ fn hand_written_bert_reproduces_the_encoder() {
     let texts: Vec<&str> = DATA.iter().map(|d| d.0).collect();
     let ids = tokenize(&dir, &encoder, &texts).unwrap();
     let total = weights.shape.num_hidden_layers;
-    let lower: Vec<Layer> = (0..total - 2).map(|i| Layer::frozen(&weights, i)).collect::<Result<_>>().unwrap();
-    let top: Vec<Layer> = (total - 2..total).map(|i| Layer::frozen(&weights, i)).collect::<Result<_>>().unwrap();
+    let lower: Vec<Layer> =
+        (0..total - 2).map(|i| Layer::frozen(&weights, i)).collect::<Result<_>>().unwrap();
+    let top: Vec<Layer> =
+        (total - 2..total).map(|i| Layer::frozen(&weights, i)).collect::<Result<_>>().unwrap();
     let mine = embeddings(&frozen_states(&weights, &lower, &ids).unwrap(), &top).unwrap();
     let theirs = encoder.embed(&texts).unwrap();
     for (a, b) in mine.iter().zip(&theirs) {
@@ -55,9 +57,11 @@ fn fine_tuning_lowers_the_loss_and_saves_a_loadable_classifier() {
     let encoder = Encoder::from_dir(&dir).unwrap().with_id("multilingual-e5-small");
     let texts: Vec<&str> = DATA.iter().map(|d| d.0).collect();
     let labels: Vec<String> = DATA.iter().map(|d| d.1.to_string()).collect();
-    let config = FineTuneConfig { layers: 1, epochs: 3, lr: 1e-4, batch_size: 4, ..FineTuneConfig::default() };
+    let config =
+        FineTuneConfig { layers: 1, epochs: 3, lr: 1e-4, batch_size: 4, ..FineTuneConfig::default() };
     let mut lines = Vec::new();
-    let tuned = fine_tune(&dir, &encoder, &texts, &labels, &config, &mut |l| lines.push(l.to_string())).unwrap();
+    let tuned =
+        fine_tune(&dir, &encoder, &texts, &labels, &config, &mut |l| lines.push(l.to_string())).unwrap();
     assert_eq!(tuned.epoch_losses.len(), 3);
     assert!(tuned.epoch_losses[2] < tuned.epoch_losses[0], "{:?}", tuned.epoch_losses);
     assert!(lines.iter().any(|l| l.contains("epoch 3/3")), "{lines:?}");
