@@ -28,7 +28,9 @@ pub const ARCHITECTURES: &[&str] = &[
 /// Texts per forward pass.
 const BATCH: usize = 16;
 
-/// Each architecture keeps its own head layout.
+/// Each architecture keeps its own head layout. (One per loaded model, so the size difference between
+/// variants costs nothing worth boxing for.)
+#[allow(clippy::large_enum_variant)]
 enum Arch {
     /// `bert.pooler.dense` + tanh on `[CLS]`, then `classifier`.
     Bert { model: bert::BertModel, pooler: Linear, classifier: Linear },
@@ -251,7 +253,9 @@ impl SequenceClassifier {
 }
 
 /// A classifier that reads text: a Hugging Face sequence classifier, or an encoder fine-tuned by
-/// `copiloot train intent --fine-tune` with its linear head (both in one folder).
+/// `copiloot train intent --fine-tune` with its linear head (both in one folder). Held once per model
+/// behind an `Arc`, so the variants' size difference is not worth boxing.
+#[allow(clippy::large_enum_variant)]
 pub enum TextClassifier {
     Sequence(SequenceClassifier),
     Tuned { encoder: Encoder, head: LinearHead },

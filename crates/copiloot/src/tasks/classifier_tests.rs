@@ -89,7 +89,7 @@ fn refuses_a_classifier_without_labels() {
     let dir = with_config("distilbert", |c| {
         c["id2label"] = serde_json::json!({"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"});
     });
-    let err = TextClassifier::detect(dir.path()).err().expect("refused");
+    let err = TextClassifier::detect(dir.path()).expect_err("refused");
     assert!(err.to_string().contains("placeholders"), "{err}");
 }
 
@@ -102,11 +102,11 @@ fn refuses_labels_that_do_not_match_the_weights_or_unknown_architectures() {
 
     let dir =
         with_config("bert", |c| c["architectures"] = serde_json::json!(["GPT2ForSequenceClassification"]));
-    let err = TextClassifier::detect(dir.path()).err().expect("refused");
+    let err = TextClassifier::detect(dir.path()).expect_err("refused");
     assert!(err.to_string().contains("not a supported sequence classifier"), "{err}");
 
     let dir = with_config("bert", |c| c["architectures"] = serde_json::json!(["BertModel"]));
-    let err = TextClassifier::detect(dir.path()).err().expect("refused");
+    let err = TextClassifier::detect(dir.path()).expect_err("refused");
     assert!(err.to_string().contains("no classification head"), "{err}");
 }
 
