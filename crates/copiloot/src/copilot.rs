@@ -160,6 +160,15 @@ impl Copilot {
         Ok(self)
     }
 
+    /// The same copilot with another intent model (a trained head, a fine-tuned or Hugging Face
+    /// classifier from `IntentModel::from_dir`).
+    pub fn with_intent_model(mut self, model: crate::tasks::intent::IntentModel) -> Self {
+        let mut tasks = (*self.tasks).clone();
+        tasks.intent = model;
+        self.tasks = Arc::new(tasks);
+        self
+    }
+
     pub fn encoder(&self) -> &Encoder {
         &self.encoder
     }

@@ -30,6 +30,10 @@ pub struct AnalyzeArgs {
     /// Parallel conversations in a batch (default: number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Intents from this folder instead of the zero-shot taxonomy: a head or fine-tuned folder from
+    /// `copiloot train intent`, or a Hugging Face `*ForSequenceClassification` folder.
+    #[arg(long)]
+    pub intent_model: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -48,7 +52,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let path = args.file.as_deref().or(args.input.as_deref());
     let (name, text) = read_input(path)?;
     let records = parse_records(&name, &text)?;
-    let copilot = args.model.copilot()?;
+    let mut copilot = args.model.copilot()?;
+    if let Some(dir) = &args.intent_model {
+        let model = copiloot::tasks::intent::IntentModel::from_dir(dir, copilot.encoder().model_id())?;
+        copilot = copilot.with_intent_model(model);
+    }
 
     if records.len() == 1 && args.output.is_none() {
         let conversation = records.into_iter().next().context("no conversation")??;

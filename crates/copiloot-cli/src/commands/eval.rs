@@ -20,7 +20,9 @@ pub struct EvalArgs {
     pub task: EvalTask,
     #[command(flatten)]
     pub data: DataArgs,
-    /// A head folder from `copiloot train` (default: zero-shot taxonomy for intent, the shipped head for sentiment).
+    /// A folder from `copiloot train` (a head, or with --fine-tune an encoder and head) or, for intent, a
+    /// Hugging Face `*ForSequenceClassification` folder (default: zero-shot taxonomy for intent, the
+    /// shipped head for sentiment).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Intent: zero-shot over this taxonomy file instead of the shipped one.
@@ -89,7 +91,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let (predicted, scores, model_name): (Vec<String>, Vec<f32>, String) = match task {
         Task::Intent => {
             let (model, name) = if let Some(dir) = &args.model {
-                (IntentModel::from_head_dir(dir, encoder.model_id())?, dir.display().to_string())
+                (IntentModel::from_dir(dir, encoder.model_id())?, dir.display().to_string())
             } else if args.zero_shot_labels {
                 let mut labels = gold.clone();
                 labels.sort();
@@ -109,13 +111,17 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             let mut known = model.labels();
             known.push(copiloot::tasks::intent::OTHER.to_string());
             check_known_labels(&gold, &known, std::path::Path::new(&name))?;
-            let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
             let opts = IntentOptions {
                 min_confidence: args.min_confidence,
                 out_of_scope: args.min_confidence > 0.0,
                 ..IntentOptions::default()
             };
-            let p = model.predict_embeddings(&embeddings, &opts)?;
+            let p = if model.reads_text() {
+                classify_texts(&model, encoder, &examples, &opts)?
+            } else {
+                let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
+                model.predict_embeddings(&embeddings, &opts)?
+            };
             let scores = p.iter().map(|p| p.score).collect();
             (p.into_iter().map(|p| p.intent).collect(), scores, name)
         }
@@ -161,6 +167,30 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         eprintln!("report written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Texts through a classifier with its own encoder, in chunks with a progress bar.
+fn classify_texts(
+    model: &IntentModel,
+    encoder: &dyn TextEmbedder,
+    examples: &[copiloot::tasks::labelled::LabelledExample],
+    opts: &IntentOptions,
+) -> anyhow::Result<Vec<copiloot::tasks::intent::IntentPrediction>> {
+    let bar = indicatif::ProgressBar::new(examples.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "classifying {bar:30} {pos}/{len} texts  {per_sec}  eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut out = Vec::with_capacity(examples.len());
+    for chunk in examples.chunks(256) {
+        let texts: Vec<&str> = chunk.iter().map(|e| e.text.as_str()).collect();
+        out.extend(model.predict_texts(&texts, encoder, opts)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(out)
 }
 
 fn print_table(r: &ClassificationReport, model: &str) {

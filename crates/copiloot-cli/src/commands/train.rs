@@ -72,6 +72,22 @@ pub struct TrainArgs {
     /// Intent only: refuse labels that are not intent ids of this taxonomy file.
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
+    /// Intent only: also fine-tune the encoder's top layers with the head (cross-entropy, AdamW); `--out`
+    /// then holds the tuned encoder and its head, loaded as one classifier by `--model DIR`.
+    #[arg(long)]
+    pub fine_tune: bool,
+    /// Fine-tuning: passes over the training data.
+    #[arg(long, default_value_t = 3, requires = "fine_tune")]
+    pub epochs: usize,
+    /// Fine-tuning: AdamW learning rate.
+    #[arg(long, default_value_t = 5e-5, requires = "fine_tune")]
+    pub lr: f64,
+    /// Fine-tuning: how many top transformer layers are trained (the lower ones stay frozen).
+    #[arg(long, default_value_t = 2, requires = "fine_tune")]
+    pub layers: usize,
+    /// Fine-tuning: seed of the example order.
+    #[arg(long, default_value_t = 1, requires = "fine_tune")]
+    pub seed: u64,
     #[command(flatten)]
     pub churn: super::churn::ChurnTrainArgs,
     #[command(flatten)]
@@ -102,6 +118,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     copiloot::tasks::head::check_labels(&labels)?;
     let copilot = args.model.copilot()?;
     let encoder = copilot.encoder();
+    if args.fine_tune {
+        return fine_tune(args, encoder, &examples, &labels);
+    }
     let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
     let mut config = TrainConfig {
         l2: args.l2,
@@ -203,4 +222,63 @@ pub fn embed_examples(
     }
     bar.finish_and_clear();
     Ok(out)
+}
+
+/// `--fine-tune`: the encoder's top layers and the head, saved as one folder.
+fn fine_tune(
+    args: &TrainArgs,
+    encoder: &copiloot::models::Encoder,
+    examples: &[LabelledExample],
+    labels: &[String],
+) -> anyhow::Result<ExitCode> {
+    use copiloot::tasks::finetune::{self, FineTuneConfig};
+    if args.task != Task::Intent {
+        anyhow::bail!(copiloot::Error::Config("--fine-tune is for `train intent`".into()));
+    }
+    let base = match &args.model.encoder {
+        Some(spec) => copiloot::models::ModelSource::parse(spec)?.resolve_encoder_folder()?,
+        None => {
+            let dir = args.model.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
+            let catalog = copiloot::models::Catalog::load(&dir)?;
+            dir.join(&catalog.roles.encoder)
+        }
+    };
+    let config = FineTuneConfig {
+        layers: args.layers,
+        epochs: args.epochs,
+        lr: args.lr,
+        seed: args.seed,
+        head: TrainConfig {
+            l2: args.l2,
+            class_weight: match args.class_weight {
+                ClassWeightArg::Balanced => ClassWeight::Balanced,
+                ClassWeightArg::None => ClassWeight::None,
+            },
+            max_iter: args.max_iter,
+            ..TrainConfig::default()
+        },
+        ..FineTuneConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let mut log = |line: &str| eprintln!("  [{:6.0}s] {line}", started.elapsed().as_secs_f64());
+    let mut tuned = finetune::fine_tune(&base, encoder, &texts, labels, &config, &mut log)?;
+    tuned.head.set_source(format!(
+        "copiloot train intent --fine-tune --layers {} --epochs {} --lr {} --seed {} ({} examples)",
+        args.layers,
+        args.epochs,
+        args.lr,
+        args.seed,
+        examples.len()
+    ));
+    finetune::save(&tuned, &base, encoder, &args.out)?;
+    eprintln!(
+        "fine-tuned the top {} layers and the head: {} labels, {} examples in {:.0}s → {}",
+        args.layers,
+        tuned.head.labels().len(),
+        examples.len(),
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

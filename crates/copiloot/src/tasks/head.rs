@@ -246,6 +246,11 @@ impl LinearHead {
     pub fn meta(&self) -> &HeadMeta {
         &self.meta
     }
+    /// The weights `[classes × dim]` (row-major) and biases, for fine-tuning from this head.
+    pub fn parts(&self) -> (&[f32], &[f32]) {
+        (&self.weight, &self.bias)
+    }
+
     /// Records where the head came from (stored in `head.json`).
     pub fn set_source(&mut self, source: impl Into<String>) {
         self.meta.training.source = Some(source.into());

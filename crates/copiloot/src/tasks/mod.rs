@@ -6,9 +6,12 @@
 //! role: `query: ` for e5), so a conversation is never encoded twice. Texts that arrive on their own
 //! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`].
 
+mod bert_layers;
 pub mod cache;
 pub mod churn;
+pub mod classifier;
 pub mod defaults;
+pub mod finetune;
 pub use defaults::ConversationTasks;
 pub mod head;
 pub mod intent;

@@ -7,12 +7,14 @@ mod zero_shot;
 pub use taxonomy::{default_path as default_taxonomy_path, IntentDef, Taxonomy, OTHER};
 pub use zero_shot::{Calibration, ZeroShotIntents};
 
+use super::classifier::TextClassifier;
 use super::head::{canonical_encoder_id, LinearHead};
 use super::{argmax, check_text, TextEmbedder};
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Knobs of intent classification. Defaults are documented per field.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,11 +88,14 @@ pub struct TurnIntent {
     pub score: f32,
 }
 
-/// An intent classifier: zero-shot over a taxonomy or a trained head.
+/// An intent classifier: zero-shot over a taxonomy, a trained head on the shared turn embeddings, or a
+/// classifier with its own encoder (a Hugging Face sequence classifier or a `--fine-tune` folder), which
+/// reads the turn texts.
 #[derive(Debug, Clone)]
 pub enum IntentModel {
     ZeroShot { taxonomy: Taxonomy, classifier: ZeroShotIntents },
     Head(LinearHead),
+    Classifier(Arc<TextClassifier>),
 }
 
 impl IntentModel {
@@ -107,11 +112,26 @@ impl IntentModel {
         Ok(IntentModel::Head(head))
     }
 
+    /// Whatever `copiloot train` or transformers wrote into `dir`: a sequence classifier, a fine-tuned
+    /// encoder with its head, or a head on `encoder_id`'s embeddings (refused for another encoder).
+    pub fn from_dir(dir: &Path, encoder_id: &str) -> Result<IntentModel> {
+        match TextClassifier::detect(dir)? {
+            Some(c) => Ok(IntentModel::Classifier(Arc::new(c))),
+            None => Self::from_head_dir(dir, encoder_id),
+        }
+    }
+
+    /// True when the model reads texts itself ([`Self::predict_texts`]) rather than shared embeddings.
+    pub fn reads_text(&self) -> bool {
+        matches!(self, IntentModel::Classifier(_))
+    }
+
     /// The intent ids this model can return (besides `other`).
     pub fn labels(&self) -> Vec<String> {
         match self {
             IntentModel::ZeroShot { classifier, .. } => classifier.ids().to_vec(),
             IntentModel::Head(h) => h.labels().to_vec(),
+            IntentModel::Classifier(c) => c.labels().to_vec(),
         }
     }
 
@@ -119,6 +139,7 @@ impl IntentModel {
         match self {
             IntentModel::ZeroShot { taxonomy, .. } => format!("zero-shot:{}", taxonomy.name),
             IntentModel::Head(h) => format!("head:{}", h.meta().task),
+            IntentModel::Classifier(c) => c.describe(),
         }
     }
 
@@ -128,7 +149,6 @@ impl IntentModel {
         embeddings: &[Vec<f32>],
         opts: &IntentOptions,
     ) -> Result<Vec<IntentPrediction>> {
-        let labels = self.labels();
         let scored: Vec<(Vec<f32>, bool)> = match self {
             IntentModel::ZeroShot { classifier, .. } => {
                 let min_sim = classifier.calibration().min_similarity;
@@ -139,8 +159,21 @@ impl IntentModel {
                     .collect()
             }
             IntentModel::Head(h) => h.predict_proba(embeddings)?.into_iter().map(|p| (p, true)).collect(),
+            IntentModel::Classifier(c) => {
+                return Err(Error::Config(format!(
+                    "the intent model `{}` reads texts with its own encoder, not shared embeddings; classify \
+                     texts (predict_texts) instead",
+                    c.describe()
+                )))
+            }
         };
-        Ok(scored
+        Ok(self.finish(scored, opts))
+    }
+
+    /// Top intents and the `other` decision from class probabilities.
+    fn finish(&self, scored: Vec<(Vec<f32>, bool)>, opts: &IntentOptions) -> Vec<IntentPrediction> {
+        let labels = self.labels();
+        scored
             .into_iter()
             .map(|(p, in_scope)| {
                 let (best, score) = argmax(&p);
@@ -155,7 +188,7 @@ impl IntentModel {
                 let intent = if keep { labels[best].clone() } else { OTHER.to_string() };
                 IntentPrediction { intent, score, top }
             })
-            .collect())
+            .collect()
     }
 
     /// Embeds and classifies texts; empty texts or unsupported scripts are typed errors naming the text.
@@ -165,10 +198,14 @@ impl IntentModel {
         embedder: &dyn TextEmbedder,
         opts: &IntentOptions,
     ) -> Result<Vec<IntentPrediction>> {
-        self.check_encoder(embedder.model_id())?;
         for (i, t) in texts.iter().enumerate() {
             check_text(t, || Location::field(format!("texts[{i}]")))?;
         }
+        if let IntentModel::Classifier(c) = self {
+            let scored = c.predict_proba(texts)?.into_iter().map(|p| (p, true)).collect();
+            return Ok(self.finish(scored, opts));
+        }
+        self.check_encoder(embedder.model_id())?;
         let embeddings = embedder.embed_for_classification(texts)?;
         self.predict_embeddings(&embeddings, opts)
     }
@@ -177,6 +214,7 @@ impl IntentModel {
         let expected = match self {
             IntentModel::ZeroShot { classifier, .. } => classifier.encoder(),
             IntentModel::Head(h) => h.encoder(),
+            IntentModel::Classifier(_) => return Ok(()),
         };
         if canonical_encoder_id(expected) != canonical_encoder_id(model_id) {
             return Err(Error::Config(format!(
@@ -217,9 +255,15 @@ impl IntentModel {
         } else {
             customer
         };
-        let embeddings: Vec<Vec<f32>> = chosen.iter().map(|&i| turn_embeddings[i].clone()).collect();
-        let predictions =
-            if embeddings.is_empty() { Vec::new() } else { self.predict_embeddings(&embeddings, opts)? };
+        let predictions = if chosen.is_empty() {
+            Vec::new()
+        } else if let IntentModel::Classifier(c) = self {
+            let texts: Vec<&str> = chosen.iter().map(|&i| conversation.turns[i].text.as_str()).collect();
+            self.finish(c.predict_proba(&texts)?.into_iter().map(|p| (p, true)).collect(), opts)
+        } else {
+            let embeddings: Vec<Vec<f32>> = chosen.iter().map(|&i| turn_embeddings[i].clone()).collect();
+            self.predict_embeddings(&embeddings, opts)?
+        };
 
         let mut found: Vec<DetectedIntent> = Vec::new();
         let mut turns = Vec::new();

@@ -1,0 +1,196 @@
+//! End-to-end tests of `copiloot train|eval|analyze` with trained heads and Hugging Face sequence
+//! classifiers, and of the typed errors for bad training data and mismatched models.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn installed() -> bool {
+    let ok = root().join("models/multilingual-e5-small/config.json").is_file();
+    if !ok {
+        eprintln!("SKIPPED: the default encoder is not installed; run `copiloot models install`");
+    }
+    ok
+}
+
+fn copiloot(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
+    cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
+    cmd.env_remove("COPILOOT_EMBED_CACHE").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.output().unwrap_or_else(|e| panic!("spawn copiloot: {e}"))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+const TRAIN: &str = "text,label\n\
+Ik wil mijn abonnement opzeggen,cancel\nI want to cancel my contract,cancel\nPlease end my subscription,cancel\n\
+Mijn internet doet het niet,outage\nThe wifi is down again,outage\nEr is een storing in mijn wijk,outage\n\
+Mijn factuur is te hoog,billing\nWhy was I charged twice?,billing\nIk snap mijn rekening niet,billing\n";
+
+#[test]
+fn train_then_eval_a_head_and_analyze_with_it() {
+    if !installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write(tmp.path(), "train.csv", TRAIN);
+    let head = tmp.path().join("head").display().to_string();
+    let out = copiloot(&["train", "intent", "--data", &data, "--out", &head]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let test = write(
+        tmp.path(),
+        "test.jsonl",
+        "{\"text\": \"Ik wil opzeggen\", \"label\": \"cancel\"}\n{\"text\": \"Geen internet sinds vanochtend\", \"label\": \"outage\"}\n",
+    );
+    let report = tmp.path().join("report.json");
+    let out = copiloot(&[
+        "eval",
+        "intent",
+        "--data",
+        &test,
+        "--model",
+        &head,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["accuracy"], 1.0, "{r}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("macro-F1"));
+
+    let conv = root().join("tests/fixtures/conversations/nl_telecom_opzegging.txt");
+    let out = copiloot(&["analyze", conv.to_str().unwrap(), "--intent-model", &head]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["intents"]["model"], "head:intent");
+    assert_eq!(a["intents"]["primary"], "cancel", "{}", a["intents"]);
+}
+
+#[test]
+fn a_hugging_face_classifier_evaluates_and_analyzes_with_its_own_labels() {
+    if !installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let model = root().join("tests/fixtures/classifiers/distilbert");
+    let data = write(tmp.path(), "test.csv", "text,label\nMy internet is not working,outage\nwhy,billing\n");
+    let report = tmp.path().join("r.json");
+    let out = copiloot(&[
+        "eval",
+        "intent",
+        "--data",
+        &data,
+        "--model",
+        model.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["examples"], 2);
+    // Random weights: only the label set is meaningful; it comes from id2label.
+    let data = write(tmp.path(), "bad.csv", "text,label\nhello,refund\nhi,cancel\n");
+    let out = copiloot(&["eval", "intent", "--data", &data, "--model", model.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refund") && stderr(&out).contains("outage"), "{}", stderr(&out));
+
+    let conv = root().join("tests/fixtures/conversations/en_internet_outage.txt");
+    let out = copiloot(&["analyze", conv.to_str().unwrap(), "--intent-model", model.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["intents"]["model"], "classifier:DistilBertForSequenceClassification");
+    let label = a["intents"]["turns"][0]["intent"].as_str().unwrap().to_string();
+    assert!(["billing", "cancel", "outage", "other"].contains(&label.as_str()), "{label}");
+}
+
+#[test]
+fn bad_training_data_and_mismatched_models_are_typed_errors() {
+    if !installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("h").display().to_string();
+
+    let one = write(tmp.path(), "one.csv", "text,label\nik wil opzeggen,cancel\nstop mijn contract,cancel\n");
+    let out = copiloot(&["train", "intent", "--data", &one, "--out", &out_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("only one label"), "{}", stderr(&out));
+    assert!(!Path::new(&out_dir).exists(), "nothing is written on bad input");
+
+    let data = write(
+        tmp.path(),
+        "unknown.csv",
+        "text,label\nik wil opzeggen,cancel\nwaar is mijn pakket,pakketje\n",
+    );
+    let taxonomy = root().join("models/taxonomy/intents.toml");
+    let out = copiloot(&[
+        "train",
+        "intent",
+        "--data",
+        &data,
+        "--out",
+        &out_dir,
+        "--taxonomy",
+        taxonomy.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pakketje") && stderr(&out).contains("not known"), "{}", stderr(&out));
+
+    let empty = write(tmp.path(), "empty.csv", "text,label\n   ,cancel\nstop,billing\n");
+    let out = copiloot(&["train", "intent", "--data", &empty, "--out", &out_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+
+    let out = copiloot(&["train", "sentiment", "--data", &data, "--out", &out_dir, "--fine-tune"]);
+    assert_ne!(out.status.code(), Some(0));
+
+    // A head trained for another encoder: written by hand with another encoder id.
+    let head = tmp.path().join("other");
+    let out = copiloot(&[
+        "train",
+        "intent",
+        "--data",
+        &write(tmp.path(), "t.csv", TRAIN),
+        "--out",
+        head.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = head.join("head.json");
+    let text = std::fs::read_to_string(&meta).unwrap().replace("multilingual-e5-small", "all-MiniLM-L6-v2");
+    std::fs::write(&meta, text).unwrap();
+    let out = copiloot(&["eval", "intent", "--data", &data, "--model", head.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("all-MiniLM-L6-v2") && stderr(&out).contains("retrain"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A Hugging Face classifier without labels.
+    let src = root().join("tests/fixtures/classifiers/bert");
+    let nolabels = tmp.path().join("nolabels");
+    std::fs::create_dir(&nolabels).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(src.join(f), nolabels.join(f)).unwrap();
+    }
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    cfg.as_object_mut().unwrap().remove("id2label");
+    std::fs::write(nolabels.join("config.json"), cfg.to_string()).unwrap();
+    let out = copiloot(&["eval", "intent", "--data", &data, "--model", nolabels.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("id2label"), "{}", stderr(&out));
+}
