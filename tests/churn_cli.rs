@@ -173,3 +173,83 @@ fn bad_input_gives_typed_errors() {
     );
     assert!(!dir.path().join("m").exists(), "no model written on bad input");
 }
+
+#[test]
+fn conversation_mode_trains_on_outcome_labels_and_scores_with_the_trained_model() {
+    if !encoder_installed() {
+        return;
+    }
+    // A small history of contacts with their outcome: cancellations that churned, happy contacts that stayed.
+    let leaving = [
+        "Ik wil mijn abonnement opzeggen, bij Odido ben ik goedkoper uit.",
+        "I want to cancel my contract, it is far too expensive.",
+        "Zeg mijn internet maar op, ik stap over naar een andere provider.",
+        "Please end my subscription at the end of the month.",
+        "Ik ben het zat, ik wil opzeggen.",
+        "Cancel everything please, I'm switching to another company.",
+    ];
+    let staying = [
+        "Dank je wel, het werkt weer perfect!",
+        "Thanks a lot, you solved it quickly.",
+        "Ik wilde alleen mijn nieuwe adres doorgeven.",
+        "Could you tell me when my next bill arrives?",
+        "Top geholpen, fijne dag nog.",
+        "Great service, thank you so much.",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("history.jsonl");
+    let mut lines = Vec::new();
+    for (i, (text, churned)) in
+        leaving.iter().map(|t| (t, "Yes")).chain(staying.iter().map(|t| (t, "No"))).enumerate()
+    {
+        lines.push(
+            serde_json::json!({"id": format!("c{i}"), "churned": churned,
+                "turns": [{"speaker": "klant", "text": text}, {"speaker": "agent", "text": "Dat regel ik voor u."}]})
+            .to_string(),
+        );
+    }
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    let model = dir.path().join("conv-churn");
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    ok(&copiloot(&[
+        "train",
+        "churn",
+        "--data",
+        d,
+        "--label",
+        "churned",
+        "--out",
+        m,
+        "--test-fraction",
+        "0.34",
+    ]));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("churn.json")).unwrap()).unwrap();
+    assert!(saved.to_string().contains("conversation"), "a conversation model: {saved}");
+
+    let report = dir.path().join("eval.json");
+    ok(&copiloot(&[
+        "eval",
+        "churn",
+        "--data",
+        d,
+        "--label",
+        "churned",
+        "--model",
+        m,
+        "--report",
+        report.to_str().unwrap(),
+    ]));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["rows"], 12, "{r}");
+    assert!(r["roc_auc"].as_f64().unwrap() >= 0.9, "cancellations rank above happy contacts: {r}");
+
+    let cancel = root().join("tests/fixtures/conversations/nl_telecom_opzegging.txt");
+    let happy = root().join("tests/fixtures/churn/nl_compliment.txt");
+    let score = |p: &std::path::Path| -> f64 {
+        let out = ok(&copiloot(&["churn", p.to_str().unwrap(), "--model", m]));
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        v["score"].as_f64().or_else(|| v["churn"]["score"].as_f64()).unwrap()
+    };
+    assert!(score(&cancel) > score(&happy), "the trained model ranks the cancellation higher");
+}

@@ -8,8 +8,8 @@ use crate::models::{
     DEFAULT_BATCH_SIZE,
 };
 use crate::redact::Redactor;
-use crate::tasks::summary::{Signals, Summary, SummaryModel, SummaryOptions};
 use crate::tasks::churn::{ChurnOptions, ChurnScorer};
+use crate::tasks::summary::{Signals, Summary, SummaryModel, SummaryOptions};
 use crate::tasks::ConversationTasks;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -245,11 +245,11 @@ fn one_file(args: &super::train::DataArgs) -> anyhow::Result<&Path> {
     }
 }
 
+/// Conversations, their outcome labels and the label field's name.
+type LabelledConversations = (Vec<Conversation>, Vec<Option<String>>, String);
+
 /// Conversations (JSONL with `turns`) and their labels, when `path` holds conversations; `None` for a table.
-fn conversation_rows(
-    path: &Path,
-    label: Option<&str>,
-) -> anyhow::Result<Option<(Vec<Conversation>, Vec<Option<String>>, String)>> {
+fn conversation_rows(path: &Path, label: Option<&str>) -> anyhow::Result<Option<LabelledConversations>> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if !matches!(ext.as_str(), "jsonl" | "ndjson") {
         return Ok(None);

@@ -358,8 +358,7 @@ impl ChurnModel {
                     levels.iter().map(|l| (l.center, l.scale, l.coefficient)).collect()
                 }
             };
-            if params.iter().any(|(c, s, k)| !c.is_finite() || !k.is_finite() || !(s.is_finite() && *s > 0.0))
-            {
+            if params.iter().any(|(c, s, k)| !(c.is_finite() && k.is_finite() && s.is_finite() && *s > 0.0)) {
                 return Err(bad(format!("feature `{}` has a non-finite number or a scale ≤ 0", f.column())));
             }
         }
