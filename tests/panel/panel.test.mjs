@@ -59,6 +59,17 @@ test("Dutch conversation: Dutch UI, intents, sentiment, citation click", async (
   assert.ok((await page.locator(".turn.highlight").first().textContent()).includes("684 euro"));
   const transcript = await page.locator("#turns").textContent();
   assert.ok(transcript.includes("[POSTCODE]") && !transcript.includes("3512 AB"), "PII is masked in the panel by default");
+  // Summary claims cite their turns; the churn gauge shows the score with Dutch reasons.
+  const claims = page.locator("#summary .claim");
+  assert.ok((await claims.count()) >= 2, "reason and resolution at least");
+  await claims.first().click();
+  const claimTurns = (await claims.first().getAttribute("data-turns")).split(",");
+  const lit = await page.locator(".turn.highlight").evaluateAll((ns) => ns.map((n) => n.dataset.turn));
+  assert.deepEqual(lit, claimTurns, "clicking a claim highlights exactly its turns");
+  assert.ok(await page.getByText("Opzegrisico").isVisible());
+  assert.equal(await page.locator("#churn meter").count(), 1);
+  assert.match(await page.locator("#churn .gauge-value").textContent(), /\d+% · (laag|middel|hoog)/);
+  assert.ok((await page.locator("#churn .reasons li").count()) >= 1);
   await page.screenshot({ path: `${artifacts}/panel-nl.png`, fullPage: true });
   assert.deepEqual(outside, [], "the panel makes no requests outside the server");
 });
@@ -73,5 +84,6 @@ test("English conversation: English UI and a keyboard-usable note button", async
   await page.waitForFunction(() => document.getElementById("panel").lastNote);
   const note = await page.evaluate(() => document.getElementById("panel").lastNote);
   assert.match(note, /Reason for contact: Cancel a contract or subscription/);
+  assert.match(note, /Churn risk: \d+% \((low|medium|high)\)/, note);
   await page.screenshot({ path: `${artifacts}/panel-en.png`, fullPage: true });
 });
