@@ -62,9 +62,6 @@ pub struct ChurnTrainArgs {
     /// Churn: share of rows held out for evaluation (stratified).
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
-    /// Churn: seed of the held-out split.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
     /// Churn: treat this column as categorical (repeat); e.g. a numeric plan code.
     #[arg(long)]
     pub categorical: Vec<String>,
@@ -298,7 +295,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let path = one_file(&args.data)?;
     let options = TrainOptions {
         test_fraction: args.churn.test_fraction,
-        seed: args.churn.seed,
+        seed: args.seed,
         l2: args.l2,
         max_iter: args.max_iter.max(1000),
         categorical: args.churn.categorical.clone(),

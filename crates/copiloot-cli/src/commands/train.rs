@@ -85,8 +85,8 @@ pub struct TrainArgs {
     /// Fine-tuning: how many top transformer layers are trained (the lower ones stay frozen).
     #[arg(long, default_value_t = 2, requires = "fine_tune")]
     pub layers: usize,
-    /// Fine-tuning: seed of the example order.
-    #[arg(long, default_value_t = 1, requires = "fine_tune")]
+    /// Seed of the random choices: the held-out split (churn) or the example order (fine-tuning).
+    #[arg(long, default_value_t = 42)]
     pub seed: u64,
     #[command(flatten)]
     pub churn: super::churn::ChurnTrainArgs,
