@@ -18,6 +18,7 @@ pub mod copilot;
 pub mod error;
 pub mod models;
 pub mod redact;
+mod rng;
 pub mod tasks;
 
 pub use analysis::{Analysis, ModelsUsed, Resolution, SCHEMA_VERSION};

@@ -24,19 +24,12 @@ pub struct KindScore {
     pub recall: f64,
 }
 
-/// splitmix64: tiny, deterministic, good enough to vary test data.
-struct Rng(u64);
+/// The seeded generator behind the test data, with helpers for digits and choices.
+struct Rng(crate::rng::SplitMix64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.below(n)
     }
     fn digit(&mut self) -> u8 {
         self.below(10) as u8
@@ -137,7 +130,7 @@ fn sample(template: &str, value: &str, kind: Option<PiiKind>) -> Sample {
 
 /// `per_kind` sentences for each kind, and as many decoy sentences, mixed Dutch and English.
 pub fn generate(per_kind: usize, seed: u64) -> Vec<Sample> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(crate::rng::SplitMix64(seed));
     let mut out = Vec::new();
     let streets = ["Kerkstraat", "Dorpsweg", "Stationsplein", "Prinsengracht", "Molenlaan", "Julianalaan"];
     let months = ["maart", "april", "juni", "oktober"];

@@ -133,18 +133,7 @@ fn embeddings(states: &[Tensor], top: &[Layer]) -> Result<Vec<Vec<f32>>> {
 
 /// A deterministic shuffle (splitmix64), so a seed gives the same run.
 fn shuffle(items: &mut [usize], seed: u64) {
-    let mut s = seed;
-    let mut next = || {
-        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
+    crate::rng::SplitMix64(seed).shuffle(items);
 }
 
 /// Fine-tunes the top layers of the BERT encoder in `dir` (loaded as `encoder`) on labelled texts.

@@ -377,15 +377,12 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
 
 /// Stratified split: the same share of churners in both parts; deterministic for a seed.
 pub fn split(y: &[bool], test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = SplitMix64(seed);
+    let mut rng = crate::rng::SplitMix64(seed);
     let mut train = Vec::new();
     let mut test = Vec::new();
     for class in [false, true] {
         let mut idx: Vec<usize> = (0..y.len()).filter(|&i| y.get(i) == Some(&class)).collect();
-        for i in (1..idx.len()).rev() {
-            let j = (rng.next() % (i as u64 + 1)) as usize;
-            idx.swap(i, j);
-        }
+        rng.shuffle(&mut idx);
         let k = (idx.len() as f64 * test_fraction).round() as usize;
         test.extend_from_slice(&idx[..k.min(idx.len())]);
         train.extend_from_slice(&idx[k.min(idx.len())..]);
@@ -393,20 +390,6 @@ pub fn split(y: &[bool], test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usiz
     train.sort_unstable();
     test.sort_unstable();
     (train, test)
-}
-
-/// SplitMix64: a tiny generator whose sequence is fixed by its definition (a seed means the same split
-/// on every platform and every copiloot version, which a library generator does not promise).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 #[cfg(test)]
