@@ -115,17 +115,38 @@ impl Redactor {
     }
 
     /// Non-overlapping PII spans in `text`, in order (offsets into `text`, redacted offsets unset).
+    ///
+    /// Runs to a fixpoint: a candidate that lost to an overlapping higher-priority span ("+1 06-12345678
+    /// 4111 1111 1111 1111": the greedy phone match reaches into the card) or that only becomes a word of
+    /// its own next to a placeholder is looked for again on the text with the spans taken so far masked.
+    /// That is what makes redaction idempotent: a second pass over the output finds nothing.
     pub fn find(&self, text: &str) -> Vec<(PiiKind, usize, usize)> {
+        let mut taken: Vec<(PiiKind, usize, usize)> = Vec::new();
+        let mut masked = std::borrow::Cow::Borrowed(text);
+        loop {
+            let fresh = self.pick(&masked, &taken);
+            if fresh.is_empty() {
+                return taken;
+            }
+            taken.extend(fresh);
+            taken.sort_by_key(|t| t.1);
+            taken = glue_to_words(text, taken);
+            masked = std::borrow::Cow::Owned(mask(text, &taken));
+        }
+    }
+
+    /// The candidates in `text` that overlap neither `taken` nor each other, higher priority first.
+    fn pick(&self, text: &str, taken: &[(PiiKind, usize, usize)]) -> Vec<(PiiKind, usize, usize)> {
         let mut candidates = detectors::find_all(text, &self.options.kinds);
         candidates.sort_by_key(|&(kind, start, end)| (kind.priority(), start, std::cmp::Reverse(end)));
-        let mut taken: Vec<(PiiKind, usize, usize)> = Vec::new();
+        let mut fresh: Vec<(PiiKind, usize, usize)> = Vec::new();
         for c in candidates {
-            if c.1 < c.2 && !taken.iter().any(|t| c.1 < t.2 && t.1 < c.2) {
-                taken.push(c);
+            let overlaps = |t: &(PiiKind, usize, usize)| c.1 < t.2 && t.1 < c.2;
+            if c.1 < c.2 && !taken.iter().any(overlaps) && !fresh.iter().any(overlaps) {
+                fresh.push(c);
             }
         }
-        taken.sort_by_key(|t| t.1);
-        glue_to_words(text, taken)
+        fresh
     }
 
     pub fn redact(&self, text: &str) -> Redacted {
@@ -174,6 +195,24 @@ fn glue_to_words(text: &str, spans: Vec<(PiiKind, usize, usize)>) -> Vec<(PiiKin
             _ => out.push((kind, start, end)),
         }
     }
+    out
+}
+
+/// `text` with each span replaced by `[XX…X]` of the same byte length: to the detectors this looks like a
+/// placeholder (no pattern crosses `[` or `]`), and every offset outside the spans stays the same.
+fn mask(text: &str, spans: &[(PiiKind, usize, usize)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for &(_, start, end) in spans {
+        out.push_str(&text[last..start]);
+        out.push('[');
+        out.extend(std::iter::repeat_n('X', (end - start).saturating_sub(2)));
+        if end - start >= 2 {
+            out.push(']');
+        }
+        last = end;
+    }
+    out.push_str(&text[last..]);
     out
 }
 
