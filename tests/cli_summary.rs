@@ -120,6 +120,18 @@ fn eval_summary_scores_grounded_and_lead_on_tiny_jsonl() {
     assert!(out.contains("lead-1"), "{out}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert!(r["rouge1"].as_f64().unwrap() > 0.0, "{r}");
+
+    // The LLM rewrite is scored on its own text; without a generator the system is refused.
+    let rewrite = ["eval", "summary", "--data", d, "--system", "rewrite", "--max-tokens", "24"];
+    let refused = copiloot(&rewrite);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--generator"));
+    let args = [&rewrite[..], &["--generator", "default", "--predictions", preds.to_str().unwrap()]].concat();
+    let out = ok(&copiloot(&args));
+    assert!(out.contains("rewrite by") && out.contains("smollm2"), "{out}");
+    let p = std::fs::read_to_string(&preds).unwrap();
+    let first: serde_json::Value = serde_json::from_str(p.lines().next().unwrap()).unwrap();
+    assert!(!first["prediction"].as_str().unwrap().is_empty(), "{first}");
 }
 
 #[test]
@@ -132,4 +144,30 @@ fn eval_summary_names_the_bad_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2") && err.contains("reference"), "{err}");
+}
+
+#[test]
+fn summarize_with_the_default_generator_adds_a_checked_rewrite_and_streams_it() {
+    let file = fixture("en_internet_outage.txt");
+    let out = copiloot(&["summarize", &file, "--generator", "default", "--max-tokens", "24", "--stream"]);
+    let s: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    let rewrite = &s["rewrite"];
+    let text = rewrite["text"].as_str().unwrap();
+    assert!(!text.is_empty(), "{s}");
+    assert!(rewrite["generator"].as_str().unwrap().contains("smollm2"), "{rewrite}");
+    assert!(rewrite["unsupported_claims"].is_array() && rewrite["evidence_turns"].is_array(), "{rewrite}");
+    // --stream printed the same text to stderr while it was generated.
+    assert!(String::from_utf8_lossy(&out.stderr).contains(text), "{}", String::from_utf8_lossy(&out.stderr));
+    // The grounded fields are unchanged by the rewrite.
+    let plain: serde_json::Value = serde_json::from_str(&ok(&copiloot(&["summarize", &file]))).unwrap();
+    assert_eq!(plain["text"], s["text"]);
+    assert!(plain.get("rewrite").is_none());
+}
+
+#[test]
+fn a_generator_that_does_not_exist_is_a_clear_error() {
+    let out = copiloot(&["summarize", &fixture("en_internet_outage.txt"), "--generator", "no/such.gguf"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such.gguf"), "{err}");
 }

@@ -248,3 +248,85 @@ fn rewrite_keeps_evidence_and_flags_what_the_conversation_lacks() {
         assert_eq!(r.text.get(claim.start..claim.end), Some(claim.text.as_str()));
     }
 }
+
+fn copilot_with_generator(max_tokens: usize) -> copiloot::Copilot {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let options = copiloot::CopilotOptions {
+        models_dir: Some(models),
+        generator: Some(copiloot::models::ModelSource::Gguf { path: gguf_path() }),
+        generation: greedy(max_tokens),
+        ..Default::default()
+    };
+    copiloot::Copilot::new(options).unwrap()
+}
+
+fn fixture_conversation(name: &str) -> copiloot::Conversation {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/conversations").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    copiloot::conversation::parse_str("fixture", &text, &Default::default()).unwrap()
+}
+
+#[test]
+fn the_copilot_rewrites_the_summary_note_and_streams_it() {
+    let copilot = copilot_with_generator(40);
+    let conversation = fixture_conversation("en_internet_outage.txt");
+    let mut streamed = String::new();
+    let analysis = copilot
+        .analyze_streaming(&conversation, &mut |piece| {
+            streamed.push_str(piece);
+            true
+        })
+        .unwrap();
+    assert!(
+        analysis.models.generator.as_deref().is_some_and(|g| g.contains("SmolLM2")),
+        "{:?}",
+        analysis.models
+    );
+    let summary = analysis.summary.unwrap();
+    let rewrite = summary.rewrite.as_ref().expect("a generator is set, so the summary has a rewrite");
+    assert!(!rewrite.text.is_empty());
+    assert_eq!(rewrite.text, streamed.trim(), "the streamed pieces are the rewrite");
+    // The rewrite keeps the evidence of the grounded fields it was written from.
+    let mut cited: Vec<usize> = summary.reason.iter().flat_map(|r| r.turns.clone()).collect();
+    cited.extend(summary.actions.iter().flat_map(|a| a.turns.clone()));
+    cited.extend(summary.resolution.turns.iter().copied());
+    cited.extend(summary.next_steps.iter().flat_map(|n| n.turns.clone()));
+    cited.sort_unstable();
+    cited.dedup();
+    assert_eq!(rewrite.evidence_turns, cited);
+    // A short conversation fits the context whole.
+    let all: Vec<usize> = conversation.turns.iter().map(|t| t.index).collect();
+    assert_eq!(rewrite.prompt_turns, all);
+    // Flagged claims point into the note; the speaker labels the model saw are not invented names.
+    for claim in &rewrite.unsupported_claims {
+        assert_eq!(rewrite.text.get(claim.start..claim.end), Some(claim.text.as_str()));
+        assert!(!["Customer", "Agent"].contains(&claim.text.as_str()), "{claim:?}");
+    }
+    // Greedy decoding: the same rewrite again.
+    let again = copilot.summarize(&conversation).unwrap();
+    assert_eq!(again.rewrite.unwrap().text, rewrite.text);
+}
+
+#[test]
+fn a_conversation_longer_than_the_context_gives_the_model_only_the_cited_turns() {
+    let copilot = copilot_with_generator(8);
+    let mut transcript =
+        String::from("Customer: My internet has been dropping every evening since Tuesday.\n");
+    for i in 0..220 {
+        transcript.push_str(&format!(
+            "Agent: I am checking the settings of your modem and the line, step {i} of the diagnosis.\n\
+             Customer: Okay, the lights on the modem are still blinking orange, nothing has changed.\n"
+        ));
+    }
+    transcript.push_str("Agent: I will send a technician on Thursday morning.\nCustomer: Thank you.\n");
+    let conversation = copiloot::conversation::parse_str("long", &transcript, &Default::default()).unwrap();
+    let summary = copilot.summarize(&conversation).unwrap();
+    let rewrite = summary.rewrite.expect("a long conversation still gets a rewrite");
+    assert!(
+        rewrite.prompt_turns.len() < conversation.turns.len(),
+        "{} turns in the prompt",
+        rewrite.prompt_turns.len()
+    );
+    assert_eq!(rewrite.prompt_turns, rewrite.evidence_turns, "only the cited turns");
+}

@@ -279,3 +279,98 @@ fn a_client_that_disconnects_mid_batch_stops_the_work() {
     let done = metric(&text, "copiloot_analyses_total");
     assert!(done < n as f64, "only the conversations before the disconnect ran: {done} of {n}");
 }
+
+/// POST as HTTP/1.0 so the event stream comes close-delimited (no chunk framing to undo); returns the
+/// stream positioned at the body.
+fn open_event_stream(s: &Server, body: &str) -> BufReader<TcpStream> {
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "POST /v1/summarize/stream HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains(" 200"), "status line {line:?}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.to_ascii_lowercase().starts_with("content-type:") {
+            assert!(line.contains("text/event-stream"), "{line:?}");
+        }
+        if line.trim().is_empty() {
+            return reader;
+        }
+    }
+}
+
+/// The next server-sent event as (event name, data), skipping keep-alive comments; `None` at the end.
+fn next_event(reader: &mut BufReader<TcpStream>) -> Option<(String, serde_json::Value)> {
+    let (mut event, mut data) = (String::new(), String::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() && !data.is_empty() {
+            return Some((event, serde_json::from_str(&data).unwrap()));
+        }
+        if let Some(v) = line.strip_prefix("event:") {
+            event = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push_str(v.trim_start());
+        }
+    }
+}
+
+#[test]
+fn summarize_stream_sends_the_rewrite_token_by_token_then_the_summary() {
+    let s = Server::start(&["--generator", "default", "--max-tokens", "32"]);
+    let body = fixture("en_energy_billing.json");
+    let mut reader = open_event_stream(&s, &body);
+    let mut streamed = String::new();
+    let mut tokens = 0;
+    let summary = loop {
+        match next_event(&mut reader) {
+            Some((e, data)) if e == "token" => {
+                streamed.push_str(data["text"].as_str().unwrap());
+                tokens += 1;
+            }
+            Some((e, data)) if e == "summary" => break data,
+            other => panic!("unexpected event {other:?}"),
+        }
+    };
+    assert!(tokens > 1, "the rewrite came in pieces ({tokens})");
+    assert_eq!(summary["rewrite"]["text"].as_str().unwrap(), streamed.trim());
+    assert!(summary["reason"]["turns"].is_array(), "{summary}");
+    assert!(next_event(&mut reader).is_none(), "the summary is the last event");
+
+    // Refusals come before the stream starts, as the usual JSON errors.
+    let (status, _, err) = s.post_json("/v1/summarize/stream", "{not json");
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "invalid_input");
+}
+
+#[test]
+fn a_client_that_leaves_a_stream_stops_the_generation() {
+    let s = Server::start(&["--generator", "default", "--max-tokens", "400", "--temperature", "1.0"]);
+    let mut reader = open_event_stream(&s, &fixture("en_energy_billing.json"));
+    let (event, _) = next_event(&mut reader).unwrap();
+    assert_eq!(event, "token");
+    drop(reader); // the agent closes the panel while the note is being written
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let text = loop {
+        let (_, _, text) = s.request("GET", "/metrics", &[], b"");
+        if metric(&text, "copiloot_in_flight") == 0.0 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(metric(&text, "copiloot_in_flight"), 0.0, "{text}");
+    assert_eq!(metric(&text, "copiloot_cancelled_total"), 1.0, "{text}");
+}

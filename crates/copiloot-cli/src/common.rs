@@ -1,10 +1,13 @@
 //! Pieces several commands share: model options, input reading, exit codes.
 
 use anyhow::Context;
+use copiloot::models::generator::{GenerationOptions, Generator, LoadOptions};
+use copiloot::models::ModelSource;
 use copiloot::{Copilot, CopilotOptions, Error, Redaction};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Which models to use; every command that runs a model takes these.
 #[derive(clap::Args, Debug, Clone)]
@@ -53,8 +56,69 @@ impl ModelArgs {
             },
             churn,
             precision: self.precision,
+            ..CopilotOptions::default()
         };
         Ok(Copilot::new(options)?)
+    }
+}
+
+/// The optional local LLM (`generate`, and the note rewrite of `summarize`, `analyze` and `serve`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct GeneratorArgs {
+    /// A local LLM: a `.gguf` file, a folder holding one, a hub file `org/name[@rev]:file.gguf`, or
+    /// `default` (the catalog's generator in the models folder). Summaries then carry a `rewrite`.
+    #[arg(long, env = "COPILOOT_GENERATOR")]
+    pub generator: Option<String>,
+    /// At most this many new tokens per generation.
+    #[arg(long, default_value_t = 160)]
+    pub max_tokens: usize,
+    /// Sample at this temperature instead of greedy decoding (the default, deterministic).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling cut-off (with --temperature).
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Seed for sampling (reproducible runs).
+    #[arg(long, default_value_t = 42)]
+    pub sample_seed: u64,
+    /// Keep Q4_1 weights as they are (slower; by default they are re-quantised to Q8_0 at load).
+    #[arg(long)]
+    pub no_requantize: bool,
+}
+
+impl GeneratorArgs {
+    pub fn options(&self) -> GenerationOptions {
+        GenerationOptions {
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            seed: self.sample_seed,
+        }
+    }
+
+    /// Load the generator when one is named; `models_dir` resolves `default`.
+    pub fn load(&self, models_dir: Option<&Path>) -> anyhow::Result<Option<Arc<Generator>>> {
+        let Some(spec) = self.generator.as_deref() else { return Ok(None) };
+        let source = if spec == "default" {
+            let dir = models_dir.map(Path::to_path_buf).unwrap_or_else(copiloot::models::default_models_dir);
+            let catalog = copiloot::models::Catalog::load(&dir)?;
+            let name = catalog.roles.generator.ok_or_else(|| {
+                anyhow::anyhow!("the model catalog names no default generator; pass --generator FILE.gguf")
+            })?;
+            ModelSource::Folder { path: dir.join(name) }
+        } else {
+            ModelSource::parse(spec)?
+        };
+        let options = LoadOptions { requantize_q4_1: !self.no_requantize };
+        Ok(Some(Arc::new(Generator::load_with(&source, options)?)))
+    }
+
+    /// `copilot` with the generator attached, when one is named.
+    pub fn attach(&self, copilot: Copilot, models_dir: Option<&Path>) -> anyhow::Result<Copilot> {
+        Ok(match self.load(models_dir)? {
+            Some(generator) => copilot.with_generator(generator, self.options()),
+            None => copilot,
+        })
     }
 }
 

@@ -3,13 +3,14 @@
 use crate::analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
 use crate::conversation::{Conversation, ConversationMetrics};
 use crate::error::{Error, Result};
+use crate::models::generator::{GenerationOptions, Generator};
 use crate::models::{
     default_models_dir, Catalog, Encoder, EncoderOptions, ModelSource, Precision, TextRole,
     DEFAULT_BATCH_SIZE,
 };
 use crate::redact::Redactor;
 use crate::tasks::churn::{ChurnOptions, ChurnScorer};
-use crate::tasks::summary::{Signals, Summary, SummaryModel, SummaryOptions};
+use crate::tasks::summary::{llm, Signals, Summary, SummaryModel, SummaryOptions};
 use crate::tasks::ConversationTasks;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +30,10 @@ pub struct CopilotOptions {
     pub churn: ChurnOptions,
     /// Precision of the encoder's linear layers; [`Precision::default`] when `None`.
     pub precision: Option<Precision>,
+    /// A local LLM (GGUF) that rewrites each summary's note; none by default (the grounded note only).
+    pub generator: Option<ModelSource>,
+    /// How the generator decodes (greedy by default).
+    pub generation: GenerationOptions,
 }
 
 /// Where PII redaction applies.
@@ -54,6 +59,9 @@ pub struct Copilot {
     summary: Arc<SummaryModel>,
     /// Churn risk from the intents, the sentiment, the text and the customer record.
     churn: Arc<ChurnScorer>,
+    /// The optional LLM rewrite of the summary note, and how it decodes.
+    generator: Option<Arc<Generator>>,
+    generation: GenerationOptions,
     batch_size: usize,
     redaction: Redaction,
 }
@@ -101,11 +109,14 @@ impl Copilot {
         let tasks = ConversationTasks::load(&models_dir, &encoder)?;
         let summary = SummaryModel::load(&models_dir, &encoder)?;
         let churn = ChurnScorer::load(&models_dir, &options.churn)?;
+        let generator = options.generator.as_ref().map(Generator::load).transpose()?;
         Ok(Self {
             encoder: Arc::new(encoder),
             tasks: Arc::new(tasks),
             summary: Arc::new(summary),
             churn: Arc::new(churn),
+            generator: generator.map(Arc::new),
+            generation: options.generation,
             batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             redaction: options.redaction,
         })
@@ -122,6 +133,8 @@ impl Copilot {
             tasks,
             summary,
             churn,
+            generator: None,
+            generation: GenerationOptions::default(),
             batch_size: DEFAULT_BATCH_SIZE,
             redaction: Redaction::default(),
         })
@@ -133,6 +146,19 @@ impl Copilot {
         self
     }
 
+    /// The same models with a local LLM that rewrites each summary's note (see
+    /// [`crate::tasks::summary::llm::rewrite`]).
+    pub fn with_generator(mut self, generator: Arc<Generator>, options: GenerationOptions) -> Self {
+        self.generator = Some(generator);
+        self.generation = options;
+        self
+    }
+
+    /// The loaded generator, if any.
+    pub fn generator(&self) -> Option<&Generator> {
+        self.generator.as_deref()
+    }
+
     /// The summary model (for a [`crate::tasks::summary::Summarizer`] during a live conversation).
     pub fn summary_model(&self) -> &SummaryModel {
         &self.summary
@@ -141,7 +167,17 @@ impl Copilot {
     /// Only the summary of a conversation; a conversation without customer turns is an `InvalidInput`
     /// error here (`analyze` returns `summary: null` with a warning instead).
     pub fn summarize(&self, conversation: &Conversation) -> Result<Summary> {
-        let mut analysis = self.analyze(conversation)?;
+        self.summarize_streaming(conversation, &mut |_| true)
+    }
+
+    /// [`Self::summarize`], passing the LLM rewrite's text to `on_token` as it is generated (returning
+    /// `false` stops the generation: the rewrite then ends with `stop_reason: cancelled`).
+    pub fn summarize_streaming(
+        &self,
+        conversation: &Conversation,
+        on_token: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Summary> {
+        let mut analysis = self.analyze_streaming(conversation, on_token)?;
         match analysis.summary.take() {
             Some(s) => Ok(s),
             None => Err(Error::invalid(
@@ -192,6 +228,16 @@ impl Copilot {
 
     /// Analyse one conversation.
     pub fn analyze(&self, conversation: &Conversation) -> Result<Analysis> {
+        self.analyze_streaming(conversation, &mut |_| true)
+    }
+
+    /// [`Self::analyze`], streaming the LLM rewrite of the summary note (when a generator is set) to
+    /// `on_token`.
+    pub fn analyze_streaming(
+        &self,
+        conversation: &Conversation,
+        on_token: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Analysis> {
         if conversation.turns.is_empty() {
             return Err(Error::invalid(
                 crate::error::Location::field("turns"),
@@ -231,7 +277,7 @@ impl Copilot {
             .collect();
         warnings.extend(self.tasks.warnings.iter().cloned());
         let signals = Signals::from_tasks(&intents, sentiment.as_ref());
-        let summary = match self.summary.summarize(
+        let mut summary = match self.summary.summarize(
             conversation,
             &display,
             &embeddings.vectors,
@@ -245,6 +291,13 @@ impl Copilot {
             }
             Err(e) => return Err(e),
         };
+        if let (Some(generator), Some(s)) = (&self.generator, summary.as_mut()) {
+            // The rewrite is an extra: when it fails the grounded note stands, with the reason.
+            match llm::rewrite(generator, s, conversation, &display, &self.generation, on_token) {
+                Ok(r) => s.rewrite = Some(r),
+                Err(e) => warnings.push(format!("no LLM rewrite of the note: {e}")),
+            }
+        }
         let resolution = summary.as_ref().map(|s| s.resolution.status);
         let churn = self.churn.score_conversation(
             conversation,
@@ -262,7 +315,10 @@ impl Copilot {
             sentiment,
             summary,
             churn: Some(churn),
-            models: ModelsUsed { encoder: self.encoder.model_id().to_string(), generator: None },
+            models: ModelsUsed {
+                encoder: self.encoder.model_id().to_string(),
+                generator: self.generator.as_ref().map(|g| g.info().id.clone()),
+            },
             pii,
             warnings,
         })

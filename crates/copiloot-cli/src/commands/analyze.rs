@@ -1,7 +1,7 @@
 //! `copiloot analyze`: one conversation to stdout, or a batch to a JSONL file — parallel, resumable,
 //! whole lines only.
 
-use crate::common::{read_input, ModelArgs};
+use crate::common::{read_input, GeneratorArgs, ModelArgs};
 use anyhow::Context;
 use copiloot::conversation::{parse_json, parse_str, ParseOptions};
 use copiloot::{Analysis, Conversation, Copilot, Error};
@@ -36,6 +36,8 @@ pub struct AnalyzeArgs {
     pub intent_model: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -52,7 +54,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let path = args.file.as_deref().or(args.input.as_deref());
     let (name, text) = read_input(path)?;
     let records = parse_records(&name, &text)?;
-    let mut copilot = args.model.copilot()?;
+    let mut copilot = args.generator.attach(args.model.copilot()?, args.model.models_dir.as_deref())?;
     if let Some(dir) = &args.intent_model {
         let model = copiloot::tasks::intent::IntentModel::from_dir(dir, copilot.encoder().model_id())?;
         copilot = copilot.with_intent_model(model);

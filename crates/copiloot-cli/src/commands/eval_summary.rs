@@ -38,12 +38,17 @@ pub struct SummaryEvalArgs {
     /// Summary: longest note in characters.
     #[arg(long, default_value_t = SummaryOptions::default().max_chars)]
     pub max_chars: usize,
+    /// Summary `--system rewrite`: the LLM that rewrites the grounded note (`default` = the catalog's).
+    #[command(flatten)]
+    pub generator: crate::common::GeneratorArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SummarySystem {
     Grounded,
+    /// The grounded note rewritten by `--generator` (scores `rewrite.text`).
+    Rewrite,
     Lead,
 }
 
@@ -86,14 +91,25 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         examples.truncate(limit);
     }
     let copilot = match s.system {
-        SummarySystem::Grounded => {
-            Some(args.model_args.copilot()?.with_summary_options(SummaryOptions {
+        SummarySystem::Grounded | SummarySystem::Rewrite => {
+            let copilot = args.model_args.copilot()?.with_summary_options(SummaryOptions {
                 max_chars: s.max_chars.max(20),
                 ..Default::default()
-            }))
+            });
+            Some(copilot)
         }
         SummarySystem::Lead => None,
     };
+    let copilot = match (copilot, s.system) {
+        (Some(c), SummarySystem::Rewrite) => {
+            if s.generator.generator.is_none() {
+                anyhow::bail!("--system rewrite needs a --generator (a .gguf file, or `default`)");
+            }
+            Some(s.generator.attach(c, args.model_args.models_dir.as_deref())?)
+        }
+        (c, _) => c,
+    };
+    let generation = s.generator.options();
     // With `--cache`, turn embeddings are kept on disk so reruns skip the encoder; the summary is then made
     // from them exactly as `Copilot::analyze` does (intents, sentiment, redacted quotes).
     let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
@@ -114,7 +130,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let (mut failed, mut words) = (0, 0usize);
     for e in &examples {
         let prediction = match &copilot {
-            Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
+            Some(c) => match summarize(c, cached.as_ref(), &e.conversation, &generation) {
+                Ok(summary) if s.system == SummarySystem::Rewrite => match summary.rewrite {
+                    Some(r) => r.text,
+                    None => {
+                        bar.suspend(|| eprintln!("warning: {}: no rewrite", e.id));
+                        failed += 1;
+                        String::new()
+                    }
+                },
                 Ok(summary) => summary.text,
                 Err(err) => {
                     bar.suspend(|| eprintln!("warning: {}: {err}", e.id));
@@ -150,6 +174,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let mean = rouge::mean(&scores);
     let system = match s.system {
         SummarySystem::Grounded => format!("grounded (max {} chars)", s.max_chars),
+        SummarySystem::Rewrite => format!(
+            "rewrite by {} (max {} tokens, of the grounded note)",
+            copilot.as_ref().and_then(|c| c.generator()).map(|g| g.info().id.clone()).unwrap_or_default(),
+            generation.max_tokens
+        ),
         SummarySystem::Lead => format!("lead-{}", s.lead_n),
     };
     let report = Report {
@@ -183,6 +212,7 @@ fn summarize(
     copilot: &Copilot,
     cached: Option<&(CachedEmbedder<'_>, ConversationTasks)>,
     conversation: &Conversation,
+    generation: &copiloot::models::generator::GenerationOptions,
 ) -> copiloot::Result<Summary> {
     let Some((cache, tasks)) = cached else { return copilot.summarize(conversation) };
     let mut c = conversation.clone();
@@ -194,7 +224,19 @@ fn summarize(
     let (intents, sentiment) = tasks.analyze(&c, &embeddings)?;
     let display: Vec<String> = c.turns.iter().map(|t| copiloot::redact::redact(&t.text).text).collect();
     let signals = Signals::from_tasks(&intents, sentiment.as_ref());
-    copilot.summary_model().summarize(&c, &display, &embeddings, &[], &signals)
+    let mut summary = copilot.summary_model().summarize(&c, &display, &embeddings, &[], &signals)?;
+    if let Some(generator) = copilot.generator() {
+        let rewrite = copiloot::tasks::summary::llm::rewrite(
+            generator,
+            &summary,
+            &c,
+            &display,
+            generation,
+            &mut |_| true,
+        )?;
+        summary.rewrite = Some(rewrite);
+    }
+    Ok(summary)
 }
 
 /// The first `n` turns' texts (no speaker names), the usual Lead-N baseline.

@@ -1,40 +1,26 @@
 //! `copiloot generate`: run the local LLM on one prompt, printing tokens as they come.
 
-use crate::common::read_input;
-use copiloot::models::generator::{ChatMessage, GenerationOptions, Generator, LoadOptions};
-use copiloot::models::ModelSource;
+use crate::common::{read_input, GeneratorArgs};
+use copiloot::models::generator::ChatMessage;
 use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
-    /// The model: a `.gguf` file (llama, qwen2, qwen3 or gemma3 family).
-    #[arg(long, env = "COPILOOT_GENERATOR")]
-    pub generator: String,
     /// The user message (default: read from stdin).
     #[arg(long)]
     pub prompt: Option<String>,
     /// An optional system message.
     #[arg(long)]
     pub system: Option<String>,
-    /// At most this many new tokens.
-    #[arg(long, default_value_t = 256)]
-    pub max_tokens: usize,
-    /// Sample at this temperature instead of greedy decoding.
-    #[arg(long)]
-    pub temperature: Option<f64>,
-    /// Nucleus sampling cut-off (with --temperature).
-    #[arg(long)]
-    pub top_p: Option<f64>,
-    /// Seed for sampling (reproducible runs).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Keep Q4_1 weights as they are (slower; by default they are re-quantised to Q8_0 at load).
-    #[arg(long)]
-    pub no_requantize: bool,
     /// Print one JSON object (text, token counts, stop reason, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
+    /// Folder with installed models, for `--generator default`.
+    #[arg(long = "models", env = "COPILOOT_MODELS")]
+    pub models_dir: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
@@ -42,19 +28,15 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p.clone(),
         None => read_input(None)?.1,
     };
-    let source = ModelSource::parse(&args.generator)?;
-    let generator = Generator::load_with(&source, LoadOptions { requantize_q4_1: !args.no_requantize })?;
+    let generator = args.generator.load(args.models_dir.as_deref())?.ok_or_else(|| {
+        anyhow::anyhow!("name the model: --generator FILE.gguf (or `default`, or COPILOOT_GENERATOR)")
+    })?;
     let mut messages = Vec::new();
     if let Some(system) = &args.system {
         messages.push(ChatMessage::system(system.clone()));
     }
     messages.push(ChatMessage::user(prompt.trim_end().to_string()));
-    let options = GenerationOptions {
-        max_tokens: args.max_tokens,
-        temperature: args.temperature,
-        top_p: args.top_p,
-        seed: args.seed,
-    };
+    let options = args.generator.options();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let streaming = !args.json;

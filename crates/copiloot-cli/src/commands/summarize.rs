@@ -1,11 +1,12 @@
 //! `copiloot summarize`: the grounded summary of a conversation — reason, actions, resolution, next steps,
 //! entities (each citing turns and quoting them) and a short CRM note — as JSON or readable text.
 
-use crate::common::{read_input, ModelArgs};
+use crate::common::{read_input, GeneratorArgs, ModelArgs};
 use copiloot::conversation::{parse_json, parse_str, ParseOptions};
 use copiloot::tasks::summary::{Summary, SummaryOptions};
 use copiloot::Conversation;
 use std::fmt::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,8 +20,13 @@ pub struct SummarizeArgs {
     /// Longest CRM note in characters; items that do not fit are dropped whole (they stay in the fields).
     #[arg(long, default_value_t = SummaryOptions::default().max_chars)]
     pub max_chars: usize,
+    /// With --generator: print the rewrite to stderr token by token while it is generated.
+    #[arg(long)]
+    pub stream: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,10 +40,24 @@ pub fn run(args: &SummarizeArgs) -> anyhow::Result<ExitCode> {
     let conversations = parse(&name, &text)?;
     let options = SummaryOptions { max_chars: args.max_chars.max(20), ..SummaryOptions::default() };
     let copilot = args.model.copilot()?.with_summary_options(options);
+    let copilot = args.generator.attach(copilot, args.model.models_dir.as_deref())?;
+    let stream = args.stream && copilot.generator().is_some();
+    // A closed stderr stops only the printing, never the summary.
+    let mut on_token = |piece: &str| {
+        if stream {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(piece.as_bytes()).and_then(|_| err.flush());
+        }
+        true
+    };
     let single = conversations.len() == 1;
     let mut failed = false;
     for c in &conversations {
-        match copilot.summarize(c) {
+        let summary = copilot.summarize_streaming(c, &mut on_token);
+        if stream {
+            eprintln!();
+        }
+        match summary {
             Ok(s) => print!("{}", render(c, &s, args.format, single)?),
             Err(e) if !single => {
                 eprintln!("error: conversation `{}`: {e}", c.id);
@@ -77,6 +97,12 @@ pub fn text(c: &Conversation, s: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "conversation {}  (language: {}, {} turns read)", c.id, s.language, s.turns_read);
     let _ = writeln!(out, "note: {}", s.text);
+    if let Some(r) = &s.rewrite {
+        let _ = writeln!(out, "rewrite ({}): {}  [turns {:?}]", r.generator, r.text, r.evidence_turns);
+        for claim in &r.unsupported_claims {
+            let _ = writeln!(out, "unsupported claim: {:?} (not in the conversation)", claim.text);
+        }
+    }
     if let Some(r) = &s.reason {
         let _ = writeln!(out, "reason: {:?}  [turns {:?}]", r.quote, r.turns);
     }

@@ -60,6 +60,7 @@ pub fn router(state: Arc<AppState>, args: &ServeArgs) -> anyhow::Result<Router> 
         .route("/v1/intent", post(super::tasks::intent))
         .route("/v1/sentiment", post(super::tasks::sentiment))
         .route("/v1/summarize", post(super::tasks::summarize))
+        .route("/v1/summarize/stream", post(super::stream::summarize_stream))
         .route("/v1/churn", post(super::tasks::churn))
         .layer(axum::extract::DefaultBodyLimit::max(args.max_body_bytes));
     if let Some(key) = args.api_key.clone().filter(|k| !k.is_empty()) {

@@ -8,6 +8,7 @@ mod api;
 mod gate;
 mod metrics;
 mod openapi;
+mod stream;
 mod tasks;
 
 use crate::common::ModelArgs;
@@ -45,6 +46,9 @@ pub struct ServeArgs {
     pub timeout_secs: u64,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// A local LLM that rewrites summary notes (`/v1/summarize/stream` streams its tokens).
+    #[command(flatten)]
+    pub generator: crate::common::GeneratorArgs,
 }
 
 /// What every handler shares.
@@ -62,7 +66,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             args.host
         );
     }
-    let copilot = args.model.copilot()?;
+    let copilot = args.generator.attach(args.model.copilot()?, args.model.models_dir.as_deref())?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let state = Arc::new(AppState {
         copilot,

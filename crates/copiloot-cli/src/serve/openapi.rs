@@ -19,6 +19,9 @@ pub fn spec() -> Value {
     let mut field_responses = errors(&["400", "401", "413", "429", "504"]);
     field_responses["200"] = json!({"description": "conversation_id, language, the field and warnings",
         "content": {"application/json": {"schema": {"type": "object"}}}});
+    let mut stream_responses = errors(&["400", "401", "413", "429"]);
+    stream_responses["200"] = json!({"description": "server-sent events: token*, then summary or error",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}}});
     let texts = json!({"oneOf": [
         {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
         {"type": "object", "required": ["texts"], "properties": {"texts": {"type": "array", "items": {"type": "string"}, "maxItems": 256}}}]});
@@ -52,6 +55,12 @@ pub fn spec() -> Value {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Conversation"}},
                     "text/plain": {"schema": {"type": "string"}}}},
                 "responses": field_responses.clone()}},
+            "/v1/summarize/stream": {"post": {
+                "summary": "The summary as server-sent events: `token` events ({\"text\": piece}) while the configured generator writes the rewrite, then one `summary` event (the summary JSON) or an `error` event ({\"error\": {code, message}})",
+                "requestBody": {"required": true, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Conversation"}},
+                    "text/plain": {"schema": {"type": "string"}}}},
+                "responses": stream_responses}},
             "/v1/churn": {"post": {
                 "summary": "The churn risk of one conversation with its reasons (the `churn` field of the Analysis)",
                 "requestBody": {"required": true, "content": {

@@ -124,11 +124,25 @@ impl ModelSource {
             Self::Hub { repo, .. } => Err(Error::Config(format!(
                 "{repo} is a hub repository; name the GGUF file in it: `{repo}:FILE.gguf` (or `{repo}@REVISION:FILE.gguf`)"
             ))),
-            Self::Folder { path } => Err(Error::Config(format!(
-                "{} is a folder; the generator loads one .gguf file (pass its path)",
-                path.display()
-            ))),
+            Self::Folder { path } => single_gguf_in(path),
         }
+    }
+}
+
+/// An installed generator folder (`models/smollm2-135m-instruct`) holds one `.gguf`: that file.
+fn single_gguf_in(dir: &Path) -> Result<PathBuf> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut ggufs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf")))
+        .collect();
+    ggufs.sort();
+    match ggufs.len() {
+        1 => Ok(ggufs.remove(0)),
+        n => Err(Error::Config(format!(
+            "{} holds {n} .gguf files; the generator loads one (pass the file's path)",
+            dir.display()
+        ))),
     }
 }
 

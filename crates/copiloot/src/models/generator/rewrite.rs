@@ -33,6 +33,9 @@ pub struct Rewrite {
     pub evidence_turns: Vec<usize>,
     /// Numbers, amounts, dates and names in `text` that occur in no turn and no field.
     pub unsupported_claims: Vec<UnsupportedClaim>,
+    /// The turns the model read (all of them, or only the cited ones when the whole transcript does not
+    /// fit its context).
+    pub prompt_turns: Vec<usize>,
     pub generator: String,
     pub stop_reason: StopReason,
 }
@@ -68,8 +71,12 @@ pub fn rewrite_summary(
     let messages = rewrite_messages(fields, turns, language);
     let generation = generator.generate(&messages, options, on_token)?;
     let text = generation.text.trim().to_string();
-    let sources: Vec<&str> =
-        turns.iter().map(|t| t.text.as_str()).chain(fields.iter().map(|f| f.text.as_str())).collect();
+    // The speaker labels were in the prompt too: "Customer" in the note is not an invented name.
+    let sources: Vec<&str> = turns
+        .iter()
+        .flat_map(|t| [t.text.as_str(), t.speaker.as_str()])
+        .chain(fields.iter().map(|f| f.text.as_str()))
+        .collect();
     let mut evidence_turns: Vec<usize> = fields.iter().flat_map(|f| f.turns.iter().copied()).collect();
     evidence_turns.sort_unstable();
     evidence_turns.dedup();
@@ -77,6 +84,7 @@ pub fn rewrite_summary(
         unsupported_claims: unsupported_claims(&text, &sources),
         text,
         evidence_turns,
+        prompt_turns: turns.iter().map(|t| t.index).collect(),
         generator: generator.info().id.clone(),
         stop_reason: generation.stop_reason,
     })

@@ -10,6 +10,7 @@
 mod cues;
 pub mod extract;
 mod fields;
+pub mod llm;
 mod note;
 mod porter;
 mod prototypes;
@@ -93,9 +94,10 @@ pub struct Summary {
     /// facts come from the whole text), or a note shortened to `max_chars`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// An optional LLM rewrite of the note (added by the generator; `None` here).
+    /// The note rewritten by a local LLM when a generator is configured ([`llm::rewrite`]), with the
+    /// fields' evidence and the claims the conversation does not support.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite: Option<serde_json::Value>,
+    pub rewrite: Option<crate::models::generator::Rewrite>,
 }
 
 /// Knobs of the summary. Defaults are documented per field.

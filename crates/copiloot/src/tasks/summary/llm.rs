@@ -1,0 +1,91 @@
+//! The optional LLM rewrite of a grounded summary: its fields and the turns (masked unless redaction is
+//! off) go to the local generator; the note that comes back keeps the fields' evidence and lists every
+//! number, date or name the conversation does not contain.
+
+use super::Summary;
+use crate::conversation::{Conversation, Speaker};
+use crate::error::Result;
+use crate::models::generator::{
+    rewrite_messages, rewrite_summary, GenerationOptions, Generator, GroundedField, PromptTurn, Rewrite,
+};
+
+/// The summary's fields as the generator sees them, each with its turns.
+pub fn grounded_fields(summary: &Summary) -> Vec<GroundedField> {
+    let field = |name: &str, text: String, turns: &[usize]| GroundedField {
+        name: name.to_string(),
+        text,
+        turns: turns.to_vec(),
+    };
+    let mut fields = Vec::new();
+    if let Some(r) = &summary.reason {
+        fields.push(field("reason", r.quote.clone(), &r.turns));
+    }
+    for a in &summary.actions {
+        fields.push(field("action", a.quote.clone(), &a.turns));
+    }
+    let status = serde_json::to_value(summary.resolution.status).ok();
+    let status = status.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown").to_string();
+    let resolution = match summary.resolution.quote.as_str() {
+        "" => status,
+        quote => format!("{status} ({quote})"),
+    };
+    fields.push(field("resolution", resolution, &summary.resolution.turns));
+    for n in &summary.next_steps {
+        let who = speaker_name(n.who).to_lowercase();
+        let due = n.due.as_deref().map(|d| format!(" (due: {d})")).unwrap_or_default();
+        fields.push(field("next step", format!("{who}: {}{due}", n.what), &n.turns));
+    }
+    fields
+}
+
+/// Rewrite `summary` with `generator`. `display` holds one text per turn (the masked texts unless
+/// redaction is off). The whole transcript goes into the prompt when it fits the model's context next
+/// to `options.max_tokens` new tokens; otherwise only the cited turns do (`Rewrite::prompt_turns` says
+/// which), so a long conversation still gets a note rather than an error.
+pub fn rewrite(
+    generator: &Generator,
+    summary: &Summary,
+    conversation: &Conversation,
+    display: &[String],
+    options: &GenerationOptions,
+    on_token: &mut dyn FnMut(&str) -> bool,
+) -> Result<Rewrite> {
+    let fields = grounded_fields(summary);
+    let language = if summary.language == "nl" { "Dutch" } else { "English" };
+    let all: Vec<PromptTurn> = conversation
+        .turns
+        .iter()
+        .zip(display)
+        .map(|(t, text)| PromptTurn { index: t.index, speaker: speaker_name(t.speaker), text: text.clone() })
+        .collect();
+    let turns = if fits(generator, &fields, &all, language, options.max_tokens)? {
+        all
+    } else {
+        let cited: Vec<usize> = fields.iter().flat_map(|f| f.turns.iter().copied()).collect();
+        all.into_iter().filter(|t| cited.contains(&t.index)).collect()
+    };
+    rewrite_summary(generator, &fields, &turns, language, options, on_token)
+}
+
+fn speaker_name(speaker: Speaker) -> String {
+    match speaker {
+        Speaker::Customer => "Customer",
+        Speaker::Agent => "Agent",
+        Speaker::Bot => "Bot",
+        Speaker::System => "System",
+    }
+    .to_string()
+}
+
+/// Whether the prompt leaves room for `max_tokens` new tokens in the model's context.
+fn fits(
+    generator: &Generator,
+    fields: &[GroundedField],
+    turns: &[PromptTurn],
+    language: &str,
+    max_tokens: usize,
+) -> Result<bool> {
+    let prompt = generator.render_prompt(&rewrite_messages(fields, turns, language))?;
+    let ids = generator.encode_prompt(&prompt)?;
+    Ok(ids.len() + max_tokens < generator.info().context_length)
+}
