@@ -303,6 +303,11 @@ fn the_copilot_rewrites_the_summary_note_and_streams_it() {
         assert_eq!(rewrite.text.get(claim.start..claim.end), Some(claim.text.as_str()));
         assert!(!["Customer", "Agent"].contains(&claim.text.as_str()), "{claim:?}");
     }
+    // What the note lost is listed: each missing fact is one the grounded summary found.
+    let found: Vec<&str> = summary.entities.iter().map(|e| e.value.as_str()).collect();
+    for fact in &rewrite.missing_facts {
+        assert!(found.contains(&fact.as_str()), "{fact} is not a grounded fact");
+    }
     // Greedy decoding: the same rewrite again.
     let again = copilot.summarize(&conversation).unwrap();
     assert_eq!(again.rewrite.unwrap().text, rewrite.text);

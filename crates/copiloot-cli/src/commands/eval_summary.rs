@@ -75,6 +75,9 @@ struct Report {
     rouge_l: f64,
     /// Mean words per prediction.
     words: f64,
+    /// `rewrite` only: % of the grounded summaries' facts (dates, amounts, numbers) the rewrites mention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facts_kept: Option<f64>,
     seconds: f64,
 }
 
@@ -128,11 +131,16 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let mut scores: Vec<Rouge> = Vec::new();
     let mut predictions = String::new();
     let (mut failed, mut words) = (0, 0usize);
+    let (mut facts, mut facts_missing) = (0usize, 0usize);
     for e in &examples {
         let prediction = match &copilot {
             Some(c) => match summarize(c, cached.as_ref(), &e.conversation, &generation) {
                 Ok(summary) if s.system == SummarySystem::Rewrite => match summary.rewrite {
-                    Some(r) => r.text,
+                    Some(r) => {
+                        facts += summary.entities.len();
+                        facts_missing += r.missing_facts.len();
+                        r.text
+                    }
                     None => {
                         bar.suspend(|| eprintln!("warning: {}: no rewrite", e.id));
                         failed += 1;
@@ -191,6 +199,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         rouge2: 100.0 * mean.rouge2.f1,
         rouge_l: 100.0 * mean.rouge_l.f1,
         words: words as f64 / examples.len().max(1) as f64,
+        facts_kept: (s.system == SummarySystem::Rewrite)
+            .then(|| 100.0 * (facts - facts_missing) as f64 / facts.max(1) as f64),
         seconds: started.elapsed().as_secs_f64(),
     };
     println!("system     {}", report.system);
@@ -199,6 +209,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     println!("ROUGE-2    {:.1}", report.rouge2);
     println!("ROUGE-L    {:.1}", report.rouge_l);
     println!("words      {:.1} per summary", report.words);
+    if let Some(kept) = report.facts_kept {
+        println!("facts kept {kept:.1} % of the grounded facts are in the rewrite ({facts} facts)");
+    }
     println!("seconds    {:.1}", report.seconds);
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")

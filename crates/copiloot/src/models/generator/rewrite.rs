@@ -33,6 +33,10 @@ pub struct Rewrite {
     pub evidence_turns: Vec<usize>,
     /// Numbers, amounts, dates and names in `text` that occur in no turn and no field.
     pub unsupported_claims: Vec<UnsupportedClaim>,
+    /// Facts the grounded summary found (dates, amounts, order and reference numbers) that the note does not
+    /// mention — what the rewrite lost (filled by `tasks::summary::llm::rewrite`; the fields keep them).
+    #[serde(default)]
+    pub missing_facts: Vec<String>,
     /// The turns the model read (all of them, or only the cited ones when the whole transcript does not
     /// fit its context).
     pub prompt_turns: Vec<usize>,
@@ -84,6 +88,7 @@ pub fn rewrite_summary(
         unsupported_claims: unsupported_claims(&text, &sources),
         text,
         evidence_turns,
+        missing_facts: Vec::new(),
         prompt_turns: turns.iter().map(|t| t.index).collect(),
         generator: generator.info().id.clone(),
         stop_reason: generation.stop_reason,

@@ -64,7 +64,28 @@ pub fn rewrite(
         let cited: Vec<usize> = fields.iter().flat_map(|f| f.turns.iter().copied()).collect();
         all.into_iter().filter(|t| cited.contains(&t.index)).collect()
     };
-    rewrite_summary(generator, &fields, &turns, language, options, on_token)
+    let mut rewrite = rewrite_summary(generator, &fields, &turns, language, options, on_token)?;
+    rewrite.missing_facts = summary
+        .entities
+        .iter()
+        .filter(|e| !mentions(&rewrite.text, &e.value))
+        .map(|e| e.value.clone())
+        .collect();
+    Ok(rewrite)
+}
+
+/// Whether `text` mentions `fact`: all its digit groups ("order 5521-0098" → 5521, 0098) occur in `text`
+/// as whole numbers, or — for a fact without digits ("tomorrow") — its words occur, ignoring case.
+fn mentions(text: &str, fact: &str) -> bool {
+    let numbers = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).map(str::to_string).collect()
+    };
+    let wanted = numbers(fact);
+    if wanted.is_empty() {
+        return text.to_lowercase().contains(&fact.to_lowercase());
+    }
+    let present = numbers(text);
+    wanted.iter().all(|n| present.contains(n))
 }
 
 fn speaker_name(speaker: Speaker) -> String {
@@ -88,4 +109,18 @@ fn fits(
     let prompt = generator.render_prompt(&rewrite_messages(fields, turns, language))?;
     let ids = generator.encode_prompt(&prompt)?;
     Ok(ids.len() + max_tokens < generator.info().context_length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn facts_are_found_by_their_numbers_or_their_words() {
+        assert!(mentions("Replacement sent for order 5521/0098.", "order 5521-0098"));
+        assert!(!mentions("Replacement sent for order 5521.", "order 5521-0098"));
+        assert!(!mentions("Costs 19.99 in total", "9.99"));
+        assert!(mentions("It arrives Tomorrow.", "tomorrow"));
+        assert!(!mentions("It arrives soon.", "tomorrow"));
+    }
 }
