@@ -17,6 +17,7 @@ use arch::Arch;
 use candle_core::{Device, Tensor};
 use kernels::{AttentionShape, EmbeddingInput, LayerNorm};
 use linear::{with_data, Linear};
+use rayon::prelude::*;
 use std::path::Path;
 use weights::Weights;
 
@@ -82,17 +83,22 @@ impl WordTable {
         match precision {
             Precision::F32 => WordTable::F32(table),
             Precision::Q8 => {
-                let mut qs = Vec::with_capacity(table.len());
-                let mut scales = Vec::with_capacity(table.len().div_ceil(32));
-                for row in table.chunks_exact(hidden) {
-                    for block in row.chunks(32) {
-                        let max = block.iter().fold(0f32, |m, x| m.max(x.abs()));
-                        let d = max / 127.0;
-                        let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
-                        scales.push(d);
-                        qs.extend(block.iter().map(|x| (x * inv).round() as i8));
-                    }
-                }
+                let (rows, blocks) = (table.len() / hidden.max(1), hidden.div_ceil(32));
+                let mut qs = vec![0i8; rows * hidden];
+                let mut scales = vec![0f32; rows * blocks];
+                qs.par_chunks_mut(hidden.max(1))
+                    .zip(scales.par_chunks_mut(blocks.max(1)))
+                    .zip(table.par_chunks_exact(hidden.max(1)))
+                    .for_each(|((q, d), row)| {
+                        for ((q, d), block) in q.chunks_mut(32).zip(d).zip(row.chunks(32)) {
+                            let max = block.iter().fold(0f32, |m, x| m.max(x.abs()));
+                            *d = max / 127.0;
+                            let inv = if *d > 0.0 { 1.0 / *d } else { 0.0 };
+                            for (q, x) in q.iter_mut().zip(block) {
+                                *q = (x * inv).round() as i8;
+                            }
+                        }
+                    });
                 WordTable::Q8 { qs, scales }
             }
         }
@@ -167,8 +173,7 @@ impl BertModel {
             let b = weights.get(&format!("{base}.bias"), &[n])?;
             Linear::new(w, n, k, b, precision)
         };
-        let mut layers = Vec::with_capacity(arch.layers);
-        for l in 0..arch.layers {
+        let layer = |l: usize| -> Result<Layer> {
             let names = arch.layer(l);
             // Q, K and V share their input: one [3h, h] matmul instead of three.
             let mut w = Vec::with_capacity(3 * h * h);
@@ -177,16 +182,25 @@ impl BertModel {
                 w.extend(weights.get(&format!("{base}.weight"), &[h, h])?);
                 b.extend(weights.get(&format!("{base}.bias"), &[h])?);
             }
-            layers.push(Layer {
+            Ok(Layer {
                 qkv: Linear::new(w, 3 * h, h, b, precision)?,
                 attn_out: linear(&names.attn_out, h, h)?,
                 attn_ln: layer_norm(&weights, &names.attn_ln, h, arch.eps)?,
                 ffn_in: linear(&names.ffn_in, i, h)?,
                 ffn_out: linear(&names.ffn_out, h, i)?,
                 out_ln: layer_norm(&weights, &names.out_ln, h, arch.eps)?,
-            });
-        }
-        let word = weights.get(&arch.embedding("word_embeddings.weight"), &[arch.vocab, h])?;
+            })
+        };
+        // Quantising is most of the load time with q8: the layers and the word table are prepared on all
+        // cores (the file reads themselves take turns).
+        let (layers, word) = rayon::join(
+            || (0..arch.layers).into_par_iter().map(layer).collect::<Result<Vec<Layer>>>(),
+            || -> Result<WordTable> {
+                let word = weights.get(&arch.embedding("word_embeddings.weight"), &[arch.vocab, h])?;
+                Ok(WordTable::new(word, h, precision))
+            },
+        );
+        let (layers, word) = (layers?, word?);
         let positions =
             weights.get(&arch.embedding("position_embeddings.weight"), &[arch.max_positions, h])?;
         let type_name = arch.embedding("token_type_embeddings.weight");
@@ -198,15 +212,7 @@ impl BertModel {
             vec![0.0; h]
         };
         let emb_ln = layer_norm(&weights, &arch.embedding("LayerNorm"), h, arch.eps)?;
-        Ok(Self {
-            word: WordTable::new(word, h, precision),
-            arch,
-            precision,
-            positions,
-            type0,
-            emb_ln,
-            layers,
-        })
+        Ok(Self { word, arch, precision, positions, type0, emb_ln, layers })
     }
 
     pub fn hidden(&self) -> usize {
