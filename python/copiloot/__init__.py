@@ -152,7 +152,10 @@ class Copilot:
     :param models: the models folder (default ``$COPILOOT_MODELS``, else ``./models`` of the project).
     :param encoder: a folder in Hugging Face layout or a hub id ``org/name[@revision]`` (default: the
         catalog's multilingual-e5-small).
-    :param generator: reserved for the summary task's generator model; must be ``None`` for now.
+    :param generator: a local LLM that rewrites each summary's note (``summary["rewrite"]``): a ``.gguf``
+        file, a folder holding one, a hub file ``org/name:file.gguf``, or ``"default"`` (the catalog's
+        SmolLM2). ``None`` (the default): the grounded note only.
+    :param max_tokens: the most new tokens per rewrite.
     :param taxonomy: an intents TOML file replacing ``models/taxonomy/intents.toml``.
     :param batch_size: turns per encoder forward pass.
     :param redaction: ``"outputs"`` (PII spans reported, default), ``"everything"`` (the models only see
@@ -169,18 +172,16 @@ class Copilot:
         taxonomy: Optional[PathLike] = None,
         batch_size: Optional[int] = None,
         redaction: str = "outputs",
+        max_tokens: int = 160,
     ) -> None:
-        if generator is not None:
-            raise ConfigError(
-                "generator= is not supported by this copiloot build yet; leave it None "
-                "(the summary task brings the generator)"
-            )
         self._native = _native.Copilot(
             models=os.fspath(models) if models is not None else None,
             encoder=encoder,
             taxonomy=os.fspath(taxonomy) if taxonomy is not None else None,
             batch_size=batch_size,
             redaction=redaction,
+            generator=generator,
+            max_tokens=max_tokens,
         )
 
     @property

@@ -73,6 +73,8 @@ class Copilot:
         taxonomy: Optional[Union[str, PathLike[str]]] = None,
         batch_size: Optional[int] = None,
         redaction: str = "outputs",
+        generator: Optional[str] = None,
+        max_tokens: int = 160,
     ) -> Copilot: ...
     @property
     def encoder_id(self) -> str: ...

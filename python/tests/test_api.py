@@ -146,3 +146,14 @@ nl = ["Ik wil een nieuwe telefoon", "Welke telefoons verkopen jullie?"]
     assert a.top_intent == "parcel_missing"
     assert {i["intent"] for i in a.intents["intents"]} <= {"parcel_missing", "new_phone", "other"}  # type: ignore[index]
     assert "pii" not in a.to_dict(), "redaction off reports no PII spans"
+
+
+def test_generator_rewrites_the_summary_note() -> None:
+    c = copiloot.Copilot(models=MODELS, generator="default", max_tokens=24)
+    a = c.analyze((FIXTURES / "en_internet_outage.txt").read_text(encoding="utf-8"), id="outage").to_dict()
+    rewrite = a["summary"]["rewrite"]
+    assert rewrite["text"], rewrite
+    assert "smollm2" in a["models"]["generator"]
+    # The rewrite keeps the grounded fields' evidence and checks its own claims.
+    assert set(rewrite["evidence_turns"]) >= set(a["summary"]["reason"]["turns"])
+    assert isinstance(rewrite["unsupported_claims"], list) and isinstance(rewrite["missing_facts"], list)

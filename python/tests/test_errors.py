@@ -92,7 +92,7 @@ def test_option_errors(copilot: copiloot.Copilot) -> None:
         copiloot.Copilot(models=MODELS, redaction="some")
     with pytest.raises(copiloot.ConfigError, match="role"):
         copilot.embed(["x"], role="key")
-    with pytest.raises(copiloot.ConfigError):
+    with pytest.raises(copiloot.ModelNotFoundError, match="smollm2"):
         copiloot.Copilot(models=MODELS, generator="smollm2")
     with pytest.raises(copiloot.ConfigError):
         copilot.analyze_many([], errors="ignore")

@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use copiloot::models::generator::{GenerationOptions, Generator, LoadOptions};
-use copiloot::models::ModelSource;
 use copiloot::{Copilot, CopilotOptions, Error, Redaction};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
@@ -99,16 +98,8 @@ impl GeneratorArgs {
     /// Load the generator when one is named; `models_dir` resolves `default`.
     pub fn load(&self, models_dir: Option<&Path>) -> anyhow::Result<Option<Arc<Generator>>> {
         let Some(spec) = self.generator.as_deref() else { return Ok(None) };
-        let source = if spec == "default" {
-            let dir = models_dir.map(Path::to_path_buf).unwrap_or_else(copiloot::models::default_models_dir);
-            let catalog = copiloot::models::Catalog::load(&dir)?;
-            let name = catalog.roles.generator.ok_or_else(|| {
-                anyhow::anyhow!("the model catalog names no default generator; pass --generator FILE.gguf")
-            })?;
-            ModelSource::Folder { path: dir.join(name) }
-        } else {
-            ModelSource::parse(spec)?
-        };
+        let dir = models_dir.map(Path::to_path_buf).unwrap_or_else(copiloot::models::default_models_dir);
+        let source = copiloot::models::generator::source_for(spec, &dir)?;
         let options = LoadOptions { requantize_q4_1: !self.no_requantize };
         Ok(Some(Arc::new(Generator::load_with(&source, options)?)))
     }

@@ -187,7 +187,8 @@ impl PyCopilot {
     #[new]
     // Options are set field by field so fields added to the core later keep their defaults here.
     #[allow(clippy::field_reassign_with_default)]
-    #[pyo3(signature = (models=None, encoder=None, taxonomy=None, batch_size=None, redaction="outputs"))]
+    #[pyo3(signature = (models=None, encoder=None, taxonomy=None, batch_size=None, redaction="outputs", generator=None, max_tokens=160))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         models: Option<PathBuf>,
@@ -195,6 +196,8 @@ impl PyCopilot {
         taxonomy: Option<PathBuf>,
         batch_size: Option<usize>,
         redaction: &str,
+        generator: Option<String>,
+        max_tokens: usize,
     ) -> PyResult<Self> {
         let redaction = match redaction {
             "outputs" => Redaction::Outputs,
@@ -217,6 +220,11 @@ impl PyCopilot {
                 options.models_dir = Some(dir.clone());
                 options.batch_size = batch_size.map(|b| b.max(1));
                 options.redaction = redaction;
+                options.generator = generator
+                    .as_deref()
+                    .map(|g| copiloot::models::generator::source_for(g, &dir))
+                    .transpose()?;
+                options.generation.max_tokens = max_tokens.max(1);
                 let copilot = Copilot::new(options)?;
                 Ok(match taxonomy {
                     Some(path) => copilot.with_taxonomy(&dir, &path)?,

@@ -133,6 +133,19 @@ impl Model {
     }
 }
 
+/// The generator a user names: `default` (the catalog's generator, installed in `models_dir`), a `.gguf`
+/// file, a folder holding one, or a hub file `org/name[@rev]:file.gguf`.
+pub fn source_for(spec: &str, models_dir: &Path) -> Result<ModelSource> {
+    if spec != "default" {
+        return ModelSource::parse(spec);
+    }
+    let catalog = super::Catalog::load(models_dir)?;
+    let name = catalog.roles.generator.ok_or_else(|| {
+        Error::Config("the model catalog names no default generator; name a .gguf file instead".into())
+    })?;
+    Ok(ModelSource::Folder { path: models_dir.join(name) })
+}
+
 /// A loaded local LLM. See the module docs for the threading rule.
 pub struct Generator {
     model: Mutex<Model>,
