@@ -14,7 +14,7 @@ let server, base, browser;
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  server = spawn(root + "target/debug/copiloot", ["serve", "--port", "0"], {
+  server = spawn(root + "target/debug/copiloot", ["serve", "--port", "0", "--generator", "default", "--max-tokens", "24"], {
     env: { ...process.env, COPILOOT_MODELS: root + "models" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -85,5 +85,13 @@ test("English conversation: English UI and a keyboard-usable note button", async
   const note = await page.evaluate(() => document.getElementById("panel").lastNote);
   assert.match(note, /Reason for contact: Cancel a contract or subscription/);
   assert.match(note, /Churn risk: \d+% \((low|medium|high)\)/, note);
+  // The LLM's note (the server runs the default generator): shown apart from the grounded note, with
+  // each unsupported claim marked as not in the conversation.
+  const rewrite = await page.locator("#rewrite").textContent();
+  assert.ok(rewrite.startsWith("AI note (check before use): ") && rewrite.length > 30, rewrite);
+  for (const mark of await page.locator("#rewrite mark.unsupported").all()) {
+    assert.equal(await mark.getAttribute("title"), "not in the conversation");
+    assert.ok(rewrite.includes(await mark.textContent()));
+  }
   await page.screenshot({ path: `${artifacts}/panel-en.png`, fullPage: true });
 });
