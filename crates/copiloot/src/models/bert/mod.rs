@@ -79,29 +79,33 @@ enum WordTable {
 }
 
 impl WordTable {
-    fn new(table: Vec<f32>, hidden: usize, precision: Precision) -> Self {
-        match precision {
-            Precision::F32 => WordTable::F32(table),
-            Precision::Q8 => {
-                let (rows, blocks) = (table.len() / hidden.max(1), hidden.div_ceil(32));
-                let mut qs = vec![0i8; rows * hidden];
-                let mut scales = vec![0f32; rows * blocks];
-                qs.par_chunks_mut(hidden.max(1))
-                    .zip(scales.par_chunks_mut(blocks.max(1)))
-                    .zip(table.par_chunks_exact(hidden.max(1)))
-                    .for_each(|((q, d), row)| {
-                        for ((q, d), block) in q.chunks_mut(32).zip(d).zip(row.chunks(32)) {
-                            let max = block.iter().fold(0f32, |m, x| m.max(x.abs()));
-                            *d = max / 127.0;
-                            let inv = if *d > 0.0 { 1.0 / *d } else { 0.0 };
-                            for (q, x) in q.iter_mut().zip(block) {
-                                *q = (x * inv).round() as i8;
-                            }
-                        }
-                    });
-                WordTable::Q8 { qs, scales }
-            }
+    /// Read the `[vocab, hidden]` table; in q8 each row is quantised as it is read, so the f32 table
+    /// (384 MB for the multilingual vocabulary) never exists whole.
+    fn read(
+        weights: &Weights,
+        name: &str,
+        vocab: usize,
+        hidden: usize,
+        precision: Precision,
+    ) -> Result<Self> {
+        if precision == Precision::F32 {
+            return Ok(WordTable::F32(weights.get(name, &[vocab, hidden])?));
         }
+        let mut qs = Vec::with_capacity(vocab * hidden);
+        let mut scales = Vec::with_capacity(vocab * hidden.div_ceil(32));
+        let mut row = Vec::with_capacity(hidden);
+        weights.stream(name, &[vocab, hidden], &mut |mut piece| {
+            while !piece.is_empty() {
+                let (head, tail) = piece.split_at((hidden - row.len()).min(piece.len()));
+                row.extend_from_slice(head);
+                piece = tail;
+                if row.len() == hidden {
+                    quantize_row(&row, &mut qs, &mut scales);
+                    row.clear();
+                }
+            }
+        })?;
+        Ok(WordTable::Q8 { qs, scales })
     }
 
     fn row(&self, id: usize, hidden: usize, out: &mut [f32]) {
@@ -125,6 +129,17 @@ impl WordTable {
                 }
             }
         }
+    }
+}
+
+/// One row as int8 blocks of 32 values with one f32 scale each (symmetric, like Q8_0).
+fn quantize_row(row: &[f32], qs: &mut Vec<i8>, scales: &mut Vec<f32>) {
+    for block in row.chunks(32) {
+        let max = block.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let d = max / 127.0;
+        let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
+        scales.push(d);
+        qs.extend(block.iter().map(|x| (x * inv).round() as i8));
     }
 }
 
@@ -195,10 +210,7 @@ impl BertModel {
         // cores (the file reads themselves take turns).
         let (layers, word) = rayon::join(
             || (0..arch.layers).into_par_iter().map(layer).collect::<Result<Vec<Layer>>>(),
-            || -> Result<WordTable> {
-                let word = weights.get(&arch.embedding("word_embeddings.weight"), &[arch.vocab, h])?;
-                Ok(WordTable::new(word, h, precision))
-            },
+            || WordTable::read(&weights, &arch.embedding("word_embeddings.weight"), arch.vocab, h, precision),
         );
         let (layers, word) = (layers?, word?);
         let positions =

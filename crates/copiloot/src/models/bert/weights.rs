@@ -86,6 +86,14 @@ impl Weights {
 
     /// The tensor `name` as f32, checked against the expected shape.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(shape.iter().product());
+        self.stream(name, shape, &mut |piece| out.extend_from_slice(piece))?;
+        Ok(out)
+    }
+
+    /// The tensor `name` as f32 in pieces of at most 1 MiB of the file, in order: a large table that is
+    /// converted on the way in (the int8 word table) is never held whole in f32.
+    pub fn stream(&self, name: &str, shape: &[usize], sink: &mut dyn FnMut(&[f32])) -> Result<()> {
         let e = self.entries.get(name).ok_or_else(|| {
             Error::model_load(
                 &self.path,
@@ -118,8 +126,8 @@ impl Weights {
         let io = |err: std::io::Error| Error::io(&self.path, err);
         let mut file = self.file.lock().map_err(|_| Error::model_load(&self.path, "reader poisoned"))?;
         file.seek(SeekFrom::Start(self.data_start + e.start)).map_err(io)?;
-        let mut out = Vec::with_capacity(count);
         let mut buf = vec![0u8; 1 << 20];
+        let mut out = Vec::with_capacity((1 << 20) / width);
         let mut left = count * width;
         while left > 0 {
             let chunk = buf.get_mut(..left.min(1 << 20)).unwrap_or_default();
@@ -127,6 +135,7 @@ impl Weights {
                 break;
             }
             file.read_exact(chunk).map_err(io)?;
+            out.clear();
             match width {
                 4 => out.extend(chunk.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
                 _ if e.dtype == "F16" => {
@@ -136,7 +145,8 @@ impl Weights {
                     .extend(chunk.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())),
             }
             left -= chunk.len();
+            sink(&out);
         }
-        Ok(out)
+        Ok(())
     }
 }
