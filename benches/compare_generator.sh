@@ -28,7 +28,8 @@ if ! "$VENV/bin/python" -c "import llama_cpp, numpy" 2>/dev/null; then
 fi
 
 cd "$ROOT"
-BIN="$(cargo build -p copiloot --example generate_speed --profile "$PROFILE" --message-format=json \
+# --workspace --bins --examples: the same feature set as every other build here, so nothing is rebuilt.
+BIN="$(cargo build --workspace --bins --examples --profile "$PROFILE" --message-format=json \
   | "$VENV/bin/python" -c '
 import json, sys
 exes = [m["executable"] for m in map(json.loads, sys.stdin)
