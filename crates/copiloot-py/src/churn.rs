@@ -22,7 +22,10 @@ fn cell(value: &Bound<'_, PyAny>) -> Result<Option<String>, String> {
         return Ok(None);
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return s.to_cow().map(|s| Some(s.into_owned())).map_err(|e| format!("a string that is not UTF-8 ({e})"));
+        return s
+            .to_cow()
+            .map(|s| Some(s.into_owned()))
+            .map_err(|e| format!("a string that is not UTF-8 ({e})"));
     }
     // bool before int: Python's bool is an int subclass. `true`/`false` as the JSONL reader writes them.
     if let Ok(b) = value.cast::<PyBool>() {
@@ -46,7 +49,11 @@ fn table(columns: Vec<String>, data: Vec<Vec<Bound<'_, PyAny>>>) -> Result<Table
     if columns.len() != data.len() {
         return Err(invalid(
             "columns",
-            format!("{} column names but {} columns of values; give one name per column", columns.len(), data.len()),
+            format!(
+                "{} column names but {} columns of values; give one name per column",
+                columns.len(),
+                data.len()
+            ),
         ));
     }
     let n = data.first().map_or(0, Vec::len);
@@ -78,7 +85,10 @@ fn table(columns: Vec<String>, data: Vec<Vec<Bound<'_, PyAny>>>) -> Result<Table
 
 fn not_empty(table: &Table, what: &str) -> Result<(), Failure> {
     if table.is_empty() {
-        return Err(invalid("data", format!("the table has no rows; {what} needs labelled rows of both classes")));
+        return Err(invalid(
+            "data",
+            format!("the table has no rows; {what} needs labelled rows of both classes"),
+        ));
     }
     Ok(())
 }
