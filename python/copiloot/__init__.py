@@ -7,7 +7,8 @@ summary, churn), in Dutch and English.
     >>> a.top_intent, a.to_dict()["sentiment"]["customer_trajectory"]["end"]
 
 The work runs in Rust (``copiloot._native``) with the GIL released; this module gives it a Pythonic
-shape: :class:`Analysis` objects, NumPy embeddings, batches of any iterable, and ``copiloot.pandas``.
+shape: :class:`Analysis` objects, NumPy embeddings, batches of any iterable, ``copiloot.pandas``, and
+:class:`ChurnModel` trained on DataFrames (``copiloot.churn``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from copiloot._native import (
     ModelLoadError,
     ModelNotFoundError,
 )
+from copiloot.churn import ChurnModel
 
 __version__: str = _native.__version__
 
@@ -41,6 +43,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Analysis",
     "ChecksumError",
+    "ChurnModel",
     "ConfigError",
     "Conversation",
     "ConversationLike",

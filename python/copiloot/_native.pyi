@@ -5,6 +5,7 @@ from typing import Any, List, Optional, Tuple, Union, final
 
 __all__ = [
     "ChecksumError",
+    "ChurnModel",
     "ConfigError",
     "Conversation",
     "Copilot",
@@ -111,5 +112,45 @@ class IntentHead:
     def evaluate_json(
         self, copilot: Copilot, texts: List[str], labels: List[str], top_confused: int = 10
     ) -> str: ...
+
+@final
+class ChurnModel:
+    @staticmethod
+    def train(
+        columns: List[str],
+        data: List[List[Any]],
+        label: Optional[str] = None,
+        *,
+        seed: int = 42,
+        test_fraction: float = 0.2,
+        l2: Optional[float] = None,
+        max_iter: int = 1000,
+        categorical: List[str] = ...,
+        numeric: List[str] = ...,
+        ignore: List[str] = ...,
+        name: Optional[str] = None,
+    ) -> ChurnModel: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> ChurnModel: ...
+    def save(self, path: Union[str, PathLike[str]]) -> None: ...
+    def predict_proba(self, columns: List[str], data: List[List[Any]]) -> List[float]: ...
+    def explain_json(
+        self, columns: List[str], data: List[List[Any]], language: str = "en", top: Optional[int] = None
+    ) -> str: ...
+    def evaluate_json(self, columns: List[str], data: List[List[Any]], label: Optional[str] = None) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def label(self) -> Optional[str]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def features(self) -> List[str]: ...
+    @property
+    def baseline(self) -> float: ...
+    @property
+    def bands(self) -> Tuple[float, float]: ...
+    def to_json(self) -> str: ...
+    def report_json(self) -> str: ...
 
 def evaluate_json(gold: List[str], predicted: List[str], top_confused: int = 10) -> str: ...

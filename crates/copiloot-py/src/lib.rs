@@ -1,7 +1,8 @@
 //! The `copiloot._native` Python extension: a thin pyo3 layer over the `copiloot` crate (convert inputs,
 //! release the GIL for the work, map `copiloot::Error` to Python exceptions). The Pythonic API
-//! (`Analysis` objects, NumPy, pandas) lives in `python/copiloot/`.
+//! (`Analysis` objects, NumPy, pandas, `ChurnModel` on DataFrames) lives in `python/copiloot/`.
 
+mod churn;
 mod copilot;
 mod errors;
 mod train;
@@ -16,6 +17,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<copilot::PyCopilot>()?;
     m.add_class::<copilot::PyConversation>()?;
     m.add_class::<train::PyIntentHead>()?;
+    m.add_class::<churn::PyChurnModel>()?;
     m.add_function(wrap_pyfunction!(train::evaluate_json, m)?)?;
     errors::register(m)?;
     Ok(())
