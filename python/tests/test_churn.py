@@ -100,10 +100,9 @@ def test_save_load_round_trip(model: copiloot.ChurnModel, telco: pd.DataFrame, t
     assert (loaded.name, loaded.label, loaded.features, loaded.bands) == (model.name, model.label, model.features, (0.3, 0.6))
     p, q = model.predict_proba(telco), loaded.predict_proba(telco)
     assert p.dtype == np.float64 and p.shape == (4930,)
-    # Loaded models agree with each other bit for bit; with the model in memory to the last bits of a
-    # double (serde_json reads floats without its `float_roundtrip` feature, ≤ 1 ulp per number).
+    # Bit for bit: the model file is read back with serde_json's `float_roundtrip`.
     assert np.array_equal(q, again.predict_proba(telco))
-    assert np.max(np.abs(p - q)) < 1e-14
+    assert np.array_equal(p, q)
     assert loaded.evaluate(telco)["roc_auc"] == pytest.approx(model.evaluate(telco)["roc_auc"], abs=1e-12)
 
 

@@ -98,11 +98,16 @@ impl Encoder {
             single_threaded_int8();
         }
         let weights = dir.join("model.safetensors");
-        let model = BertModel::load(&weights, &json, &model_type, &config_path, options.precision)?;
+        let tok_path = dir.join("tokenizer.json");
+        // Parsing a large tokenizer.json (17 MB for the multilingual vocabulary) takes as long as reading
+        // the weights, so the two happen side by side.
+        let (model, tokenizer) = rayon::join(
+            || BertModel::load(&weights, &json, &model_type, &config_path, options.precision),
+            || Tokenizer::from_file(&tok_path).map_err(|e| Error::model_load(&tok_path, e)),
+        );
+        let (model, mut tokenizer) = (model?, tokenizer?);
         config.max_tokens = config.max_tokens.min(model.max_tokens()).max(2);
 
-        let tok_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| Error::model_load(&tok_path, e))?;
         // We batch ourselves and truncate explicitly so that truncation can be reported.
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(|e| Error::model_load(&tok_path, e))?;
