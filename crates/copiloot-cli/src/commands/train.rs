@@ -122,15 +122,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         return fine_tune(args, encoder, &examples, &labels);
     }
     let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
-    let mut config = TrainConfig {
-        l2: args.l2,
-        class_weight: match args.class_weight {
-            ClassWeightArg::Balanced => ClassWeight::Balanced,
-            ClassWeightArg::None => ClassWeight::None,
-        },
-        max_iter: args.max_iter,
-        ..TrainConfig::default()
-    };
+    let mut config = head_config(args);
     let started = std::time::Instant::now();
     if let Some(folds) = args.cv {
         let (best, scores) = select_l2(&embeddings, &labels, &config, L2_GRID, folds as usize)?;
@@ -225,6 +217,19 @@ pub fn embed_examples(
 }
 
 /// `--fine-tune`: the encoder's top layers and the head, saved as one folder.
+/// The logistic-regression head's settings from the command line (plain training and fine-tuning alike).
+fn head_config(args: &TrainArgs) -> TrainConfig {
+    TrainConfig {
+        l2: args.l2,
+        class_weight: match args.class_weight {
+            ClassWeightArg::Balanced => ClassWeight::Balanced,
+            ClassWeightArg::None => ClassWeight::None,
+        },
+        max_iter: args.max_iter,
+        ..TrainConfig::default()
+    }
+}
+
 fn fine_tune(
     args: &TrainArgs,
     encoder: &copiloot::models::Encoder,
@@ -248,15 +253,7 @@ fn fine_tune(
         epochs: args.epochs,
         lr: args.lr,
         seed: args.seed,
-        head: TrainConfig {
-            l2: args.l2,
-            class_weight: match args.class_weight {
-                ClassWeightArg::Balanced => ClassWeight::Balanced,
-                ClassWeightArg::None => ClassWeight::None,
-            },
-            max_iter: args.max_iter,
-            ..TrainConfig::default()
-        },
+        head: head_config(args),
         ..FineTuneConfig::default()
     };
     let started = std::time::Instant::now();
