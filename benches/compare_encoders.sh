@@ -22,18 +22,6 @@ done
 
 "$ROOT/benches/setup_venv.sh"
 cd "$ROOT"
-# The executable path from cargo's own report, so CARGO_TARGET_DIR and profiles just work.
-# --workspace --bins --examples: the same feature set as every other build here, so nothing is rebuilt.
-BIN="$(cargo build --workspace --bins --examples --profile "$PROFILE" --message-format=json \
-  | "$VENV/bin/python" -c '
-import json, sys
-exes = [m["executable"] for m in map(json.loads, sys.stdin)
-        if m.get("reason") == "compiler-artifact" and m.get("executable")
-        and m["target"]["name"] == "encode_throughput"]
-print(exes[-1] if exes else "")')"
-if [[ -z "$BIN" ]]; then
-  echo "could not build the encode_throughput example" >&2
-  exit 1
-fi
+BIN="$("$ROOT/benches/example_bin.sh" "$PROFILE" encode_throughput)"
 exec "$VENV/bin/python" "$ROOT/benches/compare_encoders.py" --copiloot-bin "$BIN" \
   --copiloot-label "($PROFILE profile)" "${ARGS[@]}"

@@ -28,17 +28,6 @@ if ! "$VENV/bin/python" -c "import llama_cpp, numpy" 2>/dev/null; then
 fi
 
 cd "$ROOT"
-# --workspace --bins --examples: the same feature set as every other build here, so nothing is rebuilt.
-BIN="$(cargo build --workspace --bins --examples --profile "$PROFILE" --message-format=json \
-  | "$VENV/bin/python" -c '
-import json, sys
-exes = [m["executable"] for m in map(json.loads, sys.stdin)
-        if m.get("reason") == "compiler-artifact" and m.get("executable")
-        and m["target"]["name"] == "generate_speed"]
-print(exes[-1] if exes else "")')"
-if [[ -z "$BIN" ]]; then
-  echo "could not build the generate_speed example" >&2
-  exit 1
-fi
+BIN="$("$ROOT/benches/example_bin.sh" "$PROFILE" generate_speed)"
 exec "$VENV/bin/python" "$ROOT/benches/compare_generator.py" --copiloot-bin "$BIN" \
   --copiloot-label "(copiloot: $PROFILE profile)" "${ARGS[@]}"
