@@ -164,7 +164,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
         scores.push(r);
         bar.inc(1);
-        if scores.len() % 50 == 0 {
+        if scores.len().is_multiple_of(50) {
             if let Some((cache, _)) = &cached {
                 cache.save()?;
             }

@@ -176,7 +176,8 @@ fn f32_le(raw: &[u8], count: usize) -> Option<Vec<f32>> {
 
 /// GGML Q4_0: byte j of a block holds weight j (low nibble) and weight j+16 (high nibble).
 pub fn dequantize_q4_0(raw: &[u8], count: usize) -> Option<Vec<f32>> {
-    if count % Q4_0_BLOCK_WEIGHTS != 0 || raw.len() != count / Q4_0_BLOCK_WEIGHTS * Q4_0_BLOCK_BYTES {
+    if !count.is_multiple_of(Q4_0_BLOCK_WEIGHTS) || raw.len() != count / Q4_0_BLOCK_WEIGHTS * Q4_0_BLOCK_BYTES
+    {
         return None;
     }
     let mut out = vec![0f32; count];

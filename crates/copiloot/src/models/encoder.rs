@@ -218,7 +218,7 @@ impl Encoder {
     fn forward_batch(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let hidden = self.model.forward(batch)?;
         let lengths: Vec<usize> = batch.iter().map(|ids| ids.len()).collect();
-        Ok(pool(&hidden, self.model.row_width(), self.dim, &lengths, self.config.pooling))
+        Ok(pool(&hidden, self.model.hidden(), self.dim, &lengths, self.config.pooling))
     }
 }
 

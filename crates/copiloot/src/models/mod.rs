@@ -9,6 +9,7 @@ pub mod e5s1;
 mod encoder;
 pub mod generator;
 pub mod install;
+pub mod q8;
 mod source;
 mod st_config;
 

@@ -5,7 +5,7 @@
 //!   linear layer, and attention runs per text over its own tokens only;
 //! - fused steps: one QKV matmul; bias + GELU, bias + residual + layer-norm, and the whole attention
 //!   of a text are single passes ([`kernels`]);
-//! - optional int8 linear layers ([`Precision::Q8`]) through candle's quantized matmul.
+//! - optional int8 linear layers ([`Precision::Q8`]) through our own int8 kernel ([`crate::models::q8`]).
 
 mod arch;
 pub mod kernels;
@@ -42,14 +42,6 @@ impl Precision {
         match self {
             Precision::F32 => "f32",
             Precision::Q8 => "q8",
-        }
-    }
-
-    /// Width in which rows of `n` values are stored for this precision's matmuls.
-    pub fn row_width(self, n: usize) -> usize {
-        match self {
-            Precision::F32 => n,
-            Precision::Q8 => n.div_ceil(256) * 256,
         }
     }
 }
@@ -241,11 +233,10 @@ impl BertModel {
     }
 
     /// Last hidden state of every token of every sequence, sequences one after another, in rows of
-    /// [`Self::row_width`] values (the first `hidden` are the state, the rest zero).
+    /// [`Self::hidden`] values.
     pub fn forward(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
         let a = &self.arch;
-        let (h, sh) = (a.hidden, self.row_width());
-        let si = self.precision.row_width(a.intermediate);
+        let (h, sh, si) = (a.hidden, a.hidden, a.intermediate);
         let mut tokens = Vec::with_capacity(batch.iter().map(|s| s.len()).sum());
         for seq in batch {
             if seq.len() > a.max_tokens() {
@@ -296,11 +287,6 @@ impl BertModel {
             })??;
         }
         Ok(hidden)
-    }
-
-    /// Row width of the hidden states [`Self::forward`] returns.
-    pub fn row_width(&self) -> usize {
-        self.precision.row_width(self.arch.hidden)
     }
 }
 

@@ -1,0 +1,116 @@
+//! The int8 product against f32 and against candle's Q8_0 matmul, VNNI and portable paths alike.
+
+use super::*;
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+
+/// Deterministic values in [-1, 1) with a few large outliers, as real activations have.
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|i| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let v = ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+            if i % 97 == 0 {
+                v * 8.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+fn reference(x: &[f32], w: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
+    let mut y = vec![0f32; m * n];
+    for r in 0..m {
+        for c in 0..n {
+            y[r * n + c] = (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum();
+        }
+    }
+    y
+}
+
+/// Largest |a - b| relative to the largest |b|.
+fn rel_error(a: &[f32], b: &[f32]) -> f32 {
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale
+}
+
+#[test]
+fn matches_f32_within_int8_rounding_for_every_tile_shape() {
+    // m covers full tiles, every row tail and several strips; n covers a partial last group.
+    for &(m, n, k) in &[(1, 16, 32), (3, 40, 50), (2, 17, 312), (7, 576, 576), (37, 100, 384), (70, 33, 1536)]
+    {
+        let (x, w) = (values(m * k, 1), values(n * k, 2));
+        let q = Q8Matrix::from_f32(&w, n, k).unwrap();
+        let mut y = vec![f32::NAN; m * n];
+        q.matmul(&x, m, &mut y).unwrap();
+        let err = rel_error(&y, &reference(&x, &w, m, n, k));
+        assert!(err < 0.02, "{m}x{n}x{k}: relative error {err}");
+    }
+}
+
+#[test]
+fn the_vnni_kernel_and_the_portable_path_agree() {
+    if !vnni::available() {
+        eprintln!("no AVX-512 VNNI on this CPU: only the portable path runs here");
+        return;
+    }
+    for &(m, n, k) in &[(1, 576, 576), (5, 49, 96), (33, 1536, 384)] {
+        let (x, w) = (values(m * k, 3), values(n * k, 4));
+        let q = Q8Matrix::from_f32(&w, n, k).unwrap();
+        let a = Q8Rows::quantize(&x, m, k);
+        let (mut fast, mut slow) = (vec![0f32; m * n], vec![0f32; m * n]);
+        vnni::matmul(&q, &a, m, &mut fast);
+        q.matmul_portable(&a, m, &mut slow);
+        // Same integers; only the order of the f32 additions may differ.
+        assert!(rel_error(&fast, &slow) < 1e-5, "{m}x{n}x{k}");
+    }
+}
+
+#[test]
+fn a_q8_0_tensor_keeps_its_integers_and_is_as_close_to_f32_as_candles_product() {
+    let (m, n, k) = (4, 64, 256);
+    let (x, w) = (values(m * k, 5), values(n * k, 6));
+    let wt = Tensor::from_vec(w.clone(), (n, k), &Device::Cpu).unwrap();
+    let qt = QTensor::quantize(&wt, GgmlDType::Q8_0).unwrap();
+    let ours = Q8Matrix::from_qtensor(&qt).unwrap();
+    // Same integers: our rows equal candle's de-quantised rows up to the f16 → f32 scale.
+    let dequantised = qt.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut row = vec![0f32; k];
+    for i in [0, 31, 63] {
+        ours.row(i, &mut row);
+        assert!(rel_error(&row, &dequantised[i * k..(i + 1) * k]) < 1e-6, "row {i}");
+    }
+    let mut y = vec![0f32; m * n];
+    ours.matmul(&x, m, &mut y).unwrap();
+    let xt = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu).unwrap();
+    let theirs = QMatMul::from_qtensor(qt).unwrap().forward(&xt).unwrap();
+    let theirs = theirs.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let exact = reference(&x, &w, m, n, k);
+    // candle's fast path quantises activations in blocks of 256, ours in blocks of 32: ours is closer.
+    let (e_ours, e_theirs) = (rel_error(&y, &exact), rel_error(&theirs, &exact));
+    assert!(e_ours <= e_theirs * 1.1, "ours {e_ours} vs candle {e_theirs}");
+    assert!(rel_error(&y, &theirs) < 0.02);
+}
+
+#[test]
+fn a_row_dequantises_to_the_weights() {
+    let (n, k) = (20, 64);
+    let w = values(n * k, 7);
+    let q = Q8Matrix::from_f32(&w, n, k).unwrap();
+    let mut row = vec![0f32; k];
+    q.row(17, &mut row);
+    assert!(rel_error(&row, &w[17 * k..18 * k]) < 0.01);
+}
+
+#[test]
+fn bad_shapes_are_errors_not_panics() {
+    assert!(Q8Matrix::from_f32(&[0.0; 30], 1, 0).is_err());
+    assert!(Q8Matrix::from_f32(&[0.0; 64], 3, 32).is_err());
+    let q = Q8Matrix::from_f32(&[0.5; 64], 2, 32).unwrap();
+    let mut y = vec![0f32; 2];
+    assert!(q.matmul(&[1.0; 31], 1, &mut y).is_err());
+    assert!(q.matmul(&[1.0; 32], 1, &mut y[..1]).is_err());
+    assert_eq!((q.rows(), q.cols()), (2, 32));
+}

@@ -1,0 +1,146 @@
+//! The AVX-512 VNNI kernel of [`Q8Matrix::matmul`]: tiles of 4 activation rows × 32 output columns,
+//! split over the cores in strips that write disjoint parts of the output.
+//!
+//! Per block of 32 inputs a tile does 8 steps; each step loads 64 bytes of packed weights per 16
+//! columns and broadcasts 4 activation bytes per row, and `vpdpbusd` adds those 4 products into each of
+//! the 16 columns. After the block the integer sums are scaled (`d_a · sum − correction`, times the
+//! column scales) into f32 accumulators, so rounding happens once per block, as in Q8_0.
+
+use super::{Q8Matrix, Q8Rows, BLOCK, GROUP, PACKED_BLOCK};
+use rayon::prelude::*;
+
+/// Whether this CPU runs the kernel (checked once; std caches the CPUID answer).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Rows and groups of one tile.
+const TILE_ROWS: usize = 4;
+const TILE_GROUPS: usize = 2;
+/// Rows of one unit of parallel work; a unit walks its groups and, for each pair, all its rows, so
+/// the pair's weights stay in L1/L2 while they are reused.
+const STRIP_ROWS: usize = 32;
+
+/// The output pointer shared by the units; each unit writes only its own rows × columns.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: units write disjoint rectangles of the output (see `matmul`), and the pointer outlives them.
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// Through a method, so closures capture the whole `Out` (Send + Sync), not its raw field.
+    fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `y = a · Wᵀ`; callers checked shapes and [`available`].
+pub fn matmul(w: &Q8Matrix, a: &Q8Rows, m: usize, y: &mut [f32]) {
+    let groups = w.n.div_ceil(GROUP);
+    // Few rows (generation): split the columns finely so both cores share the weight stream.
+    let strip_groups = if m <= TILE_ROWS { TILE_GROUPS } else { 8 };
+    let row_strips = m.div_ceil(STRIP_ROWS);
+    let group_strips = groups.div_ceil(strip_groups);
+    let out = Out(y.as_mut_ptr());
+    let unit = |u: usize| {
+        let (rs, gs) = (u / group_strips * STRIP_ROWS, u % group_strips * strip_groups);
+        let (re, ge) = ((rs + STRIP_ROWS).min(m), (gs + strip_groups).min(groups));
+        let y = out.ptr();
+        for g in (gs..ge).step_by(TILE_GROUPS) {
+            let c = (ge - g).min(TILE_GROUPS);
+            for r in (rs..re).step_by(TILE_ROWS) {
+                let rows = (re - r).min(TILE_ROWS);
+                // SAFETY: `available()` was checked by the caller; the tile stays inside `a`, `w` and
+                // the output rectangle of this unit.
+                unsafe {
+                    match (rows, c) {
+                        (4, 2) => tile::<4, 2>(w, a, r, g, y),
+                        (3, 2) => tile::<3, 2>(w, a, r, g, y),
+                        (2, 2) => tile::<2, 2>(w, a, r, g, y),
+                        (1, 2) => tile::<1, 2>(w, a, r, g, y),
+                        (4, _) => tile::<4, 1>(w, a, r, g, y),
+                        (3, _) => tile::<3, 1>(w, a, r, g, y),
+                        (2, _) => tile::<2, 1>(w, a, r, g, y),
+                        _ => tile::<1, 1>(w, a, r, g, y),
+                    }
+                }
+            }
+        }
+    };
+    let units = row_strips * group_strips;
+    if units == 1 {
+        unit(0);
+    } else {
+        (0..units).into_par_iter().for_each(unit);
+    }
+}
+
+/// `R` rows from `row0` × `C` column groups from `g0`.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VNNI; `row0 + R <= m`, `g0 + C <= groups`; `y` points at `[m, n]` f32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile<const R: usize, const C: usize>(
+    w: &Q8Matrix,
+    a: &Q8Rows,
+    row0: usize,
+    g0: usize,
+    y: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let kb = w.blocks;
+    let wp = w.packed.as_ptr();
+    let qp = a.q.as_ptr();
+    let mut acc = [[_mm512_setzero_ps(); C]; R];
+    for b in 0..kb {
+        let mut dot = [[_mm512_setzero_si512(); C]; R];
+        for step in 0..BLOCK / 4 {
+            let mut wv = [_mm512_setzero_si512(); C];
+            for (c, wv) in wv.iter_mut().enumerate() {
+                let p = wp.add(((g0 + c) * kb + b) * PACKED_BLOCK + step * GROUP * 4);
+                *wv = _mm512_loadu_si512(p.cast());
+            }
+            for (r, dot) in dot.iter_mut().enumerate() {
+                let p = qp.add(((row0 + r) * kb + b) * BLOCK + step * 4);
+                let av = _mm512_set1_epi32(std::ptr::read_unaligned(p.cast::<i32>()));
+                for (dot, wv) in dot.iter_mut().zip(&wv) {
+                    *dot = _mm512_dpbusd_epi32(*dot, *wv, av);
+                }
+            }
+        }
+        for (r, (acc, dot)) in acc.iter_mut().zip(&dot).enumerate() {
+            let i = (row0 + r) * kb + b;
+            let d = _mm512_set1_ps(*a.d.get_unchecked(i));
+            let corr = _mm512_set1_ps(*a.correction.get_unchecked(i));
+            for (c, (acc, dot)) in acc.iter_mut().zip(dot).enumerate() {
+                let s = _mm512_loadu_ps(w.scales.as_ptr().add(((g0 + c) * kb + b) * GROUP));
+                let t = _mm512_fmsub_ps(_mm512_cvtepi32_ps(*dot), d, corr);
+                *acc = _mm512_fmadd_ps(t, s, *acc);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        for (c, acc) in acc.iter().enumerate() {
+            let col = (g0 + c) * GROUP;
+            let valid = (w.n - col).min(GROUP);
+            let mask: __mmask16 = if valid == GROUP { 0xffff } else { (1u16 << valid) - 1 };
+            _mm512_mask_storeu_ps(y.add((row0 + r) * w.n + col), mask, *acc);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile<const R: usize, const C: usize>(_: &Q8Matrix, _: &Q8Rows, _: usize, _: usize, _: *mut f32) {
+    unreachable!("the VNNI kernel is x86-64 only and gated by available()")
+}
