@@ -205,22 +205,28 @@ impl Q8Rows {
         let mut q = vec![0i8; m * kb * BLOCK];
         let mut d = vec![0f32; m * kb];
         let mut correction = vec![0f32; m * kb];
+        // Full blocks on an AVX-512 CPU take the vector path; its rounding (to nearest even) is ours too.
+        let row: RowQuantizer =
+            if k.is_multiple_of(BLOCK) && vnni::available() { vnni::quantize_row } else { quantize_row };
         if m >= Self::PAR_MIN_ROWS {
             x.par_chunks(k)
                 .zip(q.par_chunks_mut(kb * BLOCK))
                 .zip(d.par_chunks_mut(kb).zip(correction.par_chunks_mut(kb)))
-                .for_each(|((x, q), (d, c))| quantize_row(x, q, d, c));
+                .for_each(|((x, q), (d, c))| row(x, q, d, c));
         } else {
             x.chunks(k)
                 .zip(q.chunks_mut(kb * BLOCK))
                 .zip(d.chunks_mut(kb).zip(correction.chunks_mut(kb)))
-                .for_each(|((x, q), (d, c))| quantize_row(x, q, d, c));
+                .for_each(|((x, q), (d, c))| row(x, q, d, c));
         }
         Self { q, d, correction }
     }
 }
 
-/// One activation row: its int8 blocks into `q`, their scales into `d`, corrections into `c`.
+/// Quantises one activation row: int8 blocks into `q`, their scales into `d`, corrections into `c`.
+type RowQuantizer = fn(&[f32], &mut [i8], &mut [f32], &mut [f32]);
+
+/// [`RowQuantizer`] in plain Rust.
 fn quantize_row(x: &[f32], q: &mut [i8], d: &mut [f32], c: &mut [f32]) {
     for (((x, q), d), c) in x.chunks(BLOCK).zip(q.chunks_exact_mut(BLOCK)).zip(d).zip(c) {
         let (scale, sum) = quantize_block(x, q);

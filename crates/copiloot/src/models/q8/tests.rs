@@ -60,6 +60,10 @@ fn the_vnni_kernel_and_the_portable_path_agree() {
         let (x, w) = (values(m * k, 3), values(n * k, 4));
         let q = Q8Matrix::from_f32(&w, n, k).unwrap();
         let a = Q8Rows::quantize(&x, m, k);
+        // The vector quantiser gives the portable one's integers and scales.
+        let (mut qs, mut d, mut c) = (vec![0i8; k], vec![0f32; k / BLOCK], vec![0f32; k / BLOCK]);
+        super::quantize_row(&x[..k], &mut qs, &mut d, &mut c);
+        assert_eq!((&qs[..], &d[..], &c[..]), (&a.q[..k], &a.d[..k / BLOCK], &a.correction[..k / BLOCK]));
         let (mut fast, mut slow) = (vec![0f32; m * n], vec![0f32; m * n]);
         vnni::matmul(&q, &a, m, &mut fast);
         q.matmul_portable(&a, m, &mut slow);

@@ -23,6 +23,38 @@ pub fn available() -> bool {
     }
 }
 
+/// [`super::RowQuantizer`] with AVX-512 for rows of whole blocks: the same integers as the portable path
+/// (`vcvtps2dq` rounds to nearest even, as `round` there does).
+pub fn quantize_row(x: &[f32], q: &mut [i8], d: &mut [f32], c: &mut [f32]) {
+    for (((x, q), d), c) in x.chunks_exact(BLOCK).zip(q.chunks_exact_mut(BLOCK)).zip(d).zip(c) {
+        // SAFETY: `available()` was checked by the caller; `x` and `q` hold one whole block each.
+        let (scale, sum) = unsafe { quantize_block(x, q) };
+        *d = scale;
+        *c = scale * 128.0 * sum as f32;
+    }
+}
+
+/// # Safety
+/// The CPU has AVX-512 F/BW; `x` and `q` are at least 32 long.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, i32) {
+    use std::arch::x86_64::*;
+    let (lo, hi) = (_mm512_loadu_ps(x.as_ptr()), _mm512_loadu_ps(x.as_ptr().add(16)));
+    let max = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+    let d = max / 127.0;
+    let inv = _mm512_set1_ps(if d > 0.0 { 1.0 / d } else { 0.0 });
+    let (lo, hi) = (_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)), _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv)));
+    _mm_storeu_si128(q.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(lo));
+    _mm_storeu_si128(q.as_mut_ptr().add(16).cast(), _mm512_cvtepi32_epi8(hi));
+    (d, _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi)))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn quantize_block(_: &[f32], _: &mut [i8]) -> (f32, i32) {
+    unreachable!("the VNNI kernel is x86-64 only and gated by available()")
+}
+
 /// Rows and groups of one tile.
 const TILE_ROWS: usize = 4;
 const TILE_GROUPS: usize = 2;
