@@ -7,7 +7,7 @@ use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use copiloot::models::generator::{
-    ChatMessage, GenerationOptions, Generator, LoadOptions, StopReason, TemplateSource,
+    ChatMessage, Engine, GenerationOptions, Generator, LoadOptions, StopReason, TemplateSource,
 };
 use copiloot::Error;
 use std::path::PathBuf;
@@ -39,7 +39,8 @@ fn loads_smollm2_with_metadata_tokenizer_and_template() {
     let info = generator().info();
     assert_eq!(info.tokenizer, "gguf metadata");
     assert_eq!(info.chat_template, TemplateSource::Gguf);
-    assert_eq!(info.context_length, 4096, "min(8192 from the file, candle's llama rotary table)");
+    assert_eq!(info.context_length, 8192, "the file's context (our own llama forward has no table limit)");
+    assert_eq!(info.engine, Engine::Copiloot);
     assert_eq!(info.requantized_tensors, 210, "every Q4_1 matrix of the 30 blocks");
 }
 
@@ -136,24 +137,39 @@ fn seeded_sampling_is_reproducible() {
 }
 
 #[test]
-fn q8_0_requantisation_keeps_the_greedy_tokens() {
-    let plain = Generator::from_file(&gguf_path(), LoadOptions { requantize_q4_1: false }).unwrap();
+fn every_engine_gives_the_same_greedy_tokens() {
+    let load = |requantize_q4_1, engine| {
+        Generator::from_file(&gguf_path(), LoadOptions { requantize_q4_1, engine }).unwrap()
+    };
+    // candle with the file's Q4_1 as it is, candle re-quantised to Q8_0, and our own int8 forward.
+    let plain = load(false, Engine::Candle);
+    let requantised = load(true, Engine::Candle);
+    let own = generator();
     assert_eq!(plain.info().requantized_tensors, 0);
+    assert!(requantised.info().requantized_tensors > 200);
+    assert_eq!(
+        (plain.info().engine, requantised.info().engine, own.info().engine),
+        (Engine::Candle, Engine::Candle, Engine::Copiloot)
+    );
     for prompt in
         [CAPITAL, "Summarize: the customer's internet drops every evening; a technician comes on Thursday."]
     {
         let messages = [ChatMessage::user(prompt)];
         let a = plain.generate(&messages, &greedy(24), &mut |_| true).unwrap();
-        let b = generator().generate(&messages, &greedy(24), &mut |_| true).unwrap();
+        let b = requantised.generate(&messages, &greedy(24), &mut |_| true).unwrap();
+        let c = own.generate(&messages, &greedy(24), &mut |_| true).unwrap();
         assert_eq!(a.text, b.text, "Q4_1 as is vs re-quantised to Q8_0 on {prompt:?}");
+        assert_eq!(b.text, c.text, "candle vs copiloot's forward on {prompt:?}");
     }
 }
 
 #[test]
 fn prompt_longer_than_the_context_is_a_typed_error() {
-    let long = "word ".repeat(5000);
+    // Our own forward runs the file's whole 8192-token context; candle's llama port stops at 4096.
+    assert_eq!(generator().info().context_length, 8192);
+    let long = "word ".repeat(9000);
     let err = generator().generate(&[ChatMessage::user(long)], &greedy(8), &mut |_| true).unwrap_err();
-    assert!(matches!(err, Error::InputTooLarge { limit: 4095, .. }), "{err}");
+    assert!(matches!(err, Error::InputTooLarge { limit: 8191, .. }), "{err}");
 }
 
 #[test]

@@ -100,7 +100,7 @@ impl GeneratorArgs {
         let Some(spec) = self.generator.as_deref() else { return Ok(None) };
         let dir = models_dir.map(Path::to_path_buf).unwrap_or_else(copiloot::models::default_models_dir);
         let source = copiloot::models::generator::source_for(spec, &dir)?;
-        let options = LoadOptions { requantize_q4_1: !self.no_requantize };
+        let options = LoadOptions { requantize_q4_1: !self.no_requantize, ..LoadOptions::default() };
         Ok(Some(Arc::new(Generator::load_with(&source, options)?)))
     }
 

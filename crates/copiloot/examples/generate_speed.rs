@@ -4,17 +4,17 @@
 //! ```text
 //! RAYON_NUM_THREADS=2 cargo run --release -p copiloot --example generate_speed -- \
 //!     --gguf models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf \
-//!     --ids benches/out/prompt_ids.json --max-tokens 64 [--no-requantize] [--runs 3]
+//!     --ids benches/out/prompt_ids.json --max-tokens 64 [--no-requantize] [--engine copiloot|candle] [--runs 3]
 //! ```
 //! `--ids` is a JSON list of prompt token ids (so every engine sees the same tokens); `--prompt TEXT`
 //! instead renders TEXT as a user message with the model's chat template. The generation is ignored
 //! up to the first end-of-turn: exactly `--max-tokens` tokens are generated unless the model stops.
 
-use copiloot::models::generator::{ChatMessage, GenerationOptions, Generator, LoadOptions};
+use copiloot::models::generator::{ChatMessage, Engine, GenerationOptions, Generator, LoadOptions};
 use std::error::Error;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: generate_speed --gguf FILE (--ids FILE.json | --prompt TEXT) [--max-tokens 64] [--runs 1] [--no-requantize]";
+const USAGE: &str = "usage: generate_speed --gguf FILE (--ids FILE.json | --prompt TEXT) [--max-tokens 64] [--runs 1] [--no-requantize] [--engine copiloot|candle]";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut gguf = PathBuf::new();
@@ -23,6 +23,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut max_tokens = 64;
     let mut runs = 1usize;
     let mut requantize = true;
+    let mut engine = Engine::Copiloot;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
@@ -33,10 +34,17 @@ fn main() -> Result<(), Box<dyn Error>> {
             "--max-tokens" => max_tokens = value()?.parse()?,
             "--runs" => runs = value()?.parse()?,
             "--no-requantize" => requantize = false,
+            "--engine" => {
+                engine = match value()?.as_str() {
+                    "copiloot" => Engine::Copiloot,
+                    "candle" => Engine::Candle,
+                    other => return Err(format!("unknown engine `{other}`\n{USAGE}").into()),
+                }
+            }
             other => return Err(format!("unknown argument `{other}`\n{USAGE}").into()),
         }
     }
-    let generator = Generator::from_file(&gguf, LoadOptions { requantize_q4_1: requantize })?;
+    let generator = Generator::from_file(&gguf, LoadOptions { requantize_q4_1: requantize, engine })?;
     let ids: Vec<u32> = match (ids_file, prompt) {
         (Some(f), _) => serde_json::from_str(&std::fs::read_to_string(f)?)?,
         (None, Some(p)) => generator.encode_prompt(&generator.render_prompt(&[ChatMessage::user(p)])?)?,
@@ -66,6 +74,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|kb| kb / 1024.0);
     let line = serde_json::json!({
         "engine": "copiloot",
+        "forward": generator.info().engine,
+        "engine_note": generator.info().engine_note,
         "requantize_q4_1": requantize,
         "requantized_tensors": generator.info().requantized_tensors,
         "load_ms": generator.info().load_ms,

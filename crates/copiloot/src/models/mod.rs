@@ -16,7 +16,7 @@ mod st_config;
 pub use bert::Precision;
 pub use catalog::{default_models_dir, Catalog};
 pub use encoder::{cosine, Encoded, Encoder, EncoderOptions, TextRole, DEFAULT_BATCH_SIZE};
-pub use generator::{ChatMessage, Generation, GenerationOptions, Generator, LoadOptions};
+pub use generator::{ChatMessage, Engine, Generation, GenerationOptions, Generator, LoadOptions};
 pub use install::{InstallEvent, Installer, ModelStatus};
 pub use source::{hub_offline, ModelSource};
 pub use st_config::Pooling;

@@ -8,6 +8,7 @@
 mod chat;
 mod claims;
 mod gguf;
+mod llama;
 mod rewrite;
 mod tokenizer;
 
@@ -36,12 +37,25 @@ pub struct LoadOptions {
     /// several times faster, and its rounding is far below Q4_1's own; greedy text can still drift from
     /// the plain Q4_1 path on long prompts). Default: true.
     pub requantize_q4_1: bool,
+    /// Which forward pass runs the model. Default: [`Engine::Copiloot`] where it applies.
+    pub engine: Engine,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { requantize_q4_1: true }
+        Self { requantize_q4_1: true, engine: Engine::Copiloot }
     }
+}
+
+/// The forward pass behind a [`Generator`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// copiloot's own int8 forward (`generator/llama.rs`) for dense llama-architecture files with 8-bit,
+    /// simple 4/5-bit or float weights; anything else falls back to candle.
+    Copiloot,
+    /// candle-transformers' quantized model for the family, as it is.
+    Candle,
 }
 
 /// How to decode. The default is greedy (deterministic) with at most 256 new tokens.
@@ -101,12 +115,18 @@ pub struct GeneratorInfo {
     pub context_length: usize,
     pub tokenizer: String,
     pub chat_template: TemplateSource,
-    /// Number of Q4_1 tensors re-quantised to Q8_0 at load.
+    /// Number of Q4_1 tensors re-quantised to 8 bits at load.
     pub requantized_tensors: usize,
+    /// The forward pass that runs the model.
+    pub engine: Engine,
+    /// Why the copiloot engine was not used, when it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_note: Option<String>,
     pub load_ms: f64,
 }
 
 enum Model {
+    Own(llama::Llama),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
@@ -114,16 +134,25 @@ enum Model {
 }
 
 impl Model {
-    fn forward(&mut self, x: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
-        match self {
-            Self::Llama(m) => m.forward(x, pos),
-            Self::Qwen2(m) => m.forward(x, pos),
-            Self::Qwen3(m) => m.forward(x, pos),
-            Self::Gemma3(m) => m.forward(x, pos),
-        }
+    /// Logits (f32, one per vocabulary entry) after feeding `ids` at positions `pos..`.
+    fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Tensor> {
+        let x = || Tensor::new(ids, &Device::Cpu)?.unsqueeze(0);
+        let logits = match self {
+            Self::Own(m) => {
+                let logits = m.forward(ids, pos)?;
+                let n = logits.len();
+                Tensor::from_vec(logits, n, &Device::Cpu)?
+            }
+            Self::Llama(m) => m.forward(&x()?, pos)?,
+            Self::Qwen2(m) => m.forward(&x()?, pos)?,
+            Self::Qwen3(m) => m.forward(&x()?, pos)?,
+            Self::Gemma3(m) => m.forward(&x()?, pos)?,
+        };
+        Ok(logits.flatten_all()?.to_dtype(candle_core::DType::F32)?)
     }
     fn clear(&mut self) {
         match self {
+            Self::Own(m) => m.clear(),
             Self::Llama(m) => m.clear_kv_cache(),
             Self::Qwen2(m) => m.clear_kv_cache(),
             Self::Qwen3(m) => m.clear_kv_cache(),
@@ -209,17 +238,35 @@ impl Generator {
             eos.as_ref().map(|e| e.1.as_str()).unwrap_or(""),
         )?;
         let mut context_length = file.context_length().unwrap_or(LLAMA_MAX_POSITIONS);
-        if file.architecture == Architecture::Llama {
-            context_length = context_length.min(LLAMA_MAX_POSITIONS);
-        }
-        let q4_1 = file.count_dtype(GgmlDType::Q4_1);
-        let requantized_tensors = if options.requantize_q4_1 && q4_1 > 0 {
-            file = gguf::requantize_q4_1(&file, GgmlDType::Q8_0)?;
-            q4_1 - file.count_dtype(GgmlDType::Q4_1)
-        } else {
-            0
+        // Our own forward where it applies (and re-quantising is allowed: it runs everything in int8).
+        let own = match (options.engine, options.requantize_q4_1) {
+            (Engine::Copiloot, true) => llama::supported(&file),
+            (Engine::Copiloot, false) => Err("--no-requantize keeps the file's weights as they are".into()),
+            (Engine::Candle, _) => Err("the candle engine was asked for".into()),
         };
-        let model = load_model(&file)?;
+        let (model, engine, engine_note, requantized_tensors) = match own {
+            // Our forward holds every matrix in int8: the Q4_1 ones are re-quantised as candle's would be.
+            Ok(()) => (
+                Model::Own(llama::Llama::load(&file)?),
+                Engine::Copiloot,
+                None,
+                file.count_dtype(GgmlDType::Q4_1),
+            ),
+            Err(why) => {
+                let q4_1 = file.count_dtype(GgmlDType::Q4_1);
+                let requantized = if options.requantize_q4_1 && q4_1 > 0 {
+                    file = gguf::requantize_q4_1(&file, GgmlDType::Q8_0)?;
+                    q4_1 - file.count_dtype(GgmlDType::Q4_1)
+                } else {
+                    0
+                };
+                let note = (options.engine == Engine::Copiloot).then_some(why);
+                if file.architecture == Architecture::Llama {
+                    context_length = context_length.min(LLAMA_MAX_POSITIONS);
+                }
+                (load_model(&file)?, Engine::Candle, note, requantized)
+            }
+        };
         let info = GeneratorInfo {
             id: path.display().to_string(),
             architecture: file.architecture,
@@ -227,6 +274,8 @@ impl Generator {
             tokenizer: tokenizer_kind.to_string(),
             chat_template: template.source,
             requantized_tensors,
+            engine,
+            engine_note,
             load_ms: start.elapsed().as_secs_f64() * 1e3,
         };
         Ok(Self { model: Mutex::new(model), tokenizer, template, stop_ids, bos, add_bos, info })
@@ -306,11 +355,9 @@ impl Generator {
             Error::Inference("an earlier generation panicked; load the generator again".into())
         })?;
         model.clear();
-        let device = Device::Cpu;
 
         let t0 = Instant::now();
-        let input = Tensor::new(ids, &device)?.unsqueeze(0)?;
-        let mut logits = last_logits(model.forward(&input, 0)?)?;
+        let mut logits = model.forward(ids, 0)?;
         let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
 
         let t1 = Instant::now();
@@ -341,8 +388,7 @@ impl Generator {
             if generated.len() >= budget {
                 break;
             }
-            let input = Tensor::new(&[next], &device)?.unsqueeze(0)?;
-            logits = last_logits(model.forward(&input, ids.len() + generated.len() - 1)?)?;
+            logits = model.forward(&[next], ids.len() + generated.len() - 1)?;
         }
         let text = self.decode(&generated)?;
         if stop_reason != StopReason::Cancelled {
@@ -371,12 +417,6 @@ impl Generator {
     fn decode(&self, ids: &[u32]) -> Result<String> {
         self.tokenizer.decode(ids, true).map_err(|e| Error::Inference(format!("tokenizer decode: {e}")))
     }
-}
-
-/// The model's logits for the last position as a flat f32 vector tensor.
-fn last_logits(logits: Tensor) -> Result<Tensor> {
-    let logits = logits.flatten_all()?.to_dtype(candle_core::DType::F32)?;
-    Ok(logits)
 }
 
 fn load_model(file: &GgufFile) -> Result<Model> {
