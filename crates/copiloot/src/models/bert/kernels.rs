@@ -4,8 +4,10 @@
 //! flags: `exp` and `erf` are polynomial / rational approximations (error below 1e-6), and every
 //! reduction keeps 8 independent partial sums. Each step reads its inputs once and writes one output,
 //! replacing chains of candle ops that allocate and sweep memory once per op. Rows may be stored wider
-//! than they are (`stride`): the quantized path pads them with zeros to the width its kernels want.
+//! than they are (`stride`). Each row's work runs through [`wide`], compiled for AVX-512 / AVX2 where the
+//! CPU has them.
 
+use crate::models::simd::wide;
 use rayon::prelude::*;
 
 /// Below this many rows a step runs on the calling thread: waking the pool costs more than it saves.
@@ -97,14 +99,14 @@ where
     let rows = out.len() / out_stride.max(1);
     if rows < PAR_MIN_ROWS {
         for (r, (o, i)) in out.chunks_mut(out_stride).zip(inp.chunks(in_stride)).enumerate() {
-            f(r, o, i);
+            wide(|| f(r, o, i));
         }
     } else {
         out.par_chunks_mut(out_stride)
             .zip(inp.par_chunks(in_stride))
             .enumerate()
             .with_min_len(16)
-            .for_each(|(r, (o, i))| f(r, o, i));
+            .for_each(|(r, (o, i))| wide(|| f(r, o, i)));
     }
 }
 
@@ -117,7 +119,7 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     /// Normalise `row[..n]` in place (n = gamma's length); the padding after it is zeroed.
-    #[inline]
+    #[inline(always)]
     fn normalise(&self, row: &mut [f32]) {
         let n = self.gamma.len().min(row.len());
         let (vals, pad) = row.split_at_mut(n);
@@ -151,13 +153,20 @@ pub fn bias_residual_layer_norm(
     let n = bias.len();
     let rows = x.len() / n.max(1);
     let mut out = vec![0f32; rows * stride];
-    for_rows(&mut out, stride, x, n, |r, o, xr| {
-        let res = residual.get(r * stride..r * stride + n).unwrap_or(&[]);
-        for (((o, x), b), s) in o.iter_mut().zip(xr).zip(bias).zip(res) {
-            *o = x + b + s;
-        }
-        ln.normalise(o);
-    });
+    for_rows(
+        &mut out,
+        stride,
+        x,
+        n,
+        #[inline(always)]
+        |r, o, xr| {
+            let res = residual.get(r * stride..r * stride + n).unwrap_or(&[]);
+            for (((o, x), b), s) in o.iter_mut().zip(xr).zip(bias).zip(res) {
+                *o = x + b + s;
+            }
+            ln.normalise(o);
+        },
+    );
     out
 }
 
@@ -166,11 +175,18 @@ pub fn bias_activation(x: &[f32], bias: &[f32], stride: usize, act: Activation) 
     let n = bias.len();
     let rows = x.len() / n.max(1);
     let mut out = vec![0f32; rows * stride];
-    for_rows(&mut out, stride, x, n, |_, o, xr| {
-        for ((o, x), b) in o.iter_mut().zip(xr).zip(bias) {
-            *o = act.apply(x + b);
-        }
-    });
+    for_rows(
+        &mut out,
+        stride,
+        x,
+        n,
+        #[inline(always)]
+        |_, o, xr| {
+            for ((o, x), b) in o.iter_mut().zip(xr).zip(bias) {
+                *o = act.apply(x + b);
+            }
+        },
+    );
     out
 }
 
@@ -236,7 +252,7 @@ pub fn attention(qkv: &[f32], bias: &[f32], s: &AttentionShape) -> Vec<f32> {
         rest_out = ro;
         rest_in = ri;
     }
-    let run = |(o, i, len): (&mut [f32], &[f32], usize)| attend_one(i, bias, len, s, o);
+    let run = |(o, i, len): (&mut [f32], &[f32], usize)| wide(|| attend_one(i, bias, len, s, o));
     if total < PAR_MIN_ROWS || jobs.len() < 2 {
         jobs.into_iter().for_each(run);
     } else {
@@ -245,6 +261,7 @@ pub fn attention(qkv: &[f32], bias: &[f32], s: &AttentionShape) -> Vec<f32> {
     out
 }
 
+#[inline(always)]
 fn attend_one(qkv: &[f32], bias: &[f32], len: usize, s: &AttentionShape, out: &mut [f32]) {
     let (heads, d) = (s.heads, s.head_dim);
     let hidden = heads * d;

@@ -13,6 +13,7 @@ use super::gguf::GgufFile;
 use crate::error::{Error, Result};
 use crate::models::bert::kernels::exp;
 use crate::models::q8::Q8Matrix;
+use crate::models::simd::wide;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 use rayon::prelude::*;
@@ -257,12 +258,7 @@ impl Llama {
             x.iter_mut().zip(&o).for_each(|(x, o)| *x += o);
             rms_norm(&x, &b.ffn_norm, c.eps, &mut xn);
             b.gate_up.matmul(&xn, m, &mut gu)?;
-            for (a, gu) in act.chunks_exact_mut(c.ffn).zip(gu.chunks_exact(2 * c.ffn)) {
-                let (gate, up) = gu.split_at(c.ffn);
-                for ((a, &g), &u) in a.iter_mut().zip(gate).zip(up) {
-                    *a = g / (1.0 + exp(-g)) * u;
-                }
-            }
+            swiglu(&gu, &mut act, c.ffn);
             b.down.matmul(&act, m, &mut o)?;
             x.iter_mut().zip(&o).for_each(|(x, o)| *x += o);
         }
@@ -277,12 +273,26 @@ impl Llama {
 
 /// `out = x / rms(x) · w`, row by row (rows of `w.len()` values).
 fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-    for (x, out) in x.chunks_exact(w.len()).zip(out.chunks_exact_mut(w.len())) {
-        let scale = 1.0 / (dot(x, x) / w.len() as f32 + eps).sqrt();
-        for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
-            *o = v * scale * g;
+    wide(|| {
+        for (x, out) in x.chunks_exact(w.len()).zip(out.chunks_exact_mut(w.len())) {
+            let scale = 1.0 / (dot(x, x) / w.len() as f32 + eps).sqrt();
+            for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
+                *o = v * scale * g;
+            }
         }
-    }
+    })
+}
+
+/// `act = silu(gate) · up` per row of `gu = [gate | up]`.
+fn swiglu(gu: &[f32], act: &mut [f32], ffn: usize) {
+    wide(|| {
+        for (a, gu) in act.chunks_exact_mut(ffn).zip(gu.chunks_exact(2 * ffn)) {
+            let (gate, up) = gu.split_at(ffn);
+            for ((a, &g), &u) in a.iter_mut().zip(gate).zip(up) {
+                *a = g / (1.0 + exp(-g)) * u;
+            }
+        }
+    })
 }
 
 /// Interleaved RoPE (GGUF's llama layout): pairs `(x[2i], x[2i+1])` turn by `angles[i]`.
@@ -297,33 +307,50 @@ fn rotate(head: &mut [f32], angles: &[(f32, f32)]) {
 /// Causal attention of the new tokens (rows of `qkv`, at positions `pos..`) over every cached position,
 /// one (token, head) per task; grouped-query heads share their KV head.
 fn attention(c: &Config, qkv: &[f32], keys: &[f32], values: &[f32], pos: usize, ctx: &mut [f32]) {
+    ctx.par_chunks_mut(c.head_dim).enumerate().for_each_init(Vec::new, |scores: &mut Vec<f32>, (i, out)| {
+        wide(|| attend(c, qkv, keys, values, pos, i, scores, out))
+    });
+}
+
+/// One (token, head) of [`attention`]: `i` is `token · heads + head`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn attend(
+    c: &Config,
+    qkv: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    pos: usize,
+    i: usize,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
     let (h, kvd, hd) = (c.hidden, c.kv_dim(), c.head_dim);
     let qkv_n = h + 2 * kvd;
     let group = c.heads / c.kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
-    ctx.par_chunks_mut(hd).enumerate().for_each_init(Vec::new, |scores: &mut Vec<f32>, (i, out)| {
-        let (t, head) = (i / c.heads, i % c.heads);
-        let q = &qkv[t * qkv_n + head * hd..][..hd];
-        let kv = (head / group) * hd;
-        let seen = pos + t + 1;
-        scores.clear();
-        scores.extend((0..seen).map(|j| dot(q, &keys[j * kvd + kv..][..hd]) * scale));
-        let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-        let mut total = 0.0;
-        for s in scores.iter_mut() {
-            *s = exp(*s - max);
-            total += *s;
-        }
-        out.fill(0.0);
-        for (j, &p) in scores.iter().enumerate() {
-            let v = &values[j * kvd + kv..][..hd];
-            out.iter_mut().zip(v).for_each(|(o, &v)| *o += p * v);
-        }
-        out.iter_mut().for_each(|o| *o /= total);
-    });
+    let (t, head) = (i / c.heads, i % c.heads);
+    let q = &qkv[t * qkv_n + head * hd..][..hd];
+    let kv = (head / group) * hd;
+    let seen = pos + t + 1;
+    scores.clear();
+    scores.extend((0..seen).map(|j| dot(q, &keys[j * kvd + kv..][..hd]) * scale));
+    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+    let mut total = 0.0;
+    for s in scores.iter_mut() {
+        *s = exp(*s - max);
+        total += *s;
+    }
+    out.fill(0.0);
+    for (j, &p) in scores.iter().enumerate() {
+        let v = &values[j * kvd + kv..][..hd];
+        out.iter_mut().zip(v).for_each(|(o, &v)| *o += p * v);
+    }
+    out.iter_mut().for_each(|o| *o /= total);
 }
 
 /// Dot product with 8 partial sums, so the loop vectorises.
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
