@@ -10,8 +10,6 @@ mod encoder;
 pub mod generator;
 pub mod install;
 pub mod q8;
-// The second module with `unsafe`: calls into functions compiled for AVX2 / AVX-512, behind CPUID checks.
-#[allow(unsafe_code)]
 mod simd;
 mod source;
 mod st_config;

@@ -1,33 +1,44 @@
 //! Wider vector code for the f32 kernels. The crate is built for baseline x86-64 (SSE2: 4 lanes);
-//! [`wide`] runs a kernel compiled once more for AVX-512 (16 lanes) or AVX2 (8 lanes) when this CPU has
-//! them, and as it is elsewhere. The kernel's body and what it calls must be `#[inline(always)]` so they
-//! are compiled inside the wider function; the results are the same up to float summation order.
+//! [`wide_fn!`] defines a function whose body is compiled twice — as it is, and for AVX-512 (16 lanes,
+//! which Zen 4/5 and recent Xeons have) — and picks one by CPUID at each call. What the body calls must
+//! be `#[inline(always)]` to be compiled inside the wide copy. Results are the same up to float
+//! summation order.
 
-/// Run `f` as a function compiled for the widest vector unit this CPU has.
+/// Whether the AVX-512 copies run here (std caches the CPUID answer).
 #[inline(always)]
-pub fn wide<R>(f: impl FnOnce() -> R) -> R {
+pub fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the CPU has the features the function is compiled for (checked just above).
-            return unsafe { avx512(f) };
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { avx2(f) };
-        }
+        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
     }
-    f()
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
-unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
-    f()
+/// `wide_fn! { /// docs  pub fn name(arg: Type, ...) -> Ret { body } }`: see the module docs.
+macro_rules! wide_fn {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[allow(unsafe_code)]
+                #[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if $crate::models::simd::has_avx512() {
+                    // SAFETY: the CPU has the features `avx512` is compiled for (checked just above).
+                    #[allow(unsafe_code)]
+                    return unsafe { avx512($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
+pub(crate) use wide_fn;

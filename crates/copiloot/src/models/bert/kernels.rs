@@ -4,10 +4,10 @@
 //! flags: `exp` and `erf` are polynomial / rational approximations (error below 1e-6), and every
 //! reduction keeps 8 independent partial sums. Each step reads its inputs once and writes one output,
 //! replacing chains of candle ops that allocate and sweep memory once per op. Rows may be stored wider
-//! than they are (`stride`). Each row's work runs through [`wide`], compiled for AVX-512 / AVX2 where the
-//! CPU has them.
+//! than they are (`stride`). The per-row work is also compiled for AVX-512 ([`wide_fn!`]) and picked by
+//! CPUID.
 
-use crate::models::simd::wide;
+use crate::models::simd::wide_fn;
 use rayon::prelude::*;
 
 /// Below this many rows a step runs on the calling thread: waking the pool costs more than it saves.
@@ -99,14 +99,14 @@ where
     let rows = out.len() / out_stride.max(1);
     if rows < PAR_MIN_ROWS {
         for (r, (o, i)) in out.chunks_mut(out_stride).zip(inp.chunks(in_stride)).enumerate() {
-            wide(|| f(r, o, i));
+            f(r, o, i);
         }
     } else {
         out.par_chunks_mut(out_stride)
             .zip(inp.par_chunks(in_stride))
             .enumerate()
             .with_min_len(16)
-            .for_each(|(r, (o, i))| wide(|| f(r, o, i)));
+            .for_each(|(r, (o, i))| f(r, o, i));
     }
 }
 
@@ -153,21 +153,21 @@ pub fn bias_residual_layer_norm(
     let n = bias.len();
     let rows = x.len() / n.max(1);
     let mut out = vec![0f32; rows * stride];
-    for_rows(
-        &mut out,
-        stride,
-        x,
-        n,
-        #[inline(always)]
-        |r, o, xr| {
-            let res = residual.get(r * stride..r * stride + n).unwrap_or(&[]);
-            for (((o, x), b), s) in o.iter_mut().zip(xr).zip(bias).zip(res) {
-                *o = x + b + s;
-            }
-            ln.normalise(o);
-        },
-    );
+    for_rows(&mut out, stride, x, n, |r, o, xr| {
+        let res = residual.get(r * stride..r * stride + n).unwrap_or(&[]);
+        residual_layer_norm_row(o, xr, bias, res, ln);
+    });
     out
+}
+
+wide_fn! {
+    /// One row of [`bias_residual_layer_norm`].
+    fn residual_layer_norm_row(o: &mut [f32], x: &[f32], bias: &[f32], res: &[f32], ln: &LayerNorm) {
+        for (((o, x), b), s) in o.iter_mut().zip(x).zip(bias).zip(res) {
+            *o = x + b + s;
+        }
+        ln.normalise(o);
+    }
 }
 
 /// `out = act(x + bias)` with rows of `n` in and rows of `stride` out (zero padded).
@@ -175,19 +175,17 @@ pub fn bias_activation(x: &[f32], bias: &[f32], stride: usize, act: Activation) 
     let n = bias.len();
     let rows = x.len() / n.max(1);
     let mut out = vec![0f32; rows * stride];
-    for_rows(
-        &mut out,
-        stride,
-        x,
-        n,
-        #[inline(always)]
-        |_, o, xr| {
-            for ((o, x), b) in o.iter_mut().zip(xr).zip(bias) {
-                *o = act.apply(x + b);
-            }
-        },
-    );
+    for_rows(&mut out, stride, x, n, |_, o, xr| activation_row(o, xr, bias, act));
     out
+}
+
+wide_fn! {
+    /// One row of [`bias_activation`].
+    fn activation_row(o: &mut [f32], x: &[f32], bias: &[f32], act: Activation) {
+        for ((o, x), b) in o.iter_mut().zip(x).zip(bias) {
+            *o = act.apply(x + b);
+        }
+    }
 }
 
 /// Token, position and type embeddings summed and layer-normed, one row per token.
@@ -252,7 +250,7 @@ pub fn attention(qkv: &[f32], bias: &[f32], s: &AttentionShape) -> Vec<f32> {
         rest_out = ro;
         rest_in = ri;
     }
-    let run = |(o, i, len): (&mut [f32], &[f32], usize)| wide(|| attend_one(i, bias, len, s, o));
+    let run = |(o, i, len): (&mut [f32], &[f32], usize)| attend_one(i, bias, len, s, o);
     if total < PAR_MIN_ROWS || jobs.len() < 2 {
         jobs.into_iter().for_each(run);
     } else {
@@ -261,46 +259,48 @@ pub fn attention(qkv: &[f32], bias: &[f32], s: &AttentionShape) -> Vec<f32> {
     out
 }
 
-#[inline(always)]
-fn attend_one(qkv: &[f32], bias: &[f32], len: usize, s: &AttentionShape, out: &mut [f32]) {
-    let (heads, d) = (s.heads, s.head_dim);
-    let hidden = heads * d;
-    let scale = 1.0 / (d as f32).sqrt();
-    // K transposed per head ([head][dim][token]) and V per head ([head][token][dim]), bias added, so
-    // both inner loops below run along contiguous memory without horizontal sums.
-    let mut kt = vec![0f32; heads * d * len];
-    let mut v = vec![0f32; heads * len * d];
-    for (t, row) in qkv.chunks_exact(3 * hidden).enumerate() {
-        for c in 0..hidden {
-            let (head, dim) = (c / d, c % d);
-            kt[(head * d + dim) * len + t] = row[hidden + c] + bias[hidden + c];
-            v[(head * len + t) * d + dim] = row[2 * hidden + c] + bias[2 * hidden + c];
+wide_fn! {
+    /// Attention of one sequence over itself: all heads, all its tokens.
+    fn attend_one(qkv: &[f32], bias: &[f32], len: usize, s: &AttentionShape, out: &mut [f32]) {
+        let (heads, d) = (s.heads, s.head_dim);
+        let hidden = heads * d;
+        let scale = 1.0 / (d as f32).sqrt();
+        // K transposed per head ([head][dim][token]) and V per head ([head][token][dim]), bias added, so
+        // both inner loops below run along contiguous memory without horizontal sums.
+        let mut kt = vec![0f32; heads * d * len];
+        let mut v = vec![0f32; heads * len * d];
+        for (t, row) in qkv.chunks_exact(3 * hidden).enumerate() {
+            for c in 0..hidden {
+                let (head, dim) = (c / d, c % d);
+                kt[(head * d + dim) * len + t] = row[hidden + c] + bias[hidden + c];
+                v[(head * len + t) * d + dim] = row[2 * hidden + c] + bias[2 * hidden + c];
+            }
         }
-    }
-    let mut q = vec![0f32; d];
-    let mut scores = vec![0f32; len];
-    for (row, o) in qkv.chunks_exact(3 * hidden).zip(out.chunks_exact_mut(s.stride)) {
-        for head in 0..heads {
-            for ((q, x), b) in q.iter_mut().zip(&row[head * d..(head + 1) * d]).zip(&bias[head * d..]) {
-                *q = (x + b) * scale;
-            }
-            scores.fill(0.0);
-            for (qc, krow) in q.iter().zip(kt[head * d * len..(head + 1) * d * len].chunks_exact(len)) {
-                for (sc, k) in scores.iter_mut().zip(krow) {
-                    *sc += qc * k;
+        let mut q = vec![0f32; d];
+        let mut scores = vec![0f32; len];
+        for (row, o) in qkv.chunks_exact(3 * hidden).zip(out.chunks_exact_mut(s.stride)) {
+            for head in 0..heads {
+                for ((q, x), b) in q.iter_mut().zip(&row[head * d..(head + 1) * d]).zip(&bias[head * d..]) {
+                    *q = (x + b) * scale;
                 }
-            }
-            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-            for sc in scores.iter_mut() {
-                *sc = exp(*sc - max);
-            }
-            let inv = 1.0 / sum(&scores);
-            let ctx = &mut o[head * d..(head + 1) * d];
-            ctx.fill(0.0);
-            for (p, vrow) in scores.iter().zip(v[head * len * d..(head + 1) * len * d].chunks_exact(d)) {
-                let p = p * inv;
-                for (c, x) in ctx.iter_mut().zip(vrow) {
-                    *c += p * x;
+                scores.fill(0.0);
+                for (qc, krow) in q.iter().zip(kt[head * d * len..(head + 1) * d * len].chunks_exact(len)) {
+                    for (sc, k) in scores.iter_mut().zip(krow) {
+                        *sc += qc * k;
+                    }
+                }
+                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                for sc in scores.iter_mut() {
+                    *sc = exp(*sc - max);
+                }
+                let inv = 1.0 / sum(&scores);
+                let ctx = &mut o[head * d..(head + 1) * d];
+                ctx.fill(0.0);
+                for (p, vrow) in scores.iter().zip(v[head * len * d..(head + 1) * len * d].chunks_exact(d)) {
+                    let p = p * inv;
+                    for (c, x) in ctx.iter_mut().zip(vrow) {
+                        *c += p * x;
+                    }
                 }
             }
         }

@@ -13,7 +13,7 @@ use super::gguf::GgufFile;
 use crate::error::{Error, Result};
 use crate::models::bert::kernels::exp;
 use crate::models::q8::Q8Matrix;
-use crate::models::simd::wide;
+use crate::models::simd::wide_fn;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 use rayon::prelude::*;
@@ -271,28 +271,28 @@ impl Llama {
     }
 }
 
-/// `out = x / rms(x) · w`, row by row (rows of `w.len()` values).
-fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-    wide(|| {
+wide_fn! {
+    /// `out = x / rms(x) · w`, row by row (rows of `w.len()` values).
+    fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
         for (x, out) in x.chunks_exact(w.len()).zip(out.chunks_exact_mut(w.len())) {
             let scale = 1.0 / (dot(x, x) / w.len() as f32 + eps).sqrt();
             for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
                 *o = v * scale * g;
             }
         }
-    })
+    }
 }
 
-/// `act = silu(gate) · up` per row of `gu = [gate | up]`.
-fn swiglu(gu: &[f32], act: &mut [f32], ffn: usize) {
-    wide(|| {
+wide_fn! {
+    /// `act = silu(gate) · up` per row of `gu = [gate | up]`.
+    fn swiglu(gu: &[f32], act: &mut [f32], ffn: usize) {
         for (a, gu) in act.chunks_exact_mut(ffn).zip(gu.chunks_exact(2 * ffn)) {
             let (gate, up) = gu.split_at(ffn);
             for ((a, &g), &u) in a.iter_mut().zip(gate).zip(up) {
                 *a = g / (1.0 + exp(-g)) * u;
             }
         }
-    })
+    }
 }
 
 /// Interleaved RoPE (GGUF's llama layout): pairs `(x[2i], x[2i+1])` turn by `angles[i]`.
@@ -307,46 +307,36 @@ fn rotate(head: &mut [f32], angles: &[(f32, f32)]) {
 /// Causal attention of the new tokens (rows of `qkv`, at positions `pos..`) over every cached position,
 /// one (token, head) per task; grouped-query heads share their KV head.
 fn attention(c: &Config, qkv: &[f32], keys: &[f32], values: &[f32], pos: usize, ctx: &mut [f32]) {
-    ctx.par_chunks_mut(c.head_dim).enumerate().for_each_init(Vec::new, |scores: &mut Vec<f32>, (i, out)| {
-        wide(|| attend(c, qkv, keys, values, pos, i, scores, out))
+    let (h, kvd, hd) = (c.hidden, c.kv_dim(), c.head_dim);
+    let group = c.heads / c.kv_heads;
+    ctx.par_chunks_mut(hd).enumerate().for_each_init(Vec::new, |scores: &mut Vec<f32>, (i, out)| {
+        let (t, head) = (i / c.heads, i % c.heads);
+        let q = &qkv[t * (h + 2 * kvd) + head * hd..][..hd];
+        // Token t sees the cache up to and including its own position.
+        let seen = (pos + t + 1) * kvd;
+        attend_head(q, &keys[..seen], &values[..seen], kvd, (head / group) * hd, scores, out);
     });
 }
 
-/// One (token, head) of [`attention`]: `i` is `token · heads + head`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn attend(
-    c: &Config,
-    qkv: &[f32],
-    keys: &[f32],
-    values: &[f32],
-    pos: usize,
-    i: usize,
-    scores: &mut Vec<f32>,
-    out: &mut [f32],
-) {
-    let (h, kvd, hd) = (c.hidden, c.kv_dim(), c.head_dim);
-    let qkv_n = h + 2 * kvd;
-    let group = c.heads / c.kv_heads;
-    let scale = 1.0 / (hd as f32).sqrt();
-    let (t, head) = (i / c.heads, i % c.heads);
-    let q = &qkv[t * qkv_n + head * hd..][..hd];
-    let kv = (head / group) * hd;
-    let seen = pos + t + 1;
-    scores.clear();
-    scores.extend((0..seen).map(|j| dot(q, &keys[j * kvd + kv..][..hd]) * scale));
-    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-    let mut total = 0.0;
-    for s in scores.iter_mut() {
-        *s = exp(*s - max);
-        total += *s;
+wide_fn! {
+    /// Softmax(q · kᵀ / √d) · v for one query over the cached rows (`kvd` wide) of one KV head (at `kv`).
+    fn attend_head(q: &[f32], keys: &[f32], values: &[f32], kvd: usize, kv: usize, scores: &mut Vec<f32>, out: &mut [f32]) {
+        let hd = q.len();
+        let scale = 1.0 / (hd as f32).sqrt();
+        scores.clear();
+        scores.extend(keys.chunks_exact(kvd).map(|k| dot(q, &k[kv..kv + hd]) * scale));
+        let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+        let mut total = 0.0;
+        for s in scores.iter_mut() {
+            *s = exp(*s - max);
+            total += *s;
+        }
+        out.fill(0.0);
+        for (&p, v) in scores.iter().zip(values.chunks_exact(kvd)) {
+            out.iter_mut().zip(&v[kv..kv + hd]).for_each(|(o, &v)| *o += p * v);
+        }
+        out.iter_mut().for_each(|o| *o /= total);
     }
-    out.fill(0.0);
-    for (j, &p) in scores.iter().enumerate() {
-        let v = &values[j * kvd + kv..][..hd];
-        out.iter_mut().zip(v).for_each(|(o, &v)| *o += p * v);
-    }
-    out.iter_mut().for_each(|o| *o /= total);
 }
 
 /// Dot product with 8 partial sums, so the loop vectorises.
