@@ -319,10 +319,16 @@ fn the_copilot_rewrites_the_summary_note_and_streams_it() {
         assert_eq!(rewrite.text.get(claim.start..claim.end), Some(claim.text.as_str()));
         assert!(!["Customer", "Agent"].contains(&claim.text.as_str()), "{claim:?}");
     }
-    // What the note lost is listed: each missing fact is one the grounded summary found.
+    // What the model dropped is listed (each one a fact the grounded summary found) and re-added in the
+    // closing sentence, which was streamed too: the note keeps every grounded fact.
     let found: Vec<&str> = summary.entities.iter().map(|e| e.value.as_str()).collect();
     for fact in &rewrite.missing_facts {
         assert!(found.contains(&fact.as_str()), "{fact} is not a grounded fact");
+    }
+    assert_eq!(rewrite.restored_facts, rewrite.missing_facts);
+    if !rewrite.restored_facts.is_empty() {
+        let details = format!("Details: {}.", rewrite.restored_facts.join(", "));
+        assert!(rewrite.text.ends_with(&details), "{}", rewrite.text);
     }
     // Greedy decoding: the same rewrite again.
     let again = copilot.summarize(&conversation).unwrap();

@@ -75,9 +75,13 @@ struct Report {
     rouge_l: f64,
     /// Mean words per prediction.
     words: f64,
-    /// `rewrite` only: % of the grounded summaries' facts (dates, amounts, numbers) the rewrites mention.
+    /// `rewrite` only: % of the grounded summaries' facts (dates, amounts, numbers) the rewrites mention
+    /// (the model's text plus the closing "Details" sentence that re-adds what it dropped).
     #[serde(skip_serializing_if = "Option::is_none")]
     facts_kept: Option<f64>,
+    /// `rewrite` only: % of those facts the model's own text mentions (before the "Details" sentence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facts_kept_by_model: Option<f64>,
     seconds: f64,
 }
 
@@ -131,7 +135,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let mut scores: Vec<Rouge> = Vec::new();
     let mut predictions = String::new();
     let (mut failed, mut words) = (0, 0usize);
-    let (mut facts, mut facts_missing) = (0usize, 0usize);
+    let (mut facts, mut facts_missing, mut facts_restored) = (0usize, 0usize, 0usize);
     for e in &examples {
         let prediction = match &copilot {
             Some(c) => match summarize(c, cached.as_ref(), &e.conversation, &generation) {
@@ -139,6 +143,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
                     Some(r) => {
                         facts += summary.entities.len();
                         facts_missing += r.missing_facts.len();
+                        facts_restored += r.restored_facts.len();
                         r.text
                     }
                     None => {
@@ -200,6 +205,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         rouge_l: 100.0 * mean.rouge_l.f1,
         words: words as f64 / examples.len().max(1) as f64,
         facts_kept: (s.system == SummarySystem::Rewrite)
+            .then(|| 100.0 * (facts + facts_restored - facts_missing) as f64 / facts.max(1) as f64),
+        facts_kept_by_model: (s.system == SummarySystem::Rewrite)
             .then(|| 100.0 * (facts - facts_missing) as f64 / facts.max(1) as f64),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -209,8 +216,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     println!("ROUGE-2    {:.1}", report.rouge2);
     println!("ROUGE-L    {:.1}", report.rouge_l);
     println!("words      {:.1} per summary", report.words);
-    if let Some(kept) = report.facts_kept {
+    if let (Some(kept), Some(by_model)) = (report.facts_kept, report.facts_kept_by_model) {
         println!("facts kept {kept:.1} % of the grounded facts are in the rewrite ({facts} facts)");
+        println!("           {by_model:.1} % in the model's own text (the rest re-added as \"Details: …\")");
     }
     println!("seconds    {:.1}", report.seconds);
     if let Some(path) = &args.report {

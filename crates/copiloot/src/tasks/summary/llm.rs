@@ -1,12 +1,14 @@
 //! The optional LLM rewrite of a grounded summary: its fields and the turns (masked unless redaction is
-//! off) go to the local generator; the note that comes back keeps the fields' evidence and lists every
-//! number, date or name the conversation does not contain.
+//! off) go to the local generator; the note that comes back keeps the fields' evidence, lists every
+//! number, date or name the conversation does not contain, and gets the grounded facts the model dropped
+//! back in one closing "Details: …" sentence (a small model keeps few of them on its own).
 
 use super::Summary;
 use crate::conversation::{Conversation, Speaker};
 use crate::error::Result;
 use crate::models::generator::{
     rewrite_messages, rewrite_summary, GenerationOptions, Generator, GroundedField, PromptTurn, Rewrite,
+    StopReason,
 };
 
 /// The summary's fields as the generator sees them, each with its turns.
@@ -42,6 +44,10 @@ pub fn grounded_fields(summary: &Summary) -> Vec<GroundedField> {
 /// redaction is off). The whole transcript goes into the prompt when it fits the model's context next
 /// to `options.max_tokens` new tokens; otherwise only the cited turns do (`Rewrite::prompt_turns` says
 /// which), so a long conversation still gets a note rather than an error.
+///
+/// The grounded facts (`summary.entities`) the model's text does not mention are listed in
+/// `missing_facts` and appended in a closing sentence (`restored_facts`), which `on_token` receives as the
+/// last piece: the streamed pieces stay the note. A cancelled stream gets no closing sentence.
 pub fn rewrite(
     generator: &Generator,
     summary: &Summary,
@@ -64,14 +70,40 @@ pub fn rewrite(
         let cited: Vec<usize> = fields.iter().flat_map(|f| f.turns.iter().copied()).collect();
         all.into_iter().filter(|t| cited.contains(&t.index)).collect()
     };
-    let mut rewrite = rewrite_summary(generator, &fields, &turns, language, options, on_token)?;
+    // The untrimmed streamed text decides how the closing sentence joins it (see `closing_piece`).
+    let mut streamed = String::new();
+    let mut rewrite = rewrite_summary(generator, &fields, &turns, language, options, &mut |piece| {
+        streamed.push_str(piece);
+        on_token(piece)
+    })?;
     rewrite.missing_facts = summary
         .entities
         .iter()
         .filter(|e| !mentions(&rewrite.text, &e.value))
         .map(|e| e.value.clone())
         .collect();
+    if rewrite.stop_reason != StopReason::Cancelled && !rewrite.missing_facts.is_empty() {
+        let piece = closing_piece(&streamed, &rewrite.missing_facts);
+        on_token(&piece);
+        rewrite.text = format!("{streamed}{piece}").trim().to_string();
+        rewrite.restored_facts = rewrite.missing_facts.clone();
+    }
     Ok(rewrite)
+}
+
+/// The closing sentence that re-adds `facts` to a note whose streamed text so far is `streamed`, with the
+/// separator it needs: ". " after an unfinished sentence, " " after a finished one, nothing after
+/// whitespace (which the pieces already carry). "Details" reads the same in Dutch and English.
+fn closing_piece(streamed: &str, facts: &[String]) -> String {
+    let note = streamed.trim_end();
+    let separator = if note.is_empty() || streamed.len() > note.len() {
+        ""
+    } else if note.ends_with(['.', '!', '?', '…']) {
+        " "
+    } else {
+        ". "
+    };
+    format!("{separator}Details: {}.", facts.join(", "))
 }
 
 /// Whether `text` mentions `fact`: all its digit groups ("order 5521-0098" → 5521, 0098) occur in `text`
@@ -113,7 +145,23 @@ fn fits(
 
 #[cfg(test)]
 mod tests {
-    use super::mentions;
+    use super::{closing_piece, mentions};
+
+    #[test]
+    fn the_closing_sentence_joins_the_note_and_restores_every_fact() {
+        let facts = vec!["order 5521-0098".to_string(), "€49,95".to_string(), "tomorrow".to_string()];
+        let cases = [
+            ("The customer's parcel is late.", " Details: order 5521-0098, €49,95, tomorrow."),
+            ("The customer's parcel is late.\n", "Details: order 5521-0098, €49,95, tomorrow."),
+            ("The customer asked about", ". Details: order 5521-0098, €49,95, tomorrow."),
+            ("", "Details: order 5521-0098, €49,95, tomorrow."),
+        ];
+        for (streamed, piece) in cases {
+            assert_eq!(closing_piece(streamed, &facts), piece, "{streamed:?}");
+            let note = format!("{streamed}{piece}");
+            assert!(facts.iter().all(|f| mentions(&note, f)), "{note}");
+        }
+    }
 
     #[test]
     fn facts_are_found_by_their_numbers_or_their_words() {
