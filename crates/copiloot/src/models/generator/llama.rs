@@ -1,5 +1,5 @@
 //! Our own forward pass for dense llama-architecture GGUF decoders (SmolLM2, Llama, Mistral-style):
-//! every matrix in int8 ([`Q8Matrix`]), Q/K/V and gate/up as one matmul each, buffers and KV cache kept
+//! 4-bit matrices kept in their blocks ([`Q4Matrix`]), every other one in int8 ([`Q8Matrix`]), Q/K/V and gate/up as one matmul each, buffers and KV cache kept
 //! between steps, and the non-matmul work (RMS norm, RoPE, attention, SiLU) in plain loops.
 //!
 //! Why: candle's `quantized_llama` does the same math as some 25 tensor ops per layer, each allocating;
@@ -12,7 +12,7 @@
 use super::gguf::GgufFile;
 use crate::error::{Error, Result};
 use crate::models::bert::kernels::exp;
-use crate::models::q8::Q8Matrix;
+use crate::models::q8::{Q4Matrix, Q8Matrix};
 use crate::models::simd::wide_fn;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
@@ -35,15 +35,37 @@ impl Config {
     }
 }
 
+/// A matrix as the file's weights allow: 4-bit blocks kept, or int8.
+enum Weight {
+    Q4(Q4Matrix),
+    Q8(Q8Matrix),
+}
+
+impl Weight {
+    fn rows(&self) -> usize {
+        match self {
+            Weight::Q4(w) => w.rows(),
+            Weight::Q8(w) => w.rows(),
+        }
+    }
+
+    fn matmul(&self, x: &[f32], m: usize, y: &mut [f32]) -> Result<()> {
+        match self {
+            Weight::Q4(w) => w.matmul(x, m, y),
+            Weight::Q8(w) => w.matmul(x, m, y),
+        }
+    }
+}
+
 struct Block {
     attn_norm: Vec<f32>,
     /// Rows: the Q outputs, then K, then V.
-    qkv: Q8Matrix,
-    wo: Q8Matrix,
+    qkv: Weight,
+    wo: Weight,
     ffn_norm: Vec<f32>,
     /// Rows: the gate outputs, then the up outputs.
-    gate_up: Q8Matrix,
-    down: Q8Matrix,
+    gate_up: Weight,
+    down: Weight,
     /// `[position][kv_dim]`, grown as positions are fed.
     keys: Vec<f32>,
     values: Vec<f32>,
@@ -54,7 +76,7 @@ pub struct Llama {
     cfg: Config,
     embed: Q8Matrix,
     /// `None`: tied to the embedding table (SmolLM2).
-    output: Option<Q8Matrix>,
+    output: Option<Weight>,
     out_norm: Vec<f32>,
     blocks: Vec<Block>,
     /// RoPE frequencies, one per pair of head dimensions.
@@ -131,7 +153,7 @@ impl Llama {
                 .map_err(|e| err(format!("tensor `{name}`: {e}")))
         };
         // Rows of several `[_, k]` matrices one after the other, as one int8 matrix.
-        let stacked = |names: &[String], k: usize| -> Result<Q8Matrix> {
+        let stacked_q8 = |names: &[String], k: usize| -> Result<Q8Matrix> {
             let mut rows = Vec::new();
             let mut n = 0;
             for name in names {
@@ -140,10 +162,30 @@ impl Llama {
                 if cols != k {
                     return Err(err(format!("tensor `{name}` is {r}x{cols}, expected {k} inputs")));
                 }
-                rows.extend(floats(name)?);
+                // The first (often only) matrix is moved, not copied: the embedding table is 100+ MB in f32.
+                let f = floats(name)?;
+                if rows.is_empty() {
+                    rows = f;
+                } else {
+                    rows.extend(f);
+                }
                 n += r;
             }
             Q8Matrix::from_f32(&rows, n, k)
+        };
+        // 4-bit tensors keep their blocks (generation reads every weight byte per token: half the bytes
+        // of int8); anything else becomes int8.
+        let stacked = |names: &[String], k: usize| -> Result<Weight> {
+            let tensors = names.iter().map(|n| tensor(n)).collect::<Result<Vec<_>>>()?;
+            if tensors.iter().all(Q4Matrix::takes) {
+                let w = Q4Matrix::from_qtensors(&tensors).map_err(|e| err(e.to_string()))?;
+                if w.cols() != k {
+                    return Err(err(format!("`{}` has {} inputs, expected {k}", names[0], w.cols())));
+                }
+                return Ok(Weight::Q4(w));
+            }
+            drop(tensors);
+            Ok(Weight::Q8(stacked_q8(names, k)?))
         };
         let ffn = meta("feed_forward_length")?;
         let cfg = Config {
@@ -185,13 +227,14 @@ impl Llama {
                 return Err(err(format!("layer {l}'s tensors do not match the metadata's sizes")));
             }
         }
-        let embed = stacked(&["token_embd.weight".to_string()], hidden)?;
+        // The embedding stays int8 whatever the file has: a token's row is read from it directly.
+        let embed = stacked_q8(&["token_embd.weight".to_string()], hidden)?;
         let output = match file.content.tensor_infos.contains_key("output.weight") {
             true => Some(stacked(&["output.weight".to_string()], hidden)?),
             false => None,
         };
         let out_norm = floats("output_norm.weight")?;
-        let vocab = output.as_ref().unwrap_or(&embed).rows();
+        let vocab = output.as_ref().map_or(embed.rows(), Weight::rows);
         if out_norm.len() != hidden {
             return Err(err("the output norm does not match the model width".into()));
         }
@@ -266,7 +309,10 @@ impl Llama {
         let mut last = vec![0f32; h];
         rms_norm(&x[(m - 1) * h..], &self.out_norm, c.eps, &mut last);
         let mut logits = vec![0f32; c.vocab];
-        self.output.as_ref().unwrap_or(&self.embed).matmul(&last, 1, &mut logits)?;
+        match &self.output {
+            Some(w) => w.matmul(&last, 1, &mut logits)?,
+            None => self.embed.matmul(&last, 1, &mut logits)?,
+        }
         Ok(logits)
     }
 }

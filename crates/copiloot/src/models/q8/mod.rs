@@ -15,8 +15,11 @@
 //! rounding order.
 
 // The one module with `unsafe`: AVX-512 intrinsics, behind a CPUID check.
+mod q4;
 #[allow(unsafe_code)]
 mod vnni;
+
+pub use q4::Q4Matrix;
 
 use crate::error::{Error, Result};
 use rayon::prelude::*;

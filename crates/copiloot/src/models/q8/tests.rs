@@ -118,3 +118,51 @@ fn bad_shapes_are_errors_not_panics() {
     assert!(q.matmul(&[1.0; 32], 1, &mut y[..1]).is_err());
     assert_eq!((q.rows(), q.cols()), (2, 32));
 }
+
+/// A Q4_0 / Q4_1 tensor of `[n, k]` values and the f32 matrix it de-quantises to.
+fn four_bit(n: usize, k: usize, dtype: GgmlDType, seed: u64) -> (QTensor, Vec<f32>) {
+    let t = Tensor::from_vec(values(n * k, seed), (n, k), &Device::Cpu).unwrap();
+    let q = QTensor::quantize(&t, dtype).unwrap();
+    let w = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    (q, w)
+}
+
+#[test]
+fn four_bit_blocks_multiply_like_their_dequantised_weights() {
+    for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1] {
+        for &(m, n, k) in &[(1, 576, 576), (6, 40, 64), (33, 17, 96)] {
+            let (q, w) = four_bit(n, k, dtype, 8);
+            let x = values(m * k, 9);
+            let ours = Q4Matrix::from_qtensors(&[q]).unwrap();
+            assert_eq!((ours.rows(), ours.cols()), (n, k));
+            let mut y = vec![f32::NAN; m * n];
+            ours.matmul(&x, m, &mut y).unwrap();
+            // Only the activations are rounded (to int8): the weights are the file's own 4-bit values.
+            let err = rel_error(&y, &reference(&x, &w, m, n, k));
+            assert!(err < 0.02, "{dtype:?} {m}x{n}x{k}: relative error {err}");
+            if vnni::available() {
+                let a = Q8Rows::quantize(&x, m, k);
+                let mut slow = vec![0f32; m * n];
+                ours.matmul_portable(&a, m, &mut slow);
+                assert!(rel_error(&y, &slow) < 1e-5, "{dtype:?} {m}x{n}x{k}: VNNI vs portable");
+            }
+        }
+    }
+}
+
+#[test]
+fn stacked_four_bit_tensors_are_their_rows_one_after_the_other() {
+    let (a, wa) = four_bit(24, 64, GgmlDType::Q4_1, 10);
+    let (b, wb) = four_bit(8, 64, GgmlDType::Q4_1, 11);
+    let both = Q4Matrix::from_qtensors(&[a, b]).unwrap();
+    let x = values(64, 12);
+    let mut y = vec![0f32; 32];
+    both.matmul(&x, 1, &mut y).unwrap();
+    let w: Vec<f32> = wa.into_iter().chain(wb).collect();
+    assert!(rel_error(&y, &reference(&x, &w, 1, 32, 64)) < 0.02);
+    let (c, _) = four_bit(4, 96, GgmlDType::Q4_1, 13);
+    let (d, _) = four_bit(4, 64, GgmlDType::Q4_1, 14);
+    assert!(Q4Matrix::from_qtensors(&[c, d]).is_err(), "different widths cannot be stacked");
+    let (e, _) = four_bit(4, 64, GgmlDType::Q8_0, 15);
+    assert!(!Q4Matrix::takes(&e) && Q4Matrix::from_qtensors(&[e]).is_err());
+}

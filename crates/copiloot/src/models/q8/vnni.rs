@@ -6,6 +6,7 @@
 //! the 16 columns. After the block the integer sums are scaled (`d_a · sum − correction`, times the
 //! column scales) into f32 accumulators, so rounding happens once per block, as in Q8_0.
 
+use super::q4::{Q4Matrix, PACKED_BLOCK4};
 use super::{Q8Matrix, Q8Rows, BLOCK, GROUP, PACKED_BLOCK};
 use rayon::prelude::*;
 
@@ -76,9 +77,10 @@ impl Out {
     }
 }
 
-/// `y = a · Wᵀ`; callers checked shapes and [`available`].
-pub fn matmul(w: &Q8Matrix, a: &Q8Rows, m: usize, y: &mut [f32]) {
-    let groups = w.n.div_ceil(GROUP);
+/// Calls `tile(row0, rows, g0, groups, y)` for every tile of an `[m, n]` output, spread over the cores in
+/// units that write disjoint rectangles of `y`.
+fn for_tiles(n: usize, m: usize, y: &mut [f32], tile: impl Fn(usize, usize, usize, usize, *mut f32) + Sync) {
+    let groups = n.div_ceil(GROUP);
     // Few rows (generation): split the columns finely so both cores share the weight stream.
     let strip_groups = if m <= TILE_ROWS { TILE_GROUPS } else { 8 };
     let row_strips = m.div_ceil(STRIP_ROWS);
@@ -89,23 +91,8 @@ pub fn matmul(w: &Q8Matrix, a: &Q8Rows, m: usize, y: &mut [f32]) {
         let (re, ge) = ((rs + STRIP_ROWS).min(m), (gs + strip_groups).min(groups));
         let y = out.ptr();
         for g in (gs..ge).step_by(TILE_GROUPS) {
-            let c = (ge - g).min(TILE_GROUPS);
             for r in (rs..re).step_by(TILE_ROWS) {
-                let rows = (re - r).min(TILE_ROWS);
-                // SAFETY: `available()` was checked by the caller; the tile stays inside `a`, `w` and
-                // the output rectangle of this unit.
-                unsafe {
-                    match (rows, c) {
-                        (4, 2) => tile::<4, 2>(w, a, r, g, y),
-                        (3, 2) => tile::<3, 2>(w, a, r, g, y),
-                        (2, 2) => tile::<2, 2>(w, a, r, g, y),
-                        (1, 2) => tile::<1, 2>(w, a, r, g, y),
-                        (4, _) => tile::<4, 1>(w, a, r, g, y),
-                        (3, _) => tile::<3, 1>(w, a, r, g, y),
-                        (2, _) => tile::<2, 1>(w, a, r, g, y),
-                        _ => tile::<1, 1>(w, a, r, g, y),
-                    }
-                }
+                tile(r, (re - r).min(TILE_ROWS), g, (ge - g).min(TILE_GROUPS), y);
             }
         }
     };
@@ -114,6 +101,121 @@ pub fn matmul(w: &Q8Matrix, a: &Q8Rows, m: usize, y: &mut [f32]) {
         unit(0);
     } else {
         (0..units).into_par_iter().for_each(unit);
+    }
+}
+
+/// Dispatch `(rows, groups)` to the monomorphised tile `$f::<R, C>`.
+macro_rules! dispatch {
+    ($f:ident, $rows:expr, $c:expr, $($arg:expr),*) => {
+        match ($rows, $c) {
+            (4, 2) => $f::<4, 2>($($arg),*),
+            (3, 2) => $f::<3, 2>($($arg),*),
+            (2, 2) => $f::<2, 2>($($arg),*),
+            (1, 2) => $f::<1, 2>($($arg),*),
+            (4, _) => $f::<4, 1>($($arg),*),
+            (3, _) => $f::<3, 1>($($arg),*),
+            (2, _) => $f::<2, 1>($($arg),*),
+            _ => $f::<1, 1>($($arg),*),
+        }
+    };
+}
+
+/// `y = a · Wᵀ`; callers checked shapes and [`available`].
+pub fn matmul(w: &Q8Matrix, a: &Q8Rows, m: usize, y: &mut [f32]) {
+    for_tiles(w.n, m, y, |r, rows, g, c, y| {
+        // SAFETY: `available()` was checked by the caller; the tile stays inside `a`, `w` and the output
+        // rectangle of its unit.
+        unsafe { dispatch!(tile, rows, c, w, a, r, g, y) }
+    });
+}
+
+/// `y = a · Wᵀ` for 4-bit weights; callers checked shapes and [`available`].
+pub fn matmul4(w: &Q4Matrix, a: &Q8Rows, m: usize, y: &mut [f32]) {
+    for_tiles(w.n, m, y, |r, rows, g, c, y| {
+        // SAFETY: as in `matmul`.
+        unsafe { dispatch!(tile4, rows, c, w, a, r, g, y) }
+    });
+}
+
+/// A 4-bit tile: like [`tile`], but each 64-byte load holds two steps (low and high nibbles), and the
+/// block's sum is `d · Σ q·a + m · Σ a`.
+///
+/// # Safety
+/// As for [`tile`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile4<const R: usize, const C: usize>(
+    w: &Q4Matrix,
+    a: &Q8Rows,
+    row0: usize,
+    g0: usize,
+    y: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let kb = w.blocks;
+    let wp = w.packed.as_ptr();
+    let qp = a.q.as_ptr();
+    let nibble = _mm512_set1_epi8(0x0f);
+    let mut acc = [[_mm512_setzero_ps(); C]; R];
+    for b in 0..kb {
+        let mut dot = [[_mm512_setzero_si512(); C]; R];
+        for v in 0..4 {
+            let mut lo = [_mm512_setzero_si512(); C];
+            let mut hi = [_mm512_setzero_si512(); C];
+            for c in 0..C {
+                let p = wp.add(((g0 + c) * kb + b) * PACKED_BLOCK4 + v * GROUP * 4);
+                let raw = _mm512_loadu_si512(p.cast());
+                lo[c] = _mm512_and_si512(raw, nibble);
+                hi[c] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nibble);
+            }
+            for (r, dot) in dot.iter_mut().enumerate() {
+                let p = qp.add(((row0 + r) * kb + b) * BLOCK + v * 4);
+                let a_lo = _mm512_set1_epi32(std::ptr::read_unaligned(p.cast::<i32>()));
+                let a_hi = _mm512_set1_epi32(std::ptr::read_unaligned(p.add(16).cast::<i32>()));
+                for c in 0..C {
+                    dot[c] = _mm512_dpbusd_epi32(dot[c], lo[c], a_lo);
+                    dot[c] = _mm512_dpbusd_epi32(dot[c], hi[c], a_hi);
+                }
+            }
+        }
+        for (r, (acc, dot)) in acc.iter_mut().zip(&dot).enumerate() {
+            let i = (row0 + r) * kb + b;
+            let d = _mm512_set1_ps(*a.d.get_unchecked(i));
+            // correction = d_a · 128 · Σq, so Σa = correction / 128.
+            let sum = _mm512_set1_ps(*a.correction.get_unchecked(i) * (1.0 / 128.0));
+            for (c, (acc, dot)) in acc.iter_mut().zip(dot).enumerate() {
+                let j = ((g0 + c) * kb + b) * GROUP;
+                let scale = _mm512_loadu_ps(w.scales.as_ptr().add(j));
+                let min = _mm512_loadu_ps(w.mins.as_ptr().add(j));
+                *acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(*dot), d), scale, *acc);
+                *acc = _mm512_fmadd_ps(sum, min, *acc);
+            }
+        }
+    }
+    store(&acc, w.n, row0, g0, y);
+}
+
+/// Write a tile's accumulators to `y` (`[m, n]`), masking the columns past `n`.
+///
+/// # Safety
+/// The CPU has AVX-512 F; the tile's rows and columns (up to `n`) lie inside `y`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn store<const R: usize, const C: usize>(
+    acc: &[[std::arch::x86_64::__m512; C]; R],
+    n: usize,
+    row0: usize,
+    g0: usize,
+    y: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    for (r, acc) in acc.iter().enumerate() {
+        for (c, acc) in acc.iter().enumerate() {
+            let col = (g0 + c) * GROUP;
+            let valid = (n - col).min(GROUP);
+            let mask: __mmask16 = if valid == GROUP { 0xffff } else { (1u16 << valid) - 1 };
+            _mm512_mask_storeu_ps(y.add((row0 + r) * n + col), mask, *acc);
+        }
     }
 }
 
@@ -162,17 +264,15 @@ unsafe fn tile<const R: usize, const C: usize>(
             }
         }
     }
-    for (r, acc) in acc.iter().enumerate() {
-        for (c, acc) in acc.iter().enumerate() {
-            let col = (g0 + c) * GROUP;
-            let valid = (w.n - col).min(GROUP);
-            let mask: __mmask16 = if valid == GROUP { 0xffff } else { (1u16 << valid) - 1 };
-            _mm512_mask_storeu_ps(y.add((row0 + r) * w.n + col), mask, *acc);
-        }
-    }
+    store(&acc, w.n, row0, g0, y);
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn tile<const R: usize, const C: usize>(_: &Q8Matrix, _: &Q8Rows, _: usize, _: usize, _: *mut f32) {
+    unreachable!("the VNNI kernel is x86-64 only and gated by available()")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile4<const R: usize, const C: usize>(_: &Q4Matrix, _: &Q8Rows, _: usize, _: usize, _: *mut f32) {
     unreachable!("the VNNI kernel is x86-64 only and gated by available()")
 }
