@@ -235,6 +235,12 @@ impl BertModel {
     /// Last hidden state of every token of every sequence, sequences one after another, in rows of
     /// [`Self::hidden`] values.
     pub fn forward(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
+        // On a pool thread: a caller outside the pool would block and be woken for each of the layers'
+        // parallel loops.
+        rayon::scope(|_| self.forward_on_pool(batch))
+    }
+
+    fn forward_on_pool(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
         let a = &self.arch;
         let (h, sh, si) = (a.hidden, a.hidden, a.intermediate);
         let mut tokens = Vec::with_capacity(batch.iter().map(|s| s.len()).sum());

@@ -256,6 +256,13 @@ impl Llama {
     /// Feed `tokens` at positions `pos..`; returns the logits of the last one. `pos` is 0 (start
     /// over) or the number of positions fed so far.
     pub fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>> {
+        // On a pool thread: each step has some 150 parallel loops, and a caller outside the pool would
+        // block and be woken for every one of them (two context switches each), more than a small
+        // model's whole step costs.
+        rayon::scope(|_| self.step(tokens, pos))
+    }
+
+    fn step(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>> {
         if pos == 0 {
             self.clear();
         }
@@ -370,7 +377,12 @@ wide_fn! {
         let hd = q.len();
         let scale = 1.0 / (hd as f32).sqrt();
         scores.clear();
-        scores.extend(keys.chunks_exact(kvd).map(|k| dot(q, &k[kv..kv + hd]) * scale));
+        scores.resize(keys.len() / kvd, 0.0);
+        // A plain loop, not `extend(map(..))`: the closure of an iterator chain is not always inlined into
+        // this AVX-512 copy.
+        for (s, k) in scores.iter_mut().zip(keys.chunks_exact(kvd)) {
+            *s = dot(q, &k[kv..kv + hd]) * scale;
+        }
         let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
         let mut total = 0.0;
         for s in scores.iter_mut() {
