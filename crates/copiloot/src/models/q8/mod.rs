@@ -148,20 +148,7 @@ impl Q8Matrix {
 
     /// `y = x · Wᵀ`: `x` is `[m, k]` row-major, `y` is `[m, n]` (overwritten).
     pub fn matmul(&self, x: &[f32], m: usize, y: &mut [f32]) -> Result<()> {
-        if x.len() != m * self.k || y.len() != m * self.n {
-            return Err(Error::Inference(format!(
-                "internal: int8 matmul of [{m}, {}] by [{}, {}]ᵀ got {} inputs and {} outputs",
-                self.k,
-                self.n,
-                self.k,
-                x.len(),
-                y.len()
-            )));
-        }
-        if m == 0 {
-            return Ok(());
-        }
-        let a = Q8Rows::quantize(x, m, self.k);
+        let Some(a) = Q8Rows::for_product(x, m, self.k, y.len(), self.n)? else { return Ok(()) };
         if vnni::available() {
             vnni::matmul(self, &a, m, y);
         } else {
@@ -202,6 +189,18 @@ impl Q8Matrix {
 impl Q8Rows {
     /// Below this many rows quantising stays on the calling thread.
     const PAR_MIN_ROWS: usize = 16;
+
+    /// The quantised `x` (`[m, k]`) for a product into `y_len` outputs of `n` columns, after checking the
+    /// shapes; `None` when there are no rows.
+    pub(crate) fn for_product(x: &[f32], m: usize, k: usize, y_len: usize, n: usize) -> Result<Option<Self>> {
+        if x.len() != m * k || y_len != m * n {
+            return Err(Error::Inference(format!(
+                "internal: a product of [{m}, {k}] by [{n}, {k}]ᵀ got {} inputs and {y_len} outputs",
+                x.len()
+            )));
+        }
+        Ok((m > 0).then(|| Self::quantize(x, m, k)))
+    }
 
     fn quantize(x: &[f32], m: usize, k: usize) -> Self {
         let kb = k.div_ceil(BLOCK);

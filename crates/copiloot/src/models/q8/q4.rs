@@ -122,20 +122,7 @@ impl Q4Matrix {
 
     /// `y = x · Wᵀ`: `x` is `[m, k]` row-major, `y` is `[m, n]` (overwritten).
     pub fn matmul(&self, x: &[f32], m: usize, y: &mut [f32]) -> Result<()> {
-        if x.len() != m * self.k || y.len() != m * self.n {
-            return Err(Error::Inference(format!(
-                "internal: 4-bit matmul of [{m}, {}] by [{}, {}]ᵀ got {} inputs and {} outputs",
-                self.k,
-                self.n,
-                self.k,
-                x.len(),
-                y.len()
-            )));
-        }
-        if m == 0 {
-            return Ok(());
-        }
-        let a = Q8Rows::quantize(x, m, self.k);
+        let Some(a) = Q8Rows::for_product(x, m, self.k, y.len(), self.n)? else { return Ok(()) };
         if vnni::available() {
             vnni::matmul4(self, &a, m, y);
         } else {
