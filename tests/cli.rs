@@ -290,6 +290,17 @@ fn generate_streams_from_stdin_and_reports_speed() {
     assert_eq!(v["generation"]["generated_tokens"], 4);
     assert_eq!(v["generation"]["stop_reason"], "length");
     assert_eq!(v["model"]["architecture"], "llama");
+    assert_eq!(v["model"]["engine"], "copiloot");
+    // The fallback engine gives the same greedy tokens on this prompt, and says it ran.
+    let candle = |engine: &str| {
+        let args = ["generate", "--generator", &g, "--prompt", "Say hello.", "--max-tokens", "4", "--json"];
+        json(&copiloot(&[&args[..], &["--engine", engine]].concat(), None))
+    };
+    let c = candle("candle");
+    assert_eq!(c["model"]["engine"], "candle");
+    assert_eq!(c["generation"]["text"], v["generation"]["text"]);
+    let bad = copiloot(&["generate", "--generator", &g, "--prompt", "hi", "--engine", "gpu"], None);
+    assert!(!bad.status.success() && stderr(&bad).contains("unknown engine"), "{}", stderr(&bad));
 }
 
 #[test]

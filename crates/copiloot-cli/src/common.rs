@@ -1,7 +1,7 @@
 //! Pieces several commands share: model options, input reading, exit codes.
 
 use anyhow::Context;
-use copiloot::models::generator::{GenerationOptions, Generator, LoadOptions};
+use copiloot::models::generator::{Engine, GenerationOptions, Generator, LoadOptions};
 use copiloot::{Copilot, CopilotOptions, Error, Redaction};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
@@ -80,9 +80,13 @@ pub struct GeneratorArgs {
     /// Seed for sampling (reproducible runs).
     #[arg(long, default_value_t = 42)]
     pub sample_seed: u64,
-    /// Keep Q4_1 weights as they are (slower; by default they are re-quantised to Q8_0 at load).
+    /// Run candle on the file's weights as they are (slow: candle has no vector kernel for Q4_1).
     #[arg(long)]
     pub no_requantize: bool,
+    /// Forward pass: `copiloot` (our own, for dense llama-architecture files; others fall back to candle)
+    /// or `candle` (candle-transformers' model, Q4_1 re-quantised to Q8_0).
+    #[arg(long, default_value = "copiloot")]
+    pub engine: Engine,
 }
 
 impl GeneratorArgs {
@@ -100,7 +104,7 @@ impl GeneratorArgs {
         let Some(spec) = self.generator.as_deref() else { return Ok(None) };
         let dir = models_dir.map(Path::to_path_buf).unwrap_or_else(copiloot::models::default_models_dir);
         let source = copiloot::models::generator::source_for(spec, &dir)?;
-        let options = LoadOptions { requantize_q4_1: !self.no_requantize, ..LoadOptions::default() };
+        let options = LoadOptions { requantize_q4_1: !self.no_requantize, engine: self.engine };
         Ok(Some(Arc::new(Generator::load_with(&source, options)?)))
     }
 

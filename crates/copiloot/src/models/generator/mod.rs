@@ -58,6 +58,17 @@ pub enum Engine {
     Candle,
 }
 
+impl std::str::FromStr for Engine {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "copiloot" => Ok(Engine::Copiloot),
+            "candle" => Ok(Engine::Candle),
+            other => Err(Error::Config(format!("unknown engine `{other}`: use `copiloot` or `candle`"))),
+        }
+    }
+}
+
 /// How to decode. The default is greedy (deterministic) with at most 256 new tokens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
