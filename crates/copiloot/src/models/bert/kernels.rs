@@ -270,10 +270,18 @@ wide_fn! {
         let mut kt = vec![0f32; heads * d * len];
         let mut v = vec![0f32; heads * len * d];
         for (t, row) in qkv.chunks_exact(3 * hidden).enumerate() {
-            for c in 0..hidden {
-                let (head, dim) = (c / d, c % d);
-                kt[(head * d + dim) * len + t] = row[hidden + c] + bias[hidden + c];
-                v[(head * len + t) * d + dim] = row[2 * hidden + c] + bias[2 * hidden + c];
+            // kt[(head · d + dim) · len + t] is kt[c · len + t]; V is copied one head-slice at a time (no
+            // division per value).
+            let (k_row, v_row) = (&row[hidden..2 * hidden], &row[2 * hidden..]);
+            for (c, (&k, &b)) in k_row.iter().zip(&bias[hidden..2 * hidden]).enumerate() {
+                kt[c * len + t] = k + b;
+            }
+            for head in 0..heads {
+                let dst = &mut v[(head * len + t) * d..][..d];
+                let (src, b) = (&v_row[head * d..][..d], &bias[2 * hidden + head * d..][..d]);
+                for ((o, &x), &b) in dst.iter_mut().zip(src).zip(b) {
+                    *o = x + b;
+                }
             }
         }
         let mut q = vec![0f32; d];
