@@ -125,6 +125,23 @@ pub fn supported(file: &GgufFile) -> std::result::Result<(), String> {
     }
 }
 
+/// How many tensors [`Llama::load`] re-quantises to int8: the 2-D ones not already Q4_0 / Q4_1 (kept as
+/// they are) or Q8_0 (the same integers), plus a 4-bit embedding table (rows are read from int8).
+pub fn requantized_tensors(file: &GgufFile) -> usize {
+    file.content
+        .tensor_infos
+        .iter()
+        .filter(|(name, t)| {
+            let kept = match t.ggml_dtype {
+                GgmlDType::Q8_0 => true,
+                GgmlDType::Q4_0 | GgmlDType::Q4_1 => name.as_str() != "token_embd.weight",
+                _ => false,
+            };
+            t.shape.rank() == 2 && !kept
+        })
+        .count()
+}
+
 impl Llama {
     pub fn load(file: &GgufFile) -> Result<Self> {
         let err = |m: String| Error::model_load(&file.path, m);

@@ -33,9 +33,9 @@ use tokenizers::Tokenizer;
 /// How to load a GGUF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadOptions {
-    /// Re-quantise Q4_1 tensors to Q8_0 at load time (candle has no vectorised Q4_1 kernel; Q8_0's is
-    /// several times faster, and its rounding is far below Q4_1's own; greedy text can still drift from
-    /// the plain Q4_1 path on long prompts). Default: true.
+    /// On candle's path, re-quantise Q4_1 tensors to Q8_0 at load time (candle has no vectorised Q4_1
+    /// kernel; Q8_0's is several times faster, and its rounding is far below Q4_1's own). `false` runs
+    /// candle on the file as it is (and so never our own forward). Default: true.
     pub requantize_q4_1: bool,
     /// Which forward pass runs the model. Default: [`Engine::Copiloot`] where it applies.
     pub engine: Engine,
@@ -51,8 +51,9 @@ impl Default for LoadOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// copiloot's own int8 forward (`generator/llama.rs`) for dense llama-architecture files with 8-bit,
-    /// simple 4/5-bit or float weights; anything else falls back to candle.
+    /// copiloot's own forward (`generator/llama.rs`: 4-bit blocks kept, other matrices in int8) for dense
+    /// llama-architecture files with 8-bit, simple 4/5-bit or float weights; anything else falls back to
+    /// candle.
     Copiloot,
     /// candle-transformers' quantized model for the family, as it is.
     Candle,
@@ -126,7 +127,8 @@ pub struct GeneratorInfo {
     pub context_length: usize,
     pub tokenizer: String,
     pub chat_template: TemplateSource,
-    /// Number of Q4_1 tensors re-quantised to 8 bits at load.
+    /// Number of tensors re-quantised at load: on candle's path the Q4_1 ones (to Q8_0); on ours the
+    /// matrices not already Q4_0 / Q4_1 / Q8_0 (to int8) — 0 for the embedded SmolLM2.
     pub requantized_tensors: usize,
     /// The forward pass that runs the model.
     pub engine: Engine,
@@ -249,19 +251,18 @@ impl Generator {
             eos.as_ref().map(|e| e.1.as_str()).unwrap_or(""),
         )?;
         let mut context_length = file.context_length().unwrap_or(LLAMA_MAX_POSITIONS);
-        // Our own forward where it applies (and re-quantising is allowed: it runs everything in int8).
+        // Our own forward where it applies; `--no-requantize` asks for candle on the file as it is.
         let own = match (options.engine, options.requantize_q4_1) {
             (Engine::Copiloot, true) => llama::supported(&file),
             (Engine::Copiloot, false) => Err("--no-requantize keeps the file's weights as they are".into()),
             (Engine::Candle, _) => Err("the candle engine was asked for".into()),
         };
         let (model, engine, engine_note, requantized_tensors) = match own {
-            // Our forward holds every matrix in int8: the Q4_1 ones are re-quantised as candle's would be.
             Ok(()) => (
                 Model::Own(llama::Llama::load(&file)?),
                 Engine::Copiloot,
                 None,
-                file.count_dtype(GgmlDType::Q4_1),
+                llama::requantized_tensors(&file),
             ),
             Err(why) => {
                 let q4_1 = file.count_dtype(GgmlDType::Q4_1);
