@@ -163,24 +163,24 @@ impl Llama {
                 .tensor(&mut Cursor::new(&file.bytes), name, &Device::Cpu)
                 .map_err(|e| err(format!("tensor `{name}`: {e}")))
         };
-        let floats = |name: &str| -> Result<Vec<f32>> {
-            tensor(name)?
-                .dequantize(&Device::Cpu)
+        let dequantized = |name: &str, t: &QTensor| -> Result<Vec<f32>> {
+            t.dequantize(&Device::Cpu)
                 .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
                 .map_err(|e| err(format!("tensor `{name}`: {e}")))
         };
-        // Rows of several `[_, k]` matrices one after the other, as one int8 matrix.
-        let stacked_q8 = |names: &[String], k: usize| -> Result<Q8Matrix> {
+        let floats = |name: &str| dequantized(name, &tensor(name)?);
+        // Rows of several `[_, k]` matrices (already read from the file) one after the other, as one int8
+        // matrix; each is dropped once it is de-quantised.
+        let stacked_q8 = |names: &[String], tensors: Vec<QTensor>, k: usize| -> Result<Q8Matrix> {
             let mut rows = Vec::new();
             let mut n = 0;
-            for name in names {
-                let t = tensor(name)?;
+            for (name, t) in names.iter().zip(tensors) {
                 let (r, cols) = t.shape().dims2().map_err(|e| err(format!("tensor `{name}`: {e}")))?;
                 if cols != k {
                     return Err(err(format!("tensor `{name}` is {r}x{cols}, expected {k} inputs")));
                 }
                 // The first (often only) matrix is moved, not copied: the embedding table is 100+ MB in f32.
-                let f = floats(name)?;
+                let f = dequantized(name, &t)?;
                 if rows.is_empty() {
                     rows = f;
                 } else {
@@ -201,8 +201,7 @@ impl Llama {
                 }
                 return Ok(Weight::Q4(w));
             }
-            drop(tensors);
-            Ok(Weight::Q8(stacked_q8(names, k)?))
+            Ok(Weight::Q8(stacked_q8(names, tensors, k)?))
         };
         let ffn = meta("feed_forward_length")?;
         let cfg = Config {
@@ -245,7 +244,8 @@ impl Llama {
             }
         }
         // The embedding stays int8 whatever the file has: a token's row is read from it directly.
-        let embed = stacked_q8(&["token_embd.weight".to_string()], hidden)?;
+        let embed_name = "token_embd.weight".to_string();
+        let embed = stacked_q8(std::slice::from_ref(&embed_name), vec![tensor(&embed_name)?], hidden)?;
         let output = match file.content.tensor_infos.contains_key("output.weight") {
             true => Some(stacked(&["output.weight".to_string()], hidden)?),
             false => None,

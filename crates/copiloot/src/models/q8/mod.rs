@@ -110,16 +110,6 @@ impl Q8Matrix {
         Ok(Self { n, k, blocks, packed, scales })
     }
 
-    /// Re-quantise any GGUF tensor `[n, k]` (Q4_1, Q8_0, K-quants, f16, …) into this layout. A Q8_0
-    /// tensor keeps its integers exactly: dequantised `q · d` re-quantises to `q`.
-    pub fn from_qtensor(t: &candle_core::quantized::QTensor) -> Result<Self> {
-        let err = |e: candle_core::Error| Error::Inference(format!("re-quantising a GGUF tensor: {e}"));
-        let (n, k) = t.shape().dims2().map_err(err)?;
-        let w = t.dequantize(&candle_core::Device::Cpu).map_err(err)?;
-        let w = w.flatten_all().and_then(|w| w.to_vec1::<f32>()).map_err(err)?;
-        Self::from_f32(&w, n, k)
-    }
-
     /// Outputs (`n`).
     pub fn rows(&self) -> usize {
         self.n

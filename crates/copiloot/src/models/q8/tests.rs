@@ -78,9 +78,10 @@ fn a_q8_0_tensor_keeps_its_integers_and_is_as_close_to_f32_as_candles_product() 
     let (x, w) = (values(m * k, 5), values(n * k, 6));
     let wt = Tensor::from_vec(w.clone(), (n, k), &Device::Cpu).unwrap();
     let qt = QTensor::quantize(&wt, GgmlDType::Q8_0).unwrap();
-    let ours = Q8Matrix::from_qtensor(&qt).unwrap();
-    // Same integers: our rows equal candle's de-quantised rows up to the f16 → f32 scale.
+    // Same integers: de-quantised Q8_0 values `q · d` re-quantise to `q`, so our rows equal candle's
+    // de-quantised rows up to the f16 → f32 scale.
     let dequantised = qt.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let ours = Q8Matrix::from_f32(&dequantised, n, k).unwrap();
     let mut row = vec![0f32; k];
     for i in [0, 31, 63] {
         ours.row(i, &mut row);
