@@ -76,3 +76,14 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks its argument definitions (unique names, valid `requires`) only when a command is
+    /// built; this makes a clash a failing test instead of a panic on the user's first run.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

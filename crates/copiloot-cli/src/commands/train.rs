@@ -85,6 +85,18 @@ pub struct TrainArgs {
     /// Fine-tuning: how many top transformer layers are trained (the lower ones stay frozen).
     #[arg(long, default_value_t = 2, requires = "fine_tune")]
     pub layers: usize,
+    /// Fine-tuning: examples per optimiser step.
+    #[arg(long, default_value_t = 32, requires = "fine_tune", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub train_batch_size: u32,
+    /// Fine-tuning: dropout probability in the trained layers (0 turns it off).
+    #[arg(long, default_value_t = 0.1, requires = "fine_tune")]
+    pub dropout: f32,
+    /// Fine-tuning: share of the steps with a linear learning-rate warm-up (then linear decay to 0).
+    #[arg(long, default_value_t = 0.1, requires = "fine_tune")]
+    pub warmup: f64,
+    /// Fine-tuning: label smoothing of the cross-entropy (0 = none).
+    #[arg(long, default_value_t = 0.1, requires = "fine_tune")]
+    pub label_smoothing: f64,
     /// Seed of the random choices: the held-out split (churn) or the example order (fine-tuning).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -248,34 +260,45 @@ fn fine_tune(
             dir.join(&catalog.roles.encoder)
         }
     };
+    let source = format!(
+        "copiloot train intent --fine-tune --layers {} --epochs {} --lr {} --train-batch-size {} --dropout {} \
+         --warmup {} --label-smoothing {} --seed {} ({} examples)",
+        args.layers,
+        args.epochs,
+        args.lr,
+        args.train_batch_size,
+        args.dropout,
+        args.warmup,
+        args.label_smoothing,
+        args.seed,
+        examples.len()
+    );
     let config = FineTuneConfig {
         layers: args.layers,
         epochs: args.epochs,
         lr: args.lr,
         seed: args.seed,
+        batch_size: args.train_batch_size as usize,
+        dropout: args.dropout,
+        warmup: args.warmup,
+        label_smoothing: args.label_smoothing,
         head: head_config(args),
-        ..FineTuneConfig::default()
+        source,
     };
     let started = std::time::Instant::now();
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let mut log = |line: &str| eprintln!("  [{:6.0}s] {line}", started.elapsed().as_secs_f64());
-    let mut tuned = finetune::fine_tune(&base, encoder, &texts, labels, &config, &mut log)?;
-    tuned.head.set_source(format!(
-        "copiloot train intent --fine-tune --layers {} --epochs {} --lr {} --seed {} ({} examples)",
-        args.layers,
-        args.epochs,
-        args.lr,
-        args.seed,
-        examples.len()
-    ));
-    finetune::save(&tuned, &base, encoder, &args.out)?;
+    let tuned = finetune::fine_tune(&base, encoder, &texts, labels, &config, &args.out, &mut log)?;
     eprintln!(
-        "fine-tuned the top {} layers and the head: {} labels, {} examples in {:.0}s → {}",
+        "fine-tuned the top {} layers and the head: {} labels, {} examples in {:.0}s → {} \
+         (train accuracy: frozen head {:.2} %, tuned {:.2} %)",
         args.layers,
         tuned.head.labels().len(),
         examples.len(),
         started.elapsed().as_secs_f64(),
-        args.out.display()
+        args.out.display(),
+        100.0 * tuned.frozen_train_accuracy,
+        100.0 * tuned.head.meta().training.train_accuracy
     );
     Ok(ExitCode::SUCCESS)
 }

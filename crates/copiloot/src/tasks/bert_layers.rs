@@ -11,7 +11,6 @@ use std::path::Path;
 /// The parts of a BERT `config.json` the forward pass needs.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct BertShape {
-    pub hidden_size: usize,
     pub num_attention_heads: usize,
     pub num_hidden_layers: usize,
     #[serde(default = "default_eps")]
@@ -85,9 +84,11 @@ fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> candle_core::Resu
     centered.broadcast_div(&(var + eps)?.sqrt()?)?.broadcast_mul(w)?.broadcast_add(b)
 }
 
-/// `x · wᵀ + b` for `x` of shape `[batch, seq, in]`.
+/// `x · wᵀ + b` for `x` of shape `[batch, seq, in]`, as one `[batch·seq, in]` matrix product (a
+/// broadcast product would run one small product per text).
 fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    x.broadcast_matmul(&w.t()?)?.broadcast_add(b)
+    let (n, l, k) = x.dims3()?;
+    x.reshape((n * l, k))?.matmul(&w.t()?)?.broadcast_add(b)?.reshape((n, l, ()))
 }
 
 /// Word + position + token-type(0) embeddings and their layer norm; frozen.
@@ -164,6 +165,21 @@ impl Layer {
     /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]` with 0 for tokens and a large
     /// negative number for padding.
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> candle_core::Result<Tensor> {
+        self.forward_train(x, mask_bias, None)
+    }
+
+    /// [`Layer::forward`] with BERT's training-time dropout (on the attention probabilities and on the
+    /// two sub-layer outputs before their residual sums) when `dropout` is given.
+    pub fn forward_train(
+        &self,
+        x: &Tensor,
+        mask_bias: &Tensor,
+        mut dropout: Option<&mut Dropout>,
+    ) -> candle_core::Result<Tensor> {
+        let mut drop = |y: Tensor| match dropout.as_deref_mut() {
+            Some(d) => d.apply(&y),
+            None => Ok(y),
+        };
         let t = &self.t;
         let (n, l, h) = x.dims3()?;
         let d = h / self.heads;
@@ -174,11 +190,38 @@ impl Layer {
         let scores = (q.matmul(&k.t()?)? / (d as f64).sqrt())?.broadcast_add(mask_bias)?;
         let max = scores.max_keepdim(D::Minus1)?.detach();
         let e = scores.broadcast_sub(&max)?.exp()?;
-        let probs = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
+        let probs = drop(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((n, l, h))?;
-        let a = layer_norm(&(dense(&ctx, &t[6], &t[7])? + x)?, &t[8], &t[9], self.eps)?;
+        let a = layer_norm(&(drop(dense(&ctx, &t[6], &t[7])?)? + x)?, &t[8], &t[9], self.eps)?;
         let m = dense(&a, &t[10], &t[11])?.gelu_erf()?;
-        layer_norm(&(dense(&m, &t[12], &t[13])? + &a)?, &t[14], &t[15], self.eps)
+        layer_norm(&(drop(dense(&m, &t[12], &t[13])?)? + &a)?, &t[14], &t[15], self.eps)
+    }
+}
+
+/// Inverted dropout with a seeded generator, so a fine-tuning run is reproducible (candle's own
+/// dropout draws from an unseeded thread generator).
+pub struct Dropout {
+    p: f32,
+    rng: crate::rng::SplitMix64,
+}
+
+impl Dropout {
+    /// Drops each value with probability `p` (0 ≤ p < 1) and scales the rest by 1/(1−p).
+    pub fn new(p: f32, seed: u64) -> Dropout {
+        Dropout { p: p.clamp(0.0, 0.95), rng: crate::rng::SplitMix64(seed) }
+    }
+
+    pub fn apply(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - self.p);
+        // 24 random bits per value are plenty for a drop decision.
+        let threshold = (self.p as f64 * (1u64 << 24) as f64) as u64;
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| if (self.rng.next() >> 40) < threshold { 0.0 } else { keep })
+            .collect();
+        x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
     }
 }
 

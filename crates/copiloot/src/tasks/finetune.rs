@@ -2,16 +2,20 @@
 //! --fine-tune`), with candle's autograd and AdamW on cross-entropy.
 //!
 //! Only the top `layers` transformer layers are trained: the frozen lower layers' hidden states are
-//! computed once per text and kept, so an epoch costs a forward and backward pass through a few layers
-//! instead of the whole model — minutes on a CPU instead of hours. The head starts from the
-//! logistic-regression head on the frozen embeddings and is refitted (L-BFGS) on the tuned ones at the
-//! end. The result is a normal encoder folder (updated `model.safetensors`, tokenizer,
+//! computed once per text and kept, so an epoch costs a forward and backward pass through those layers
+//! only. Training uses BERT's recipe: dropout, linear warm-up then decay, batches of similar length.
+//! The head starts from the logistic-regression head on the frozen embeddings and is refitted (L-BFGS) at
+//! the end on the embeddings of the tuned encoder as it will run (the saved folder, loaded like any
+//! encoder). The result is a normal encoder folder (updated `model.safetensors`, tokenizer,
 //! sentence-transformers files) plus `head.json`, which `--model DIR` loads as one classifier.
 
-use super::bert_layers::{embed, layer_tensor_names, mask_bias, mean_pool_normalised, BertWeights, Layer};
+use super::bert_layers::{
+    embed, layer_tensor_names, mask_bias, mean_pool_normalised, BertWeights, Dropout, Layer,
+};
 use super::head::{LinearHead, TrainConfig};
 use crate::error::{Error, Result};
-use crate::models::{Encoder, Pooling, TextRole};
+use crate::models::{Encoder, EncoderOptions, Pooling, TextRole};
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use std::path::Path;
@@ -26,22 +30,43 @@ pub struct FineTuneConfig {
     /// AdamW learning rate.
     pub lr: f64,
     pub batch_size: usize,
-    /// Seed of the example order.
+    /// Seed of the example order and of the dropout masks.
     pub seed: u64,
+    /// Dropout probability while training (BERT's own 0.1); 0 turns it off.
+    pub dropout: f32,
+    /// Share of the steps over which the learning rate rises linearly from 0 to `lr`; it then falls
+    /// linearly to 0 at the last step (the schedule BERT and sentence-transformers fine-tune with).
+    pub warmup: f64,
+    /// Label smoothing of the training loss (0 = plain cross-entropy).
+    pub label_smoothing: f64,
     /// The logistic-regression head fitted before and after.
     pub head: TrainConfig,
+    /// How the run is described in the saved head's metadata (e.g. the command line).
+    pub source: String,
 }
 
 impl Default for FineTuneConfig {
     fn default() -> Self {
-        Self { layers: 2, epochs: 3, lr: 5e-5, batch_size: 32, seed: 1, head: TrainConfig::default() }
+        Self {
+            layers: 2,
+            epochs: 3,
+            lr: 5e-5,
+            batch_size: 32,
+            seed: 1,
+            dropout: 0.1,
+            warmup: 0.1,
+            label_smoothing: 0.1,
+            head: TrainConfig::default(),
+            source: "copiloot fine-tuning".into(),
+        }
     }
 }
 
-/// The outcome: updated weights, the refitted head, and the mean training loss of every epoch.
+/// The outcome (the folder itself is written by [`fine_tune`]): the refitted head, the accuracy of the
+/// frozen head it started from on the same texts, and the mean training loss of every epoch.
 pub struct FineTuned {
-    pub weights: BertWeights,
     pub head: LinearHead,
+    pub frozen_train_accuracy: f64,
     pub epoch_losses: Vec<f64>,
 }
 
@@ -116,7 +141,9 @@ fn frozen_states(weights: &BertWeights, lower: &[Layer], ids: &[Vec<u32>]) -> Re
         .collect()
 }
 
-/// Sentence vectors from cached states through `top` layers (no gradient kept).
+/// Sentence vectors from cached states through `top` layers (no gradient kept); the tests compare
+/// them with the encoder's.
+#[cfg(test)]
 fn embeddings(states: &[Tensor], top: &[Layer]) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(states.len());
     for chunk in states.chunks(64) {
@@ -131,19 +158,89 @@ fn embeddings(states: &[Tensor], top: &[Layer]) -> Result<Vec<Vec<f32>>> {
     Ok(out)
 }
 
-/// A deterministic shuffle (splitmix64), so a seed gives the same run.
-fn shuffle(items: &mut [usize], seed: u64) {
-    crate::rng::SplitMix64(seed).shuffle(items);
+/// The batches of one epoch: a seeded shuffle, then texts of similar length grouped together within
+/// windows of 50 batches (so little of a batch is padding), then the batches themselves shuffled.
+fn epoch_batches(lengths: &[usize], batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = crate::rng::SplitMix64(seed);
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    rng.shuffle(&mut order);
+    let size = batch_size.max(1);
+    let mut batches = Vec::with_capacity(order.len().div_ceil(size));
+    for window in order.chunks_mut(size * 50) {
+        window.sort_by_key(|&i| lengths[i]);
+        batches.extend(window.chunks(size).map(<[usize]>::to_vec));
+    }
+    rng.shuffle(&mut batches);
+    batches
 }
 
-/// Fine-tunes the top layers of the BERT encoder in `dir` (loaded as `encoder`) on labelled texts.
-/// `progress` receives one line per epoch.
+/// Learning rate at `step` of `total`: linear warm-up over the first `warmup` share, then linear decay.
+fn scheduled_lr(lr: f64, step: usize, total: usize, warmup: f64) -> f64 {
+    let warm = (warmup.clamp(0.0, 1.0) * total as f64).round() as usize;
+    if step < warm {
+        return lr * (step + 1) as f64 / warm as f64;
+    }
+    lr * (total - step) as f64 / (total - warm).max(1) as f64
+}
+
+/// What a training step works on: the trained layers and head, the cached inputs and the gold labels.
+struct Trainable<'a> {
+    layers: &'a [Layer],
+    w: &'a Var,
+    b: &'a Var,
+    states: &'a [Tensor],
+    gold: &'a [u32],
+    config: &'a FineTuneConfig,
+}
+
+impl Trainable<'_> {
+    /// Forward and backward pass of one batch: the gradients of its mean loss, its summed loss and its
+    /// correct predictions. (Splitting a batch over two threads was slower on 2 cores: candle 0.11 already
+    /// runs its element-wise kernels on its own thread pool, and two callers contend for it.)
+    fn batch_gradients(&self, idx: &[usize], step: usize) -> Result<(GradStore, f64, usize)> {
+        let seed = self.config.seed.wrapping_add(step as u64);
+        let refs: Vec<&Tensor> = idx.iter().map(|&i| &self.states[i]).collect();
+        let (mut x, mask) = pad_batch(&refs)?;
+        let bias = mask_bias(&mask)?;
+        let mut dropout = Dropout::new(self.config.dropout, seed);
+        for layer in self.layers {
+            x = layer.forward_train(&x, &bias, Some(&mut dropout))?;
+        }
+        let pooled = mean_pool_normalised(&x, &mask)?;
+        let logits = pooled.matmul(&self.w.as_tensor().t()?)?.broadcast_add(self.b.as_tensor())?;
+        let gold: Vec<u32> = idx.iter().map(|&i| self.gold[i]).collect();
+        let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
+        let right = predicted.iter().zip(&gold).filter(|(p, g)| p == g).count();
+        let target = Tensor::from_vec(gold, idx.len(), &Device::Cpu)?;
+        let loss = smoothed_cross_entropy(&logits, &target, self.config.label_smoothing)?;
+        let grads = loss.backward()?;
+        Ok((grads, loss.to_scalar::<f32>()? as f64 * idx.len() as f64, right))
+    }
+}
+
+/// Cross-entropy against targets smoothed by `eps` (the gold class gets 1−eps, the rest share eps):
+/// the loss never reaches zero on texts the head already gets right, so they keep shaping the encoder.
+fn smoothed_cross_entropy(logits: &Tensor, target: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let log_p = candle_nn::ops::log_softmax(logits, 1)?;
+    let nll = log_p.gather(&target.unsqueeze(1)?, 1)?.neg()?.mean_all()?;
+    if eps <= 0.0 {
+        return Ok(nll);
+    }
+    let uniform = log_p.mean(1)?.neg()?.mean_all()?;
+    (nll * (1.0 - eps))? + (uniform * eps)?
+}
+
+/// Fine-tunes the top layers of the BERT encoder in `dir` (loaded as `encoder`) on labelled texts and
+/// writes the tuned encoder with its head to the folder `out` (through a hidden `.NAME.partial` folder
+/// that is renamed at the end, so a failed run leaves nothing half-written). `progress` receives a line
+/// per stage and every 50 batches.
 pub fn fine_tune(
     dir: &Path,
     encoder: &Encoder,
     texts: &[&str],
     labels: &[String],
     config: &FineTuneConfig,
+    out: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<FineTuned> {
     super::head::check_labels(labels)?;
@@ -156,6 +253,24 @@ pub fn fine_tune(
     let total = weights.shape.num_hidden_layers;
     if config.layers == 0 || config.layers > total {
         return Err(Error::Config(format!("--layers must be between 1 and {total} (the encoder's layers)")));
+    }
+    if !(0.0..1.0).contains(&config.dropout) {
+        return Err(Error::Config(format!("--dropout must be in 0..1 (got {})", config.dropout)));
+    }
+    if !(0.0..=1.0).contains(&config.warmup) {
+        return Err(Error::Config(format!(
+            "--warmup is a share of the steps, 0..=1 (got {})",
+            config.warmup
+        )));
+    }
+    if !(0.0..1.0).contains(&config.label_smoothing) {
+        return Err(Error::Config(format!(
+            "--label-smoothing must be in 0..1 (got {})",
+            config.label_smoothing
+        )));
+    }
+    if !(config.lr > 0.0 && config.lr.is_finite()) || config.epochs == 0 || config.batch_size == 0 {
+        return Err(Error::Config("--lr, --epochs and --train-batch-size must be positive".into()));
     }
     let first_trained = total - config.layers;
     let lower: Vec<Layer> = (0..first_trained).map(|i| Layer::frozen(&weights, i)).collect::<Result<_>>()?;
@@ -171,8 +286,10 @@ pub fn fine_tune(
         trained.push(layer);
         vars.extend(v);
     }
-    let start = embeddings(&states, &trained)?;
+    progress("fitting the frozen head");
+    let start = encoder.embed(texts)?;
     let head0 = LinearHead::train("intent", encoder.model_id(), &start, labels, &config.head)?;
+    drop(start);
     progress(&format!("frozen head: train accuracy {:.2} %", 100.0 * head0.meta().training.train_accuracy));
     let (w0, b0) = head0.parts();
     let c = head0.labels().len();
@@ -188,35 +305,50 @@ pub fn fine_tune(
         .ok_or_else(|| Error::Inference("a label vanished from the head".into()))?;
     let mut opt = AdamW::new(vars, ParamsAdamW { lr: config.lr, weight_decay: 0.01, ..Default::default() })?;
 
+    let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+    let steps = config.epochs * texts.len().div_ceil(config.batch_size.max(1));
+    let model = Trainable { layers: &trained, w: &w, b: &b, states: &states, gold: &y, config };
+    let mut step = 0;
     let mut epoch_losses = Vec::new();
-    let mut order: Vec<usize> = (0..texts.len()).collect();
     for epoch in 0..config.epochs {
-        shuffle(&mut order, config.seed.wrapping_add(epoch as u64));
-        let (mut sum, mut batches) = (0.0, 0usize);
-        for chunk in order.chunks(config.batch_size.max(1)) {
-            let refs: Vec<&Tensor> = chunk.iter().map(|&i| &states[i]).collect();
-            let (mut x, mask) = pad_batch(&refs)?;
-            let bias = mask_bias(&mask)?;
-            for layer in &trained {
-                x = layer.forward(&x, &bias)?;
-            }
-            let pooled = mean_pool_normalised(&x, &mask)?;
-            let logits = pooled.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?;
-            let target = Tensor::from_vec(chunk.iter().map(|&i| y[i]).collect(), chunk.len(), &Device::Cpu)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &target)?;
-            opt.backward_step(&loss)?;
-            sum += loss.to_scalar::<f32>()? as f64;
+        let (mut sum, mut batches, mut right) = (0.0, 0usize, 0usize);
+        let plan = epoch_batches(&lengths, config.batch_size, config.seed.wrapping_add(epoch as u64));
+        let epoch_started = std::time::Instant::now();
+        for chunk in &plan {
+            opt.set_learning_rate(scheduled_lr(config.lr, step, steps, config.warmup));
+            let (grads, loss_sum, correct) = model.batch_gradients(chunk, step)?;
+            opt.step(&grads)?;
+            step += 1;
+            sum += loss_sum / chunk.len() as f64;
+            right += correct;
             batches += 1;
+            if batches % 50 == 0 && batches < plan.len() {
+                let left =
+                    epoch_started.elapsed().as_secs_f64() / batches as f64 * (plan.len() - batches) as f64;
+                progress(&format!(
+                    "epoch {}/{}: batch {batches}/{}, mean loss {:.4}, about {left:.0}s left in this epoch",
+                    epoch + 1,
+                    config.epochs,
+                    plan.len(),
+                    sum / batches as f64
+                ));
+            }
         }
         let mean = sum / batches.max(1) as f64;
-        progress(&format!("epoch {}/{}: mean loss {mean:.4}", epoch + 1, config.epochs));
+        progress(&format!(
+            "epoch {}/{}: mean loss {mean:.4}, train accuracy (with dropout) {:.2} %",
+            epoch + 1,
+            config.epochs,
+            100.0 * right as f64 / texts.len().max(1) as f64
+        ));
         epoch_losses.push(mean);
     }
 
-    let tuned = embeddings(&states, &trained)?;
-    let head = LinearHead::train("intent", encoder.model_id(), &tuned, labels, &config.head)?;
-    progress(&format!("refitted head: train accuracy {:.2} %", 100.0 * head.meta().training.train_accuracy));
-    // Write the trained layers back under their names.
+    drop(states);
+
+    // Write the trained layers back under their names, save the folder and refit the head on what the
+    // saved encoder computes (in the precision the caller's encoder runs, q8 by default, as the
+    // classifier will run it).
     for (k, layer_index) in (first_trained..total).enumerate() {
         for (name, t) in layer_tensor_names(layer_index).into_iter().zip(trained[k].tensors()) {
             let full = format!("{}{name}", weights.prefix);
@@ -229,7 +361,30 @@ pub fn fine_tune(
             weights.tensors.insert(key, t.detach());
         }
     }
-    Ok(FineTuned { weights, head, epoch_losses })
+    let tmp = partial_folder(out)?;
+    let result = (|| -> Result<LinearHead> {
+        write_encoder(&weights, dir, encoder, &tmp)?;
+        progress("refitting the head on the tuned encoder");
+        let options = EncoderOptions { precision: encoder.precision() };
+        let tuned = Encoder::from_dir_with(&tmp, &options)?.embed(texts)?;
+        let mut head = LinearHead::train("intent", encoder.model_id(), &tuned, labels, &config.head)?;
+        head.set_source(config.source.clone());
+        progress(&format!(
+            "refitted head: train accuracy {:.2} %",
+            100.0 * head.meta().training.train_accuracy
+        ));
+        head.save(&tmp)?;
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+        Ok(head)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let frozen_train_accuracy = head0.meta().training.train_accuracy;
+    Ok(FineTuned { head: result?, frozen_train_accuracy, epoch_losses })
 }
 
 /// Files of the base folder copied unchanged next to the tuned weights.
@@ -243,9 +398,8 @@ const COPIED: &[&str] = &[
     "1_Pooling/config.json",
 ];
 
-/// Writes the tuned encoder and its head into `out` (through a temporary folder, so a failed run leaves
-/// nothing half-written). The prompts are written explicitly: the e5 default is recognised by name.
-pub fn save(tuned: &FineTuned, base_dir: &Path, encoder: &Encoder, out: &Path) -> Result<()> {
+/// An empty hidden folder `.NAME.partial` next to `out`, where the result is written before the rename.
+fn partial_folder(out: &Path) -> Result<std::path::PathBuf> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
@@ -254,6 +408,12 @@ pub fn save(tuned: &FineTuned, base_dir: &Path, encoder: &Encoder, out: &Path) -
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     std::fs::create_dir_all(tmp.join("1_Pooling")).map_err(|e| Error::io(&tmp, e))?;
+    Ok(tmp)
+}
+
+/// Writes the tuned encoder into `tmp`: the weights, the base folder's other files, and the prompts
+/// (written explicitly: the e5 default is recognised by name, which the copy no longer has).
+fn write_encoder(weights: &BertWeights, base_dir: &Path, encoder: &Encoder, tmp: &Path) -> Result<()> {
     for f in COPIED {
         let src = base_dir.join(f);
         if src.is_file() {
@@ -277,13 +437,8 @@ pub fn save(tuned: &FineTuned, base_dir: &Path, encoder: &Encoder, out: &Path) -
     });
     write(&tmp.join("config_sentence_transformers.json"), &prompts.to_string())?;
     let weights_path = tmp.join("model.safetensors");
-    candle_core::safetensors::save(&tuned.weights.tensors, &weights_path)
-        .map_err(|e| Error::io(&weights_path, std::io::Error::other(e.to_string())))?;
-    tuned.head.save(&tmp)?;
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
-    }
-    std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+    candle_core::safetensors::save(&weights.tensors, &weights_path)
+        .map_err(|e| Error::io(&weights_path, std::io::Error::other(e.to_string())))
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -11,10 +11,12 @@
 //! Layout: output columns are packed in groups of 16, so one AVX-512 VNNI instruction (`vpdpbusd`)
 //! multiplies 4 inputs of one activation row into 16 columns at once. Weights are stored as `w + 128`
 //! (unsigned, as `vpdpbusd` wants its first operand); the `128 · Σa` this adds is subtracted per block.
-//! Without VNNI the same layout runs through portable Rust: same integers, same result up to float
-//! rounding order.
+//! Without VNNI, `avx2.rs` runs the same layout with AVX2 (`vpmaddubsw`), and without either, portable
+//! Rust: same integers, same result up to float rounding order.
 
-// The one module with `unsafe`: AVX-512 intrinsics, behind a CPUID check.
+// The modules with `unsafe`: AVX-512 and AVX2 intrinsics, behind CPUID checks.
+#[allow(unsafe_code)]
+mod avx2;
 mod q4;
 #[allow(unsafe_code)]
 mod vnni;
@@ -141,14 +143,16 @@ impl Q8Matrix {
         let Some(a) = Q8Rows::for_product(x, m, self.k, y.len(), self.n)? else { return Ok(()) };
         if vnni::available() {
             vnni::matmul(self, &a, m, y);
+        } else if avx2::available() {
+            avx2::matmul(self, &a, m, y);
         } else {
             self.matmul_portable(&a, m, y);
         }
         Ok(())
     }
 
-    /// The same product in plain Rust, row by row on all cores (CPUs without AVX-512 VNNI, and the
-    /// reference the VNNI kernel is tested against).
+    /// The same product in plain Rust, row by row on all cores (CPUs without AVX-512 VNNI or AVX2, and
+    /// the reference the kernels are tested against).
     fn matmul_portable(&self, a: &Q8Rows, m: usize, y: &mut [f32]) {
         let (n, kb) = (self.n, self.blocks);
         y[..m * n].par_chunks_mut(n).enumerate().for_each(|(r, out)| {

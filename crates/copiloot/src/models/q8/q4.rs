@@ -6,7 +6,7 @@
 //! whose low nibbles are steps 0–3 of the block (4 inputs × 16 columns each) and high nibbles steps 4–7.
 //! `Σ w·a = d · Σ q·a + m · Σ a`, with `Σ a` from the activation quantisation.
 
-use super::{vnni, Q8Rows, BLOCK, GROUP};
+use super::{avx2, vnni, Q8Rows, BLOCK, GROUP};
 use crate::error::{Error, Result};
 use candle_core::quantized::{GgmlDType, QTensor};
 use half::f16;
@@ -125,13 +125,15 @@ impl Q4Matrix {
         let Some(a) = Q8Rows::for_product(x, m, self.k, y.len(), self.n)? else { return Ok(()) };
         if vnni::available() {
             vnni::matmul4(self, &a, m, y);
+        } else if avx2::available() {
+            avx2::matmul4(self, &a, m, y);
         } else {
             self.matmul_portable(&a, m, y);
         }
         Ok(())
     }
 
-    /// The same product in plain Rust (CPUs without AVX-512 VNNI, and the kernel's test reference).
+    /// The same product in plain Rust (CPUs without AVX-512 VNNI or AVX2, and the kernels' test reference).
     pub(super) fn matmul_portable(&self, a: &Q8Rows, m: usize, y: &mut [f32]) {
         let (n, kb) = (self.n, self.blocks);
         y[..m * n].par_chunks_mut(n).enumerate().for_each(|(r, out)| {

@@ -1,4 +1,4 @@
-//! The int8 product against f32 and against candle's Q8_0 matmul, VNNI and portable paths alike.
+//! The int8 product against f32 and against candle's Q8_0 matmul, VNNI, AVX2 and portable paths alike.
 
 use super::*;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -47,6 +47,25 @@ fn matches_f32_within_int8_rounding_for_every_tile_shape() {
         q.matmul(&x, m, &mut y).unwrap();
         let err = rel_error(&y, &reference(&x, &w, m, n, k));
         assert!(err < 0.02, "{m}x{n}x{k}: relative error {err}");
+    }
+}
+
+#[test]
+fn the_avx2_kernel_and_the_portable_path_agree() {
+    if !avx2::available() {
+        eprintln!("no AVX2 on this CPU: only the portable path runs here");
+        return;
+    }
+    // Every tile shape and column tail; -128 weights (possible in a GGUF's Q8_0) must not saturate.
+    for &(m, n, k) in &[(1, 576, 576), (5, 49, 96), (33, 1536, 384), (7, 17, 40)] {
+        let (x, w) = (values(m * k, 13), values(n * k, 14));
+        let mut q = Q8Matrix::from_f32(&w, n, k).unwrap();
+        q.packed.iter_mut().step_by(37).for_each(|u| *u = 0);
+        let a = Q8Rows::quantize(&x, m, k);
+        let (mut fast, mut slow) = (vec![0f32; m * n], vec![0f32; m * n]);
+        avx2::matmul(&q, &a, m, &mut fast);
+        q.matmul_portable(&a, m, &mut slow);
+        assert!(rel_error(&fast, &slow) < 1e-5, "{m}x{n}x{k}");
     }
 }
 
@@ -141,11 +160,14 @@ fn four_bit_blocks_multiply_like_their_dequantised_weights() {
             // Only the activations are rounded (to int8): the weights are the file's own 4-bit values.
             let err = rel_error(&y, &reference(&x, &w, m, n, k));
             assert!(err < 0.02, "{dtype:?} {m}x{n}x{k}: relative error {err}");
-            if vnni::available() {
-                let a = Q8Rows::quantize(&x, m, k);
-                let mut slow = vec![0f32; m * n];
-                ours.matmul_portable(&a, m, &mut slow);
-                assert!(rel_error(&y, &slow) < 1e-5, "{dtype:?} {m}x{n}x{k}: VNNI vs portable");
+            let a = Q8Rows::quantize(&x, m, k);
+            let mut slow = vec![0f32; m * n];
+            ours.matmul_portable(&a, m, &mut slow);
+            assert!(rel_error(&y, &slow) < 1e-5, "{dtype:?} {m}x{n}x{k}: kernel vs portable");
+            if avx2::available() {
+                let mut wide = vec![0f32; m * n];
+                avx2::matmul4(&ours, &a, m, &mut wide);
+                assert!(rel_error(&wide, &slow) < 1e-5, "{dtype:?} {m}x{n}x{k}: AVX2 vs portable");
             }
         }
     }

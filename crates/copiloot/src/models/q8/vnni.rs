@@ -79,7 +79,12 @@ impl Out {
 
 /// Calls `tile(row0, rows, g0, groups, y)` for every tile of an `[m, n]` output, spread over the cores in
 /// units that write disjoint rectangles of `y`.
-fn for_tiles(n: usize, m: usize, y: &mut [f32], tile: impl Fn(usize, usize, usize, usize, *mut f32) + Sync) {
+pub(super) fn for_tiles(
+    n: usize,
+    m: usize,
+    y: &mut [f32],
+    tile: impl Fn(usize, usize, usize, usize, *mut f32) + Sync,
+) {
     let groups = n.div_ceil(GROUP);
     // Few rows (generation): split the columns finely so both cores share the weight stream.
     let strip_groups = if m <= TILE_ROWS { TILE_GROUPS } else { 8 };
@@ -119,6 +124,7 @@ macro_rules! dispatch {
         }
     };
 }
+pub(super) use dispatch;
 
 /// `y = a · Wᵀ`; callers checked shapes and [`available`].
 pub fn matmul(w: &Q8Matrix, a: &Q8Rows, m: usize, y: &mut [f32]) {
