@@ -72,19 +72,20 @@ pub struct TrainArgs {
     /// Intent only: refuse labels that are not intent ids of this taxonomy file.
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
-    /// Intent only: also fine-tune the encoder's top layers with the head (cross-entropy, AdamW); `--out`
+    /// Intent only: also fine-tune the encoder's layers with the head (cross-entropy, AdamW); `--out`
     /// then holds the tuned encoder and its head, loaded as one classifier by `--model DIR`.
     #[arg(long)]
     pub fine_tune: bool,
     /// Fine-tuning: passes over the training data.
-    #[arg(long, default_value_t = 3, requires = "fine_tune")]
-    pub epochs: usize,
-    /// Fine-tuning: AdamW learning rate.
-    #[arg(long, default_value_t = 5e-5, requires = "fine_tune")]
-    pub lr: f64,
-    /// Fine-tuning: how many top transformer layers are trained (the lower ones stay frozen).
     #[arg(long, default_value_t = 2, requires = "fine_tune")]
-    pub layers: usize,
+    pub epochs: usize,
+    /// Fine-tuning: AdamW peak learning rate.
+    #[arg(long, default_value_t = 1e-4, requires = "fine_tune")]
+    pub lr: f64,
+    /// Fine-tuning: how many top transformer layers are trained (the lower ones stay frozen and run once
+    /// per text: fewer is faster). Default: all of them.
+    #[arg(long, requires = "fine_tune")]
+    pub layers: Option<usize>,
     /// Fine-tuning: examples per optimiser step.
     #[arg(long, default_value_t = 32, requires = "fine_tune", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub train_batch_size: u32,
@@ -260,10 +261,11 @@ fn fine_tune(
             dir.join(&catalog.roles.encoder)
         }
     };
+    let layers = args.layers.map_or_else(|| "all".to_string(), |n| format!("the top {n}"));
+    let layers_flag = args.layers.map(|n| format!(" --layers {n}")).unwrap_or_default();
     let source = format!(
-        "copiloot train intent --fine-tune --layers {} --epochs {} --lr {} --train-batch-size {} --dropout {} \
+        "copiloot train intent --fine-tune{layers_flag} --epochs {} --lr {} --train-batch-size {} --dropout {} \
          --warmup {} --label-smoothing {} --seed {} ({} examples)",
-        args.layers,
         args.epochs,
         args.lr,
         args.train_batch_size,
@@ -290,9 +292,8 @@ fn fine_tune(
     let mut log = |line: &str| eprintln!("  [{:6.0}s] {line}", started.elapsed().as_secs_f64());
     let tuned = finetune::fine_tune(&base, encoder, &texts, labels, &config, &args.out, &mut log)?;
     eprintln!(
-        "fine-tuned the top {} layers and the head: {} labels, {} examples in {:.0}s → {} \
+        "fine-tuned {layers} layers and the head: {} labels, {} examples in {:.0}s → {} \
          (train accuracy: frozen head {:.2} %, tuned {:.2} %)",
-        args.layers,
         tuned.head.labels().len(),
         examples.len(),
         started.elapsed().as_secs_f64(),

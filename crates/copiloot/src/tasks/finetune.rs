@@ -1,9 +1,9 @@
 //! Fine-tuning the top layers of a BERT encoder together with a linear head (`copiloot train intent
 //! --fine-tune`), with candle's autograd and AdamW on cross-entropy.
 //!
-//! Only the top `layers` transformer layers are trained: the frozen lower layers' hidden states are
-//! computed once per text and kept, so an epoch costs a forward and backward pass through those layers
-//! only. Training uses BERT's recipe: dropout, linear warm-up then decay, batches of similar length.
+//! Only the top `layers` transformer layers (by default all) are trained: the frozen lower layers'
+//! hidden states are computed once per text and kept, so an epoch costs a forward and backward pass
+//! through the trained layers only. Training uses BERT's recipe: dropout, linear warm-up then decay, batches of similar length.
 //! The head starts from the logistic-regression head on the frozen embeddings and is refitted (L-BFGS) at
 //! the end on the embeddings of the tuned encoder as it will run (the saved folder, loaded like any
 //! encoder). The result is a normal encoder folder (updated `model.safetensors`, tokenizer,
@@ -24,8 +24,8 @@ use tokenizers::Tokenizer;
 /// Settings of a fine-tuning run.
 #[derive(Debug, Clone)]
 pub struct FineTuneConfig {
-    /// How many of the top transformer layers are trained (the rest stay frozen).
-    pub layers: usize,
+    /// How many of the top transformer layers are trained (the rest stay frozen); `None`: all of them.
+    pub layers: Option<usize>,
     pub epochs: usize,
     /// AdamW learning rate.
     pub lr: f64,
@@ -48,9 +48,9 @@ pub struct FineTuneConfig {
 impl Default for FineTuneConfig {
     fn default() -> Self {
         Self {
-            layers: 2,
-            epochs: 3,
-            lr: 5e-5,
+            layers: None,
+            epochs: 2,
+            lr: 1e-4,
             batch_size: 32,
             seed: 1,
             dropout: 0.1,
@@ -251,7 +251,8 @@ pub fn fine_tune(
     }
     let mut weights = BertWeights::load(dir)?;
     let total = weights.shape.num_hidden_layers;
-    if config.layers == 0 || config.layers > total {
+    let layers = config.layers.unwrap_or(total);
+    if layers == 0 || layers > total {
         return Err(Error::Config(format!("--layers must be between 1 and {total} (the encoder's layers)")));
     }
     if !(0.0..1.0).contains(&config.dropout) {
@@ -272,7 +273,7 @@ pub fn fine_tune(
     if !(config.lr > 0.0 && config.lr.is_finite()) || config.epochs == 0 || config.batch_size == 0 {
         return Err(Error::Config("--lr, --epochs and --train-batch-size must be positive".into()));
     }
-    let first_trained = total - config.layers;
+    let first_trained = total - layers;
     let lower: Vec<Layer> = (0..first_trained).map(|i| Layer::frozen(&weights, i)).collect::<Result<_>>()?;
     let ids = tokenize(dir, encoder, texts)?;
     progress(&format!("running the {first_trained} frozen layers once over {} texts", texts.len()));

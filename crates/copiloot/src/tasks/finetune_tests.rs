@@ -60,7 +60,7 @@ fn fine_tuning_lowers_the_loss_and_saves_a_loadable_classifier() {
     let texts: Vec<&str> = DATA.iter().map(|d| d.0).collect();
     let labels: Vec<String> = DATA.iter().map(|d| d.1.to_string()).collect();
     let config =
-        FineTuneConfig { layers: 1, epochs: 3, lr: 1e-4, batch_size: 4, ..FineTuneConfig::default() };
+        FineTuneConfig { layers: Some(1), epochs: 3, lr: 1e-4, batch_size: 4, ..FineTuneConfig::default() };
     let mut lines = Vec::new();
     let out = tempfile::tempdir().unwrap();
     let folder = out.path().join("tuned");
@@ -91,7 +91,7 @@ fn bad_fine_tuning_settings_are_typed_errors() {
     let two = vec!["x".to_string(), "y".to_string()];
     let none = tempfile::tempdir().unwrap();
     let nowhere = &none.path().join("never-written");
-    let cfg = FineTuneConfig { layers: 13, ..FineTuneConfig::default() };
+    let cfg = FineTuneConfig { layers: Some(13), ..FineTuneConfig::default() };
     let err = fine_tune(&dir, &encoder, &texts, &two, &cfg, nowhere, &mut |_| {}).err().unwrap();
     assert!(matches!(err, Error::Config(_)) && err.to_string().contains("between 1 and 12"), "{err}");
     let cfg = FineTuneConfig { dropout: 1.0, ..FineTuneConfig::default() };
