@@ -312,3 +312,30 @@ fn generate_with_a_broken_gguf_exits_3() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("truncated"), "{}", stderr(&out));
 }
+
+/// Runs copiloot with its stdout a pipe whose reading end is already closed (as `copiloot … | head` once
+/// `head` has read enough).
+fn copiloot_into_closed_pipe(args: &[&str], stdin: &str) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
+    cmd.args(args).env("COPILOOT_MODELS", root().join("models"));
+    cmd.stdin(Stdio::piped()).stdout(writer).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_pipe_status() {
+    // `schema` prints with `println!`, `redact` writes through a buffered lock: both paths.
+    for (args, input) in [(&["schema", "output"][..], ""), (&["redact"][..], "Bel me op 06-12345678\n")] {
+        let out = copiloot_into_closed_pipe(args, input);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked") && !err.contains("error:"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+    }
+}

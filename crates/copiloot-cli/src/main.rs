@@ -44,7 +44,37 @@ enum Command {
     Eval(commands::eval::EvalArgs),
 }
 
+/// Exit status of a program whose reader went away (128 + SIGPIPE), as `cat` or `grep` report it.
+const CLOSED_PIPE: u8 = 141;
+
+/// `copiloot … | head` must stop quietly when `head` has read enough. Rust ignores SIGPIPE (and the
+/// workspace denies the unsafe code that would restore it), so `println!` panics on the closed pipe
+/// instead: this hook turns exactly that panic into a silent exit; every other panic is reported as usual.
+fn exit_quietly_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(CLOSED_PIPE.into());
+        }
+        report(info);
+    }));
+}
+
+/// Whether a command failed only because its reader closed stdout (written with `write!`, not `println!`).
+fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -70,6 +100,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if is_closed_pipe(&err) => ExitCode::from(CLOSED_PIPE),
         Err(err) => {
             eprintln!("error: {err:#}");
             common::exit_code(&err)

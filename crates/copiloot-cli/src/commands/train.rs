@@ -98,6 +98,10 @@ pub struct TrainArgs {
     /// Fine-tuning: label smoothing of the cross-entropy (0 = none).
     #[arg(long, default_value_t = 0.1, requires = "fine_tune")]
     pub label_smoothing: f64,
+    /// Fine-tuning: layer-wise learning-rate decay; each layer trains at this factor times the rate of the
+    /// layer above it (the top layer and the head at `--lr`). 1 = the same rate everywhere.
+    #[arg(long, default_value_t = 1.0, requires = "fine_tune")]
+    pub layer_decay: f64,
     /// Seed of the random choices: the held-out split (churn) or the example order (fine-tuning).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -265,13 +269,14 @@ fn fine_tune(
     let layers_flag = args.layers.map(|n| format!(" --layers {n}")).unwrap_or_default();
     let source = format!(
         "copiloot train intent --fine-tune{layers_flag} --epochs {} --lr {} --train-batch-size {} --dropout {} \
-         --warmup {} --label-smoothing {} --seed {} ({} examples)",
+         --warmup {} --label-smoothing {} --layer-decay {} --seed {} ({} examples)",
         args.epochs,
         args.lr,
         args.train_batch_size,
         args.dropout,
         args.warmup,
         args.label_smoothing,
+        args.layer_decay,
         args.seed,
         examples.len()
     );
@@ -284,6 +289,7 @@ fn fine_tune(
         dropout: args.dropout,
         warmup: args.warmup,
         label_smoothing: args.label_smoothing,
+        layer_decay: args.layer_decay,
         head: head_config(args),
         source,
     };

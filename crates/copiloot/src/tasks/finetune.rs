@@ -39,6 +39,9 @@ pub struct FineTuneConfig {
     pub warmup: f64,
     /// Label smoothing of the training loss (0 = plain cross-entropy).
     pub label_smoothing: f64,
+    /// Layer-wise learning-rate decay: the top layer (and the head) train at `lr`, each layer below at
+    /// `layer_decay` times the rate of the one above (1 = one rate for all, the BERT recipe).
+    pub layer_decay: f64,
     /// The logistic-regression head fitted before and after.
     pub head: TrainConfig,
     /// How the run is described in the saved head's metadata (e.g. the command line).
@@ -56,6 +59,7 @@ impl Default for FineTuneConfig {
             dropout: 0.1,
             warmup: 0.1,
             label_smoothing: 0.1,
+            layer_decay: 1.0,
             head: TrainConfig::default(),
             source: "copiloot fine-tuning".into(),
         }
@@ -270,6 +274,9 @@ pub fn fine_tune(
             config.label_smoothing
         )));
     }
+    if !(config.layer_decay > 0.0 && config.layer_decay <= 1.0) {
+        return Err(Error::Config(format!("--layer-decay must be in (0, 1] (got {})", config.layer_decay)));
+    }
     if !(config.lr > 0.0 && config.lr.is_finite()) || config.epochs == 0 || config.batch_size == 0 {
         return Err(Error::Config("--lr, --epochs and --train-batch-size must be positive".into()));
     }
@@ -280,12 +287,13 @@ pub fn fine_tune(
     let states = frozen_states(&weights, &lower, &ids)?;
     drop(lower);
 
+    // One group of variables per trained layer (bottom first), each with its share of the peak rate.
     let mut trained = Vec::new();
-    let mut vars: Vec<Var> = Vec::new();
+    let mut groups: Vec<(Vec<Var>, f64)> = Vec::new();
     for i in first_trained..total {
         let (layer, v) = Layer::trainable(&weights, i)?;
         trained.push(layer);
-        vars.extend(v);
+        groups.push((v, config.layer_decay.powi((total - 1 - i) as i32)));
     }
     progress("fitting the frozen head");
     let start = encoder.embed(texts)?;
@@ -297,14 +305,19 @@ pub fn fine_tune(
     let dim = head0.dim();
     let w = Var::from_tensor(&Tensor::from_vec(w0.to_vec(), (c, dim), &Device::Cpu)?)?;
     let b = Var::from_tensor(&Tensor::from_vec(b0.to_vec(), c, &Device::Cpu)?)?;
-    vars.push(w.clone());
-    vars.push(b.clone());
+    groups.push((vec![w.clone(), b.clone()], 1.0));
     let y: Vec<u32> = labels
         .iter()
         .map(|l| head0.labels().iter().position(|k| k == l).map(|p| p as u32))
         .collect::<Option<_>>()
         .ok_or_else(|| Error::Inference("a label vanished from the head".into()))?;
-    let mut opt = AdamW::new(vars, ParamsAdamW { lr: config.lr, weight_decay: 0.01, ..Default::default() })?;
+    let mut opts = groups
+        .into_iter()
+        .map(|(vars, share)| {
+            let params = ParamsAdamW { lr: config.lr * share, weight_decay: 0.01, ..Default::default() };
+            Ok((AdamW::new(vars, params)?, share))
+        })
+        .collect::<Result<Vec<_>>>()?;
 
     let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
     let steps = config.epochs * texts.len().div_ceil(config.batch_size.max(1));
@@ -316,9 +329,12 @@ pub fn fine_tune(
         let plan = epoch_batches(&lengths, config.batch_size, config.seed.wrapping_add(epoch as u64));
         let epoch_started = std::time::Instant::now();
         for chunk in &plan {
-            opt.set_learning_rate(scheduled_lr(config.lr, step, steps, config.warmup));
+            let lr = scheduled_lr(config.lr, step, steps, config.warmup);
             let (grads, loss_sum, correct) = model.batch_gradients(chunk, step)?;
-            opt.step(&grads)?;
+            for (opt, share) in &mut opts {
+                opt.set_learning_rate(lr * *share);
+                opt.step(&grads)?;
+            }
             step += 1;
             sum += loss_sum / chunk.len() as f64;
             right += correct;

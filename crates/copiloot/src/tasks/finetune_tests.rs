@@ -100,6 +100,9 @@ fn bad_fine_tuning_settings_are_typed_errors() {
     let cfg = FineTuneConfig { warmup: 1.5, ..FineTuneConfig::default() };
     let err = fine_tune(&dir, &encoder, &texts, &two, &cfg, nowhere, &mut |_| {}).err().unwrap();
     assert!(matches!(err, Error::Config(_)) && err.to_string().contains("--warmup"), "{err}");
+    let cfg = FineTuneConfig { layer_decay: 0.0, ..FineTuneConfig::default() };
+    let err = fine_tune(&dir, &encoder, &texts, &two, &cfg, nowhere, &mut |_| {}).err().unwrap();
+    assert!(matches!(err, Error::Config(_)) && err.to_string().contains("--layer-decay"), "{err}");
     let one = vec!["x".to_string(), "x".to_string()];
     let err = fine_tune(&dir, &encoder, &texts, &one, &FineTuneConfig::default(), nowhere, &mut |_| {})
         .err()
@@ -171,4 +174,33 @@ fn smoothed_cross_entropy_is_plain_at_zero_and_mixes_in_the_uniform_loss() {
     let expected = 0.9 * nll / 2.0 + 0.1 * uniform / 2.0;
     let smoothed = smoothed_cross_entropy(&logits, &target, 0.1).unwrap().to_scalar::<f32>().unwrap();
     assert!((smoothed as f64 - expected).abs() < 1e-5, "{smoothed} vs {expected}");
+}
+
+#[test]
+fn layer_decay_slows_the_lower_layers() {
+    let Some(dir) = encoder_dir() else { return };
+    let encoder = Encoder::from_dir(&dir).unwrap().with_id("multilingual-e5-small");
+    let texts: Vec<&str> = DATA.iter().map(|d| d.0).collect();
+    let labels: Vec<String> = DATA.iter().map(|d| d.1.to_string()).collect();
+    // The top two layers train; with a decay of 1e-4 the lower one moves at a ten-thousandth of the rate.
+    let config = FineTuneConfig {
+        layers: Some(2),
+        epochs: 1,
+        lr: 1e-3,
+        batch_size: 4,
+        layer_decay: 1e-4,
+        ..FineTuneConfig::default()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let folder = out.path().join("tuned");
+    fine_tune(&dir, &encoder, &texts, &labels, &config, &folder, &mut |_| {}).unwrap();
+    let (before, after) = (BertWeights::load(&dir).unwrap(), BertWeights::load(&folder).unwrap());
+    let moved = |layer: usize| {
+        let name = format!("{}encoder.layer.{layer}.attention.self.query.weight", before.prefix);
+        let diff = (before.tensors[&name].clone() - after.tensors[&name].clone()).unwrap();
+        diff.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
+    };
+    let (lower, top) = (moved(10), moved(11));
+    assert!(top > 1e-4, "the top layer trains at --lr: moved {top}");
+    assert!(lower < top / 100.0, "the layer below moves far less: {lower} vs {top}");
 }
