@@ -17,9 +17,15 @@ fn copiloot(args: &[&str], stdin: Option<&str>) -> Output {
     copiloot_bytes(args, stdin.map(str::as_bytes))
 }
 
-fn copiloot_bytes(args: &[&str], stdin: Option<&[u8]>) -> Output {
+/// The binary with `args`, on the project's installed models and the default encoder.
+fn copiloot_command(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
     cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
+    cmd
+}
+
+fn copiloot_bytes(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = copiloot_command(args);
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn copiloot: {e}"));
@@ -318,8 +324,7 @@ fn generate_with_a_broken_gguf_exits_3() {
 fn copiloot_into_closed_pipe(args: &[&str], stdin: &str) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
-    cmd.args(args).env("COPILOOT_MODELS", root().join("models"));
+    let mut cmd = copiloot_command(args);
     cmd.stdin(Stdio::piped()).stdout(writer).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     {

@@ -31,6 +31,11 @@ const DATA: &[(&str, &str)] = &[
     ("There is a wrong amount on my invoice", "billing"),
 ];
 
+/// The texts and labels of [`DATA`], as `fine_tune` takes them.
+fn labelled() -> (Vec<&'static str>, Vec<String>) {
+    DATA.iter().map(|&(text, label)| (text, label.to_string())).unzip()
+}
+
 #[test]
 fn hand_written_bert_reproduces_the_encoder() {
     let Some(dir) = encoder_dir() else { return };
@@ -57,8 +62,7 @@ fn hand_written_bert_reproduces_the_encoder() {
 fn fine_tuning_lowers_the_loss_and_saves_a_loadable_classifier() {
     let Some(dir) = encoder_dir() else { return };
     let encoder = Encoder::from_dir(&dir).unwrap().with_id("multilingual-e5-small");
-    let texts: Vec<&str> = DATA.iter().map(|d| d.0).collect();
-    let labels: Vec<String> = DATA.iter().map(|d| d.1.to_string()).collect();
+    let (texts, labels) = labelled();
     let config =
         FineTuneConfig { layers: Some(1), epochs: 3, lr: 1e-4, batch_size: 4, ..FineTuneConfig::default() };
     let mut lines = Vec::new();
@@ -180,8 +184,7 @@ fn smoothed_cross_entropy_is_plain_at_zero_and_mixes_in_the_uniform_loss() {
 fn layer_decay_slows_the_lower_layers() {
     let Some(dir) = encoder_dir() else { return };
     let encoder = Encoder::from_dir(&dir).unwrap().with_id("multilingual-e5-small");
-    let texts: Vec<&str> = DATA.iter().map(|d| d.0).collect();
-    let labels: Vec<String> = DATA.iter().map(|d| d.1.to_string()).collect();
+    let (texts, labels) = labelled();
     // The top two layers train; with a decay of 1e-4 the lower one moves at a ten-thousandth of the rate.
     let config = FineTuneConfig {
         layers: Some(2),
