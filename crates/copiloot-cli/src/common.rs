@@ -170,9 +170,9 @@ pub fn read_lines(path: Option<&Path>) -> anyhow::Result<Vec<String>> {
 
 /// 2 for bad input, 3 for missing or broken models, 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
-    match err.downcast_ref::<Error>().map(Error::code) {
-        Some("invalid_input" | "input_too_large") => ExitCode::from(2),
-        Some("model_not_found" | "model_load" | "checksum") => ExitCode::from(3),
+    match err.downcast_ref::<Error>().map(Error::kind) {
+        Some(kind) if kind.is_input() => ExitCode::from(2),
+        Some(kind) if kind.is_model() => ExitCode::from(3),
         _ => ExitCode::from(1),
     }
 }

@@ -3,6 +3,7 @@
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use copiloot::ErrorKind;
 use std::panic::AssertUnwindSafe;
 
 pyo3::create_exception!(
@@ -81,16 +82,16 @@ impl Failure {
             Failure::Core(e) => {
                 let code = e.code();
                 let message = e.to_string();
-                let err = match code {
-                    "invalid_input" => InvalidInputError::new_err(message),
-                    "input_too_large" => InputTooLargeError::new_err(message),
-                    "model_not_found" => ModelNotFoundError::new_err(message),
-                    "model_load" => ModelLoadError::new_err(message),
-                    "checksum" => ChecksumError::new_err(message),
-                    "install" => InstallError::new_err(message),
-                    "inference" => InferenceError::new_err(message),
-                    "config" => ConfigError::new_err(message),
-                    "io" => IoError::new_err(message),
+                let err = match e.kind() {
+                    ErrorKind::InvalidInput => InvalidInputError::new_err(message),
+                    ErrorKind::InputTooLarge => InputTooLargeError::new_err(message),
+                    ErrorKind::ModelNotFound => ModelNotFoundError::new_err(message),
+                    ErrorKind::ModelLoad => ModelLoadError::new_err(message),
+                    ErrorKind::Checksum => ChecksumError::new_err(message),
+                    ErrorKind::Install => InstallError::new_err(message),
+                    ErrorKind::Inference => InferenceError::new_err(message),
+                    ErrorKind::Config => ConfigError::new_err(message),
+                    ErrorKind::Io => IoError::new_err(message),
                     _ => CopilootError::new_err(message),
                 };
                 (err, code)

@@ -102,19 +102,81 @@ impl Error {
     pub fn model_load(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
         Error::ModelLoad { path: path.into(), message: message.to_string() }
     }
-    /// A short, stable name of the error family (used by the CLI, the server and Python).
-    pub fn code(&self) -> &'static str {
+    /// The error's family: what the CLI exit codes, the HTTP statuses and the Python exceptions match on.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidInput { .. } => "invalid_input",
-            Error::InputTooLarge { .. } => "input_too_large",
-            Error::ModelNotFound { .. } => "model_not_found",
-            Error::ModelLoad { .. } => "model_load",
-            Error::Checksum { .. } => "checksum",
-            Error::Install(_) => "install",
-            Error::Inference(_) => "inference",
-            Error::Config(_) => "config",
-            Error::Io { .. } => "io",
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::InputTooLarge { .. } => ErrorKind::InputTooLarge,
+            Error::ModelNotFound { .. } => ErrorKind::ModelNotFound,
+            Error::ModelLoad { .. } => ErrorKind::ModelLoad,
+            Error::Checksum { .. } => ErrorKind::Checksum,
+            Error::Install(_) => ErrorKind::Install,
+            Error::Inference(_) => ErrorKind::Inference,
+            Error::Config(_) => ErrorKind::Config,
+            Error::Io { .. } => ErrorKind::Io,
         }
+    }
+
+    /// A short, stable name of the error family (`invalid_input`, …): the `code` of HTTP error bodies and
+    /// of Python exceptions.
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
+    }
+}
+
+/// The families of [`Error`], without their data: one `match` on this decides an exit code, an HTTP
+/// status or a Python exception class, so the faces never compare strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    InvalidInput,
+    InputTooLarge,
+    ModelNotFound,
+    ModelLoad,
+    Checksum,
+    Install,
+    Inference,
+    Config,
+    Io,
+}
+
+impl ErrorKind {
+    /// Every kind, e.g. for documentation and tests of the faces' mappings.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::InputTooLarge,
+        ErrorKind::ModelNotFound,
+        ErrorKind::ModelLoad,
+        ErrorKind::Checksum,
+        ErrorKind::Install,
+        ErrorKind::Inference,
+        ErrorKind::Config,
+        ErrorKind::Io,
+    ];
+
+    /// The stable snake_case name (`invalid_input`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::InputTooLarge => "input_too_large",
+            ErrorKind::ModelNotFound => "model_not_found",
+            ErrorKind::ModelLoad => "model_load",
+            ErrorKind::Checksum => "checksum",
+            ErrorKind::Install => "install",
+            ErrorKind::Inference => "inference",
+            ErrorKind::Config => "config",
+            ErrorKind::Io => "io",
+        }
+    }
+
+    /// The caller's input is at fault (CLI exit code 2, HTTP 4xx).
+    pub fn is_input(self) -> bool {
+        matches!(self, ErrorKind::InvalidInput | ErrorKind::InputTooLarge)
+    }
+
+    /// A model is missing or broken (CLI exit code 3).
+    pub fn is_model(self) -> bool {
+        matches!(self, ErrorKind::ModelNotFound | ErrorKind::ModelLoad | ErrorKind::Checksum)
     }
 }
 

@@ -24,4 +24,4 @@ pub mod tasks;
 pub use analysis::{Analysis, ModelsUsed, Resolution, SCHEMA_VERSION};
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
 pub use copilot::{Copilot, CopilotOptions, Redaction, TurnEmbeddings};
-pub use error::{Error, Location, Result};
+pub use error::{Error, ErrorKind, Location, Result};

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use copiloot::conversation::{parse_json, parse_transcript, ParseOptions};
-use copiloot::{Analysis, Conversation};
+use copiloot::{Analysis, Conversation, ErrorKind};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,9 +33,9 @@ impl ApiError {
 
 impl From<copiloot::Error> for ApiError {
     fn from(e: copiloot::Error) -> Self {
-        let status = match e.code() {
-            "invalid_input" => StatusCode::BAD_REQUEST,
-            "input_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        let status = match e.kind() {
+            ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::InputTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.code(), e.to_string())
