@@ -5,9 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use copiloot::conversation::{read_conversations, ParseOptions};
-use copiloot::tasks::churn::{
-    score_table, Band, ChurnModel, ChurnOptions, ChurnSignals, Table, TrainOptions,
-};
+use copiloot::tasks::churn::{score_table, Band, ChurnModel, ChurnOptions, ChurnSignals};
+use copiloot::training::{Table, TrainOptions};
 use copiloot::{Copilot, CopilotOptions};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -124,7 +123,7 @@ fn english_record_fields_and_a_customer_chain() {
         (conv.id.clone(), risk.signals.clone().unwrap()),
         (calm.id.clone(), calm_risk.signals.clone().unwrap()),
     ];
-    let combined = copilot.churn().score_chain(&chain, Some("en")).unwrap();
+    let combined = copilot.churn().unwrap().score_chain(&chain, Some("en")).unwrap();
     assert!(combined.score > calm_risk.score, "{} vs {}", combined.score, calm_risk.score);
     assert_eq!(combined.signals.as_ref().unwrap().conversations, 2);
 }

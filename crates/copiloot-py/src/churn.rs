@@ -7,7 +7,8 @@
 //! same model); the work itself runs with the GIL released.
 
 use crate::errors::{guarded, invalid, Failure};
-use copiloot::tasks::churn::{score_table, ChurnModel, ModelKind, Table, TrainOptions, TrainReport};
+use copiloot::tasks::churn::{score_table, ChurnModel, ModelKind};
+use copiloot::training::{Table, TrainOptions, TrainReport};
 use copiloot::Error;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString};

@@ -4,9 +4,9 @@
 use crate::copilot::PyCopilot;
 use crate::errors::{guarded, Failure};
 use copiloot::tasks::check_text;
-use copiloot::tasks::head::{check_labels, select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
+use copiloot::training::head::{check_labels, select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
 use copiloot::tasks::intent::{IntentModel, IntentOptions};
-use copiloot::tasks::metrics::evaluate as evaluate_labels;
+use copiloot::eval::metrics::evaluate as evaluate_labels;
 use copiloot::tasks::TextEmbedder;
 use copiloot::{Error, Location};
 use pyo3::prelude::*;

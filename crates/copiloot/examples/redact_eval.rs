@@ -2,7 +2,8 @@
 //!
 //! `cargo run -p copiloot --example redact_eval -- [PER_KIND=2000] [SEED=42] [--show-errors]`
 
-use copiloot::redact::{eval, Redactor};
+use copiloot::eval::redact as eval;
+use copiloot::redact::Redactor;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,6 +1,6 @@
 //! The output contract: one `Analysis` per conversation, versioned by `schema_version`.
 
-use crate::conversation::ConversationMetrics;
+use crate::conversation::{Conversation, ConversationMetrics};
 use crate::redact::TurnSpan;
 use crate::tasks::churn::ChurnRisk;
 use crate::tasks::intent::ConversationIntents;
@@ -39,16 +39,23 @@ pub struct Analysis {
     pub warnings: Vec<String>,
 }
 
-/// How far the customer's problem was solved in the conversation. Decided by the summary task (with the
-/// turns that decide it) and read by the churn task as a signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Resolution {
-    Resolved,
-    Partial,
-    Unresolved,
-    #[default]
-    Unknown,
+impl Analysis {
+    /// An Analysis of `conversation` that no task has filled in yet.
+    pub fn empty(conversation: &Conversation, models: ModelsUsed) -> Analysis {
+        Analysis {
+            schema_version: SCHEMA_VERSION.to_string(),
+            conversation_id: conversation.id.clone(),
+            language: conversation.language.clone(),
+            metrics: ConversationMetrics::compute(conversation),
+            intents: None,
+            sentiment: None,
+            summary: None,
+            churn: None,
+            models,
+            pii: None,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Which models produced an Analysis, so results can be traced and compared.

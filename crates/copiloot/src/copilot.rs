@@ -1,7 +1,7 @@
 //! The facade that owns the models and runs `analyze`: one pass over a conversation, nothing computed twice.
 
-use crate::analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
-use crate::conversation::{Conversation, ConversationMetrics};
+use crate::analysis::{Analysis, ModelsUsed};
+use crate::conversation::Conversation;
 use crate::error::{Error, Result};
 use crate::models::generator::{GenerationOptions, Generator};
 use crate::models::{
@@ -10,8 +10,10 @@ use crate::models::{
 };
 use crate::redact::Redactor;
 use crate::tasks::churn::{ChurnOptions, ChurnScorer};
-use crate::tasks::summary::{llm, Signals, Summary, SummaryModel, SummaryOptions};
-use crate::tasks::ConversationTasks;
+use crate::tasks::sentiment::SentimentModel;
+use crate::tasks::summary::{Summary, SummaryModel, SummaryOptions};
+use crate::tasks::{default_tasks, ConversationTask, IntentTask, SentimentTask, SummaryTask, TaskContext};
+use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -49,19 +51,12 @@ pub enum Redaction {
     Off,
 }
 
-/// Owns the loaded models; cheap to clone and safe to share across threads.
+/// Owns the loaded models and the task list; cheap to clone and safe to share across threads.
 #[derive(Clone)]
 pub struct Copilot {
     encoder: Arc<Encoder>,
-    /// Intent (zero-shot taxonomy) and sentiment (trained head), reading the turn embeddings.
-    tasks: Arc<ConversationTasks>,
-    /// The grounded summary, reading the same turn embeddings.
-    summary: Arc<SummaryModel>,
-    /// Churn risk from the intents, the sentiment, the text and the customer record.
-    churn: Arc<ChurnScorer>,
-    /// The optional LLM rewrite of the summary note, and how it decodes.
-    generator: Option<Arc<Generator>>,
-    generation: GenerationOptions,
+    /// The analysis steps, run in order over one shared context ([`crate::tasks::default_tasks`]).
+    tasks: Vec<Arc<dyn ConversationTask>>,
     batch_size: usize,
     redaction: Redaction,
 }
@@ -106,62 +101,62 @@ impl Copilot {
         };
         let encoder_options = EncoderOptions { precision: options.precision.unwrap_or_default() };
         let encoder = Encoder::load_with(&source, &encoder_options)?.with_id(name);
-        let tasks = ConversationTasks::load(&models_dir, &encoder)?;
-        let summary = SummaryModel::load(&models_dir, &encoder)?;
-        let churn = ChurnScorer::load(&models_dir, &options.churn)?;
-        let generator = options.generator.as_ref().map(Generator::load).transpose()?;
+        let mut tasks = default_tasks(&models_dir, &encoder, &options.churn)?;
+        if let Some(source) = &options.generator {
+            let generator = Arc::new(Generator::load(source)?);
+            replace_summary(&mut tasks, |t| {
+                t.generator = Some(generator);
+                t.generation = options.generation.clone();
+            });
+        }
         Ok(Self {
             encoder: Arc::new(encoder),
-            tasks: Arc::new(tasks),
-            summary: Arc::new(summary),
-            churn: Arc::new(churn),
-            generator: generator.map(Arc::new),
-            generation: options.generation,
+            tasks,
             batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             redaction: options.redaction,
         })
     }
 
-    /// Build from an already loaded encoder (e.g. shared with other components); the taxonomy and the
-    /// sentiment head come from `models_dir`.
-    pub fn with_encoder(encoder: Arc<Encoder>, models_dir: &std::path::Path) -> Result<Self> {
-        let tasks = Arc::new(ConversationTasks::load(models_dir, encoder.as_ref())?);
-        let summary = Arc::new(SummaryModel::load(models_dir, encoder.as_ref())?);
-        let churn = Arc::new(ChurnScorer::load(models_dir, &ChurnOptions::default())?);
-        Ok(Self {
-            encoder,
-            tasks,
-            summary,
-            churn,
-            generator: None,
-            generation: GenerationOptions::default(),
-            batch_size: DEFAULT_BATCH_SIZE,
-            redaction: Redaction::default(),
-        })
-    }
-
     /// The same models with other summary options (e.g. a longer note).
     pub fn with_summary_options(mut self, options: SummaryOptions) -> Self {
-        self.summary = Arc::new(self.summary.as_ref().clone().with_options(options));
+        replace_summary(&mut self.tasks, |t| t.model = t.model.clone().with_options(options));
         self
     }
 
     /// The same models with a local LLM that rewrites each summary's note (see
     /// [`crate::tasks::summary::llm::rewrite`]).
     pub fn with_generator(mut self, generator: Arc<Generator>, options: GenerationOptions) -> Self {
-        self.generator = Some(generator);
-        self.generation = options;
+        replace_summary(&mut self.tasks, |t| {
+            t.generator = Some(generator);
+            t.generation = options;
+        });
         self
+    }
+
+    /// The same copilot with one more task, run after the others.
+    pub fn with_task(mut self, task: Arc<dyn ConversationTask>) -> Self {
+        self.tasks.push(task);
+        self
+    }
+
+    /// The tasks `analyze` runs, in order.
+    pub fn tasks(&self) -> &[Arc<dyn ConversationTask>] {
+        &self.tasks
+    }
+
+    /// The task of type `T`, e.g. `copilot.task::<IntentTask>()` to classify single texts.
+    pub fn task<T: ConversationTask>(&self) -> Option<&T> {
+        self.tasks.iter().find_map(|t| (t.as_ref() as &dyn Any).downcast_ref::<T>())
     }
 
     /// The loaded generator, if any.
     pub fn generator(&self) -> Option<&Generator> {
-        self.generator.as_deref()
+        self.task::<SummaryTask>().and_then(|t| t.generator.as_deref())
     }
 
     /// The summary model (for a [`crate::tasks::summary::Summarizer`] during a live conversation).
-    pub fn summary_model(&self) -> &SummaryModel {
-        &self.summary
+    pub fn summary_model(&self) -> Option<&SummaryModel> {
+        self.task::<SummaryTask>().map(|t| &t.model)
     }
 
     /// Only the summary of a conversation; a conversation without customer turns is an `InvalidInput`
@@ -188,20 +183,25 @@ impl Copilot {
     }
 
     /// The same copilot with the intent taxonomy read from `taxonomy` (a TOML file like
-    /// `models/taxonomy/intents.toml`); the sentiment head and the embedding cache stay in `models_dir`.
-    pub fn with_taxonomy(mut self, models_dir: &std::path::Path, taxonomy: &std::path::Path) -> Result<Self> {
+    /// `models/taxonomy/intents.toml`); the embedding cache stays in `models_dir`.
+    pub fn with_taxonomy(self, models_dir: &std::path::Path, taxonomy: &std::path::Path) -> Result<Self> {
         let taxonomy = crate::tasks::intent::Taxonomy::from_path(taxonomy)?;
-        self.tasks =
-            Arc::new(ConversationTasks::load_with_taxonomy(models_dir, self.encoder.as_ref(), taxonomy)?);
-        Ok(self)
+        let task = IntentTask::with_taxonomy(models_dir, self.encoder.as_ref(), taxonomy)?;
+        Ok(self.with_intent_task(task))
     }
 
     /// The same copilot with another intent model (a trained head, a fine-tuned or Hugging Face
     /// classifier from `IntentModel::from_dir`).
-    pub fn with_intent_model(mut self, model: crate::tasks::intent::IntentModel) -> Self {
-        let mut tasks = (*self.tasks).clone();
-        tasks.intent = model;
-        self.tasks = Arc::new(tasks);
+    pub fn with_intent_model(self, model: crate::tasks::intent::IntentModel) -> Self {
+        self.with_intent_task(IntentTask::new(model))
+    }
+
+    fn with_intent_task(mut self, task: IntentTask) -> Self {
+        let task: Arc<dyn ConversationTask> = Arc::new(task);
+        match self.tasks.iter().position(|t| (t.as_ref() as &dyn Any).is::<IntentTask>()) {
+            Some(i) => self.tasks[i] = task,
+            None => self.tasks.insert(0, task),
+        }
         self
     }
 
@@ -209,14 +209,19 @@ impl Copilot {
         &self.encoder
     }
 
-    /// The intent and sentiment models `analyze` runs, e.g. to classify single texts.
-    pub fn tasks(&self) -> &ConversationTasks {
-        &self.tasks
+    /// The intent task `analyze` runs (its model and options), e.g. to classify single texts.
+    pub fn intent(&self) -> Option<&IntentTask> {
+        self.task::<IntentTask>()
+    }
+
+    /// The sentiment model `analyze` runs, when a head fits the encoder.
+    pub fn sentiment(&self) -> Option<&SentimentModel> {
+        self.task::<SentimentTask>().and_then(|t| t.model.as_ref())
     }
 
     /// The churn scorer `analyze` uses (for customer-level scoring of several analyses).
-    pub fn churn(&self) -> &ChurnScorer {
-        &self.churn
+    pub fn churn(&self) -> Option<&ChurnScorer> {
+        self.task::<ChurnScorer>()
     }
 
     /// Encode every turn of a conversation once.
@@ -264,63 +269,54 @@ impl Copilot {
         if conversation.language.is_none() {
             conversation.language = conversation.detect_language();
         }
-        let conversation = &conversation;
-        let language = conversation.language.clone();
-        let metrics = ConversationMetrics::compute(conversation);
-        let embeddings = self.embed_turns(conversation)?;
-        let (intents, sentiment) = self.tasks.analyze(conversation, &embeddings.vectors)?;
+        let embeddings = self.embed_turns(&conversation)?;
+        self.analyze_embedded(&conversation, &display, pii, embeddings, on_token)
+    }
+
+    /// The tasks over turn embeddings computed elsewhere (e.g. read from a cache): `conversation` as the
+    /// models read it with its language set, `display` the texts outputs may quote, `pii` the spans found.
+    pub fn analyze_embedded(
+        &self,
+        conversation: &Conversation,
+        display: &[String],
+        pii: Option<Vec<crate::redact::TurnSpan>>,
+        embeddings: TurnEmbeddings,
+        on_token: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Analysis> {
         let max = self.encoder.max_tokens();
-        let mut warnings: Vec<String> = embeddings
+        let models = ModelsUsed {
+            encoder: self.encoder.model_id().to_string(),
+            generator: self.generator().map(|g| g.info().id.clone()),
+        };
+        let mut analysis = Analysis::empty(conversation, models);
+        analysis.pii = pii;
+        analysis.warnings = embeddings
             .truncated
             .iter()
             .map(|i| format!("turn {i} is longer than the encoder's {max} tokens; only its start was read"))
             .collect();
-        warnings.extend(self.tasks.warnings.iter().cloned());
-        let signals = Signals::from_tasks(&intents, sentiment.as_ref());
-        let mut summary = match self.summary.summarize(
+        let mut context = TaskContext {
             conversation,
-            &display,
-            &embeddings.vectors,
-            &embeddings.truncated,
-            &signals,
-        ) {
-            Ok(s) => Some(s),
-            Err(Error::InvalidInput { message, .. }) => {
-                warnings.push(format!("no summary: {message}"));
-                None
-            }
-            Err(e) => return Err(e),
+            display,
+            embeddings: &embeddings.vectors,
+            truncated: &embeddings.truncated,
+            on_token,
         };
-        if let (Some(generator), Some(s)) = (&self.generator, summary.as_mut()) {
-            // The rewrite is an extra: when it fails the grounded note stands, with the reason.
-            match llm::rewrite(generator, s, conversation, &display, &self.generation, on_token) {
-                Ok(r) => s.rewrite = Some(r),
-                Err(e) => warnings.push(format!("no LLM rewrite of the note: {e}")),
-            }
+        for task in &self.tasks {
+            task.run(&mut context, &mut analysis)?;
         }
-        let resolution = summary.as_ref().map(|s| s.resolution.status);
-        let churn = self.churn.score_conversation(
-            conversation,
-            Some(&intents),
-            sentiment.as_ref(),
-            resolution,
-            None,
-        )?;
-        Ok(Analysis {
-            schema_version: SCHEMA_VERSION.to_string(),
-            conversation_id: conversation.id.clone(),
-            language,
-            metrics,
-            intents: Some(intents),
-            sentiment,
-            summary,
-            churn: Some(churn),
-            models: ModelsUsed {
-                encoder: self.encoder.model_id().to_string(),
-                generator: self.generator.as_ref().map(|g| g.info().id.clone()),
-            },
-            pii,
-            warnings,
-        })
+        Ok(analysis)
+    }
+}
+
+/// Replaces the summary task by a changed copy (the tasks are shared, so they are not changed in place).
+fn replace_summary(tasks: &mut [Arc<dyn ConversationTask>], change: impl FnOnce(&mut SummaryTask)) {
+    for task in tasks.iter_mut() {
+        if let Some(summary) = (task.as_ref() as &dyn Any).downcast_ref::<SummaryTask>() {
+            let mut summary = summary.clone();
+            change(&mut summary);
+            *task = Arc::new(summary);
+            return;
+        }
     }
 }

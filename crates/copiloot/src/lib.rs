@@ -14,14 +14,17 @@
 
 pub mod analysis;
 pub mod conversation;
-pub mod copilot;
-pub mod error;
+mod copilot;
+mod error;
+pub mod eval;
 pub mod models;
 pub mod redact;
 mod rng;
 pub mod tasks;
+pub mod training;
 
-pub use analysis::{Analysis, ModelsUsed, Resolution, SCHEMA_VERSION};
+pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
+pub use tasks::summary::Resolution;
 pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
 pub use copilot::{Copilot, CopilotOptions, Redaction, TurnEmbeddings};
 pub use error::{Error, ErrorKind, Location, Result};

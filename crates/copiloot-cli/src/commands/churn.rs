@@ -8,10 +8,12 @@ use super::train::TrainArgs;
 use crate::common::{read_input, ModelArgs};
 use anyhow::Context;
 use copiloot::conversation::{parse_jsonl, parse_str, read_conversations, ParseOptions};
+use copiloot::eval::{plot, EvalReport};
 use copiloot::tasks::churn::{
-    plot, score_table, train_conversations, ChurnModel, ChurnOptions, ChurnRisk, ChurnSignals, Date,
-    EvalReport, ModelKind, Table, TrainOptions, TrainReport,
+    score_table, ChurnModel, ChurnOptions, ChurnRisk, ChurnSignals, Date, ModelKind,
 };
+use copiloot::training::churn::train_conversations;
+use copiloot::training::{Table, TrainOptions, TrainReport};
 use copiloot::{Conversation, Copilot, Error, Location};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -158,7 +160,7 @@ pub fn run(args: &ChurnArgs) -> anyhow::Result<ExitCode> {
             .last()
             .and_then(|&i| scored.get(i))
             .and_then(|(c, _)| c.language.clone().or_else(|| c.detect_language()));
-        let risk = copilot.churn().score_chain(&chain, language.as_deref())?;
+        let risk = copilot.churn().context("the copilot has no churn task")?.score_chain(&chain, language.as_deref())?;
         let ids: Vec<&str> =
             members.iter().filter_map(|&i| scored.get(i)).map(|(c, _)| c.id.as_str()).collect();
         emit(
@@ -389,7 +391,7 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             let copilot = args.model_args.copilot_with(options)?;
             let signals = signals_of(&copilot, &conversations)?;
             let table = ChurnSignals::table(&signals, &[("outcome".to_string(), labels)])?;
-            let model = copilot.churn().model().clone();
+            let model = copilot.churn().context("the copilot has no churn task")?.model().clone();
             let report = model.evaluate(&table, "outcome")?;
             (model, report, table)
         }

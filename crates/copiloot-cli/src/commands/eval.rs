@@ -7,7 +7,7 @@
 use super::train::{check_known_labels, embed_examples, read_all, DataArgs, Task};
 use crate::common::ModelArgs;
 use copiloot::tasks::intent::{default_taxonomy_path, IntentModel, IntentOptions, Taxonomy};
-use copiloot::tasks::metrics::{evaluate, ClassificationReport};
+use copiloot::eval::metrics::{evaluate, ClassificationReport};
 use copiloot::tasks::sentiment::{self, SentimentModel};
 use copiloot::tasks::TextEmbedder;
 use serde::Serialize;
@@ -173,7 +173,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
 fn classify_texts(
     model: &IntentModel,
     encoder: &dyn TextEmbedder,
-    examples: &[copiloot::tasks::labelled::LabelledExample],
+    examples: &[copiloot::training::labelled::LabelledExample],
     opts: &IntentOptions,
 ) -> anyhow::Result<Vec<copiloot::tasks::intent::IntentPrediction>> {
     let bar = indicatif::ProgressBar::new(examples.len() as u64);

@@ -13,11 +13,11 @@
 use super::eval::EvalArgs;
 use anyhow::Context;
 use copiloot::conversation::{speaker_from_name, ParseOptions};
-use copiloot::tasks::cache::CachedEmbedder;
-use copiloot::tasks::summary::rouge::{self, Rouge};
-use copiloot::tasks::summary::{Signals, Summary, SummaryOptions};
-use copiloot::tasks::{ConversationTasks, TextEmbedder};
-use copiloot::{Channel, Conversation, Copilot, Error, Location, Speaker, Turn};
+use copiloot::training::cache::CachedEmbedder;
+use copiloot::eval::rouge::{self, Rouge};
+use copiloot::tasks::summary::{Summary, SummaryOptions};
+use copiloot::tasks::TextEmbedder;
+use copiloot::{Channel, Conversation, Copilot, Error, Location, Speaker, Turn, TurnEmbeddings};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::Write;
@@ -119,12 +119,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let generation = s.generator.options();
     // With `--cache`, turn embeddings are kept on disk so reruns skip the encoder; the summary is then made
     // from them exactly as `Copilot::analyze` does (intents, sentiment, redacted quotes).
-    let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
     let cached = match (&copilot, &args.data.cache) {
-        (Some(c), Some(dir)) => Some((
-            CachedEmbedder::open(c.encoder(), dir)?,
-            ConversationTasks::load(&models_dir, c.encoder())?,
-        )),
+        (Some(c), Some(dir)) => Some(CachedEmbedder::open(c.encoder(), dir)?),
         _ => None,
     };
     let bar = ProgressBar::new(examples.len() as u64);
@@ -138,7 +134,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let (mut facts, mut facts_missing, mut facts_restored) = (0usize, 0usize, 0usize);
     for e in &examples {
         let prediction = match &copilot {
-            Some(c) => match summarize(c, cached.as_ref(), &e.conversation, &generation) {
+            Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
                 Ok(summary) if s.system == SummarySystem::Rewrite => match summary.rewrite {
                     Some(r) => {
                         facts += summary.entities.len();
@@ -170,13 +166,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         scores.push(r);
         bar.inc(1);
         if scores.len().is_multiple_of(50) {
-            if let Some((cache, _)) = &cached {
+            if let Some(cache) = &cached {
                 cache.save()?;
             }
         }
     }
     bar.finish_and_clear();
-    if let Some((cache, _)) = &cached {
+    if let Some(cache) = &cached {
         cache.save()?;
     }
     if let Some(path) = &args.predictions {
@@ -231,33 +227,22 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
 
 fn summarize(
     copilot: &Copilot,
-    cached: Option<&(CachedEmbedder<'_>, ConversationTasks)>,
+    cache: Option<&CachedEmbedder<'_>>,
     conversation: &Conversation,
-    generation: &copiloot::models::generator::GenerationOptions,
 ) -> copiloot::Result<Summary> {
-    let Some((cache, tasks)) = cached else { return copilot.summarize(conversation) };
+    let Some(cache) = cache else { return copilot.summarize(conversation) };
     let mut c = conversation.clone();
     if c.language.is_none() {
         c.language = c.detect_language();
     }
     let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
-    let embeddings = cache.embed_for_classification(&texts)?;
-    let (intents, sentiment) = tasks.analyze(&c, &embeddings)?;
+    let vectors = cache.embed_for_classification(&texts)?;
     let display: Vec<String> = c.turns.iter().map(|t| copiloot::redact::redact(&t.text).text).collect();
-    let signals = Signals::from_tasks(&intents, sentiment.as_ref());
-    let mut summary = copilot.summary_model().summarize(&c, &display, &embeddings, &[], &signals)?;
-    if let Some(generator) = copilot.generator() {
-        let rewrite = copiloot::tasks::summary::llm::rewrite(
-            generator,
-            &summary,
-            &c,
-            &display,
-            generation,
-            &mut |_| true,
-        )?;
-        summary.rewrite = Some(rewrite);
-    }
-    Ok(summary)
+    let embeddings = TurnEmbeddings { vectors, truncated: Vec::new() };
+    let mut analysis = copilot.analyze_embedded(&c, &display, None, embeddings, &mut |_| true)?;
+    analysis.summary.take().ok_or_else(|| {
+        copiloot::Error::invalid(Location::field("turns"), analysis.warnings.pop().unwrap_or_default())
+    })
 }
 
 /// The first `n` turns' texts (no speaker names), the usual Lead-N baseline.

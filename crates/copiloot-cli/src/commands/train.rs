@@ -4,10 +4,10 @@
 
 use crate::common::ModelArgs;
 use anyhow::Context;
-use copiloot::tasks::cache::CachedEmbedder;
-use copiloot::tasks::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
+use copiloot::training::cache::CachedEmbedder;
+use copiloot::training::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
 use copiloot::tasks::intent::Taxonomy;
-use copiloot::tasks::labelled::{read_labelled, Columns, LabelledExample};
+use copiloot::training::labelled::{read_labelled, Columns, LabelledExample};
 use copiloot::tasks::{sentiment, TextEmbedder};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -132,7 +132,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    copiloot::tasks::head::check_labels(&labels)?;
+    copiloot::training::head::check_labels(&labels)?;
     let copilot = args.model.copilot()?;
     let encoder = copilot.encoder();
     if args.fine_tune {
@@ -253,7 +253,7 @@ fn fine_tune(
     examples: &[LabelledExample],
     labels: &[String],
 ) -> anyhow::Result<ExitCode> {
-    use copiloot::tasks::finetune::{self, FineTuneConfig};
+    use copiloot::training::finetune::{self, FineTuneConfig};
     if args.task != Task::Intent {
         anyhow::bail!(copiloot::Error::Config("--fine-tune is for `train intent`".into()));
     }

@@ -53,8 +53,10 @@ pub async fn intent(State(state): State<Arc<AppState>>, body: Result<Bytes, Byte
         let texts = parse_texts(body)?;
         let predictions = run_job(&state, move |s, _| {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let tasks = s.copilot.tasks();
-            tasks.intent.predict_texts(&refs, s.copilot.encoder(), &tasks.intent_options)
+            match s.copilot.intent() {
+                Some(task) => task.model.predict_texts(&refs, s.copilot.encoder(), &task.options),
+                None => Ok(Vec::new()),
+            }
         })
         .await??;
         Ok::<_, ApiError>(Json(json!({ "results": predictions })))
@@ -69,7 +71,7 @@ pub async fn sentiment(State(state): State<Arc<AppState>>, body: Result<Bytes, B
         let texts = parse_texts(body)?;
         let scored = run_job(&state, move |s, _| {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            match &s.copilot.tasks().sentiment {
+            match s.copilot.sentiment() {
                 Some(model) => model.predict_texts(&refs, s.copilot.encoder()).map(Some),
                 None => Ok(None),
             }

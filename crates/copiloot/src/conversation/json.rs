@@ -1,7 +1,7 @@
 //! The lenient JSON shape we accept (aliases for ids, speakers, texts, channels, timestamps), validated
 //! into the strict [`Conversation`] type.
 
-use super::parse::{parse_clock, speaker_from_name, unknown_speaker, validate, ParseOptions};
+use super::rules::{parse_clock, speaker_from_name, unknown_speaker, validate, ParseOptions};
 use super::types::{Channel, Conversation, CustomerInfo, Turn};
 use crate::error::{Error, Result};
 use serde::Deserialize;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The catalog shipped with this build; a `catalog.toml` in the models folder overrides it.
-pub const EMBEDDED_CATALOG: &str = include_str!("../../../../models/catalog.toml");
+pub const EMBEDDED_CATALOG: &str = include_str!("../../assets/catalog.toml");
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {

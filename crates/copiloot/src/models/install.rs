@@ -7,7 +7,7 @@
 
 use super::catalog::{Catalog, CatalogModel, ModelKind, Wheel};
 use super::e5s1::convert_e5s1;
-use super::st_config::sentence_transformers_files;
+use super::encoder::sentence_transformers_files;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -6,7 +6,6 @@
 
 mod checksum;
 mod detectors;
-pub mod eval;
 
 use crate::conversation::Conversation;
 use schemars::JsonSchema;

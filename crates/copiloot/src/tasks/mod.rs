@@ -1,27 +1,41 @@
-//! Tasks that read turn embeddings: intent, sentiment and the grounded summary (and churn, which reads their
-//! results), plus what they share — trained linear heads,
-//! labelled-data readers and evaluation metrics.
+//! The inference tasks, each behind the [`ConversationTask`] contract: intent, sentiment, the grounded
+//! summary and churn (which reads the others' results), and the default list the facade runs.
 //!
 //! Every task takes embeddings computed once by the facade (one per turn, L2-normalised, classification
 //! role: `query: ` for e5), so a conversation is never encoded twice. Texts that arrive on their own
-//! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`].
+//! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`]. Training and
+//! evaluation live apart, in [`crate::training`] and [`crate::eval`].
 
-mod bert_layers;
-pub mod cache;
 pub mod churn;
-pub mod classifier;
-pub mod defaults;
-pub mod finetune;
-pub use defaults::ConversationTasks;
-pub mod head;
 pub mod intent;
-pub mod labelled;
-mod lbfgs;
-pub mod metrics;
+mod pipeline;
 pub mod sentiment;
 pub mod summary;
 
+pub use churn::ChurnScorer;
+pub use intent::IntentTask;
+pub use pipeline::{ConversationTask, TaskContext};
+pub use sentiment::SentimentTask;
+pub use summary::SummaryTask;
+
 use crate::error::{Error, Location, Result};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The tasks `Copilot::analyze` runs by default, in order: zero-shot intents over the shipped taxonomy,
+/// the shipped sentiment head, the grounded summary, churn. Registering a new task is one line here.
+pub fn default_tasks(
+    models_dir: &Path,
+    encoder: &dyn TextEmbedder,
+    churn: &churn::ChurnOptions,
+) -> Result<Vec<Arc<dyn ConversationTask>>> {
+    Ok(vec![
+        Arc::new(IntentTask::load(models_dir, encoder)?),
+        Arc::new(SentimentTask::load(models_dir, encoder.model_id())?),
+        Arc::new(SummaryTask::new(summary::SummaryModel::load(models_dir, encoder)?)),
+        Arc::new(ChurnScorer::load(models_dir, churn)?),
+    ])
+}
 
 /// What the tasks need from a sentence encoder. Implemented by `models::Encoder`; a trait so the tasks can
 /// be unit-tested with tiny deterministic embedders and so users can plug in their own encoder.
@@ -163,28 +177,4 @@ pub(crate) mod test_support {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn check_text_rejects_empty_and_unsupported_scripts() {
-        assert!(check_text("ik wil opzeggen", Location::default).is_ok());
-        assert!(check_text("👍", Location::default).is_ok());
-        let err = check_text("   ", || Location::line(3)).unwrap_err();
-        assert!(err.to_string().contains("line 3") && err.to_string().contains("empty"), "{err}");
-        let err = check_text("𒀀𒀁𒀂𒀃", Location::default).unwrap_err();
-        assert!(err.to_string().contains("script"), "{err}");
-    }
-
-    #[test]
-    fn softmax_and_argmax() {
-        let mut v = vec![1.0, 2.0, 3.0];
-        softmax_in_place(&mut v);
-        assert!((v.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert_eq!(argmax(&v).0, 2);
-    }
-}
-
-#[cfg(test)]
-mod real_model_tests;
+mod tests;

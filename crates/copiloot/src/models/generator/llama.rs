@@ -11,9 +11,9 @@
 
 use super::gguf::GgufFile;
 use crate::error::{Error, Result};
-use crate::models::bert::kernels::exp;
-use crate::models::q8::{Q4Matrix, Q8Matrix};
-use crate::models::simd::wide_fn;
+use crate::models::kernels::bert::exp;
+use crate::models::kernels::q8::{Q4Matrix, Q8Matrix};
+use crate::models::kernels::simd::wide_fn;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 use rayon::prelude::*;

@@ -6,16 +6,12 @@
 //! first); load a second `Generator` for parallel generations.
 
 mod chat;
-mod claims;
 mod gguf;
 mod llama;
-mod rewrite;
 mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate, TemplateSource};
-pub use claims::{unsupported_claims, ClaimKind, UnsupportedClaim};
 pub use gguf::{Architecture, GgufFile};
-pub use rewrite::{rewrite_messages, rewrite_summary, GroundedField, PromptTurn, Rewrite};
 
 use super::source::ModelSource;
 use crate::error::{Error, Location, Result};

@@ -9,31 +9,27 @@
 //!   [`ChurnScorer::load`]; [`ChurnScorer::score_conversation`] from an analysed conversation (intents,
 //!   sentiment, resolution, `as_of` date); [`ChurnScorer::score_chain`] for one customer;
 //!   [`Copilot::analyze`](crate::Copilot::analyze) fills `Analysis::churn` with it.
-//! - tables: [`Table::from_rows`] / [`Table::read`] (CSV/TSV/JSONL), [`ChurnModel::train`] →
+//! - tables: [`Table::from_rows`](crate::training::Table::from_rows) / `Table::read` (CSV/TSV/JSONL), `ChurnModel::train` →
 //!   `(ChurnModel, TrainReport)`, [`ChurnModel::save`] / [`ChurnModel::load`], [`score_table`] (risks with
-//!   reasons) or [`ChurnModel::predict_proba`], [`ChurnModel::evaluate`] → [`EvalReport`] (ROC AUC, PR AUC,
-//!   Brier, calibration per decile, ECE) and [`plot::reliability_png`].
-//! - conversation models from labelled history: [`train_conversations`] over [`ChurnSignals`].
+//!   reasons) or [`ChurnModel::predict_proba`], `ChurnModel::evaluate` → [`EvalReport`](crate::eval::EvalReport) (ROC AUC, PR AUC,
+//!   Brier, calibration per decile, ECE) and [`reliability_png`](crate::eval::plot::reliability_png).
+//! - conversation models from labelled history: [`train_conversations`](crate::training::churn::train_conversations)
+//!   over [`ChurnSignals`].
 
-pub mod eval;
 pub mod model;
-pub mod plot;
 pub mod signals;
-pub mod table;
+mod task;
 mod text;
-pub mod train;
 
-pub use eval::{CalibrationBin, EvalReport};
 pub use model::{default_conversation_model, Band, Bands, ChurnModel, Feature, ModelKind, Transform};
 pub use signals::{ChurnSignals, Date, Evidence, SignalConfig, SIGNAL_COLUMNS};
-pub use table::Table;
-pub use train::{TrainOptions, TrainReport};
 
-use crate::analysis::Resolution;
 use crate::conversation::Conversation;
 use crate::error::Result;
 use crate::tasks::intent::ConversationIntents;
 use crate::tasks::sentiment::SentimentAnalysis;
+use crate::tasks::summary::Resolution;
+use crate::training::table::Table;
 use model::Explained;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -228,7 +224,7 @@ impl ChurnScorer {
 fn json_value(v: Option<&str>) -> serde_json::Value {
     match v {
         None => serde_json::Value::Null,
-        Some(s) => match table::parse_number(s).ok().and_then(serde_json::Number::from_f64) {
+        Some(s) => match crate::training::table::parse_number(s).ok().and_then(serde_json::Number::from_f64) {
             Some(n) => serde_json::Value::Number(n),
             None => serde_json::Value::String(s.to_string()),
         },
@@ -260,7 +256,7 @@ pub fn score_table(model: &ChurnModel, table: &Table, language: Option<&str>) ->
                     Feature::Numeric { transform, center, .. } => c
                         .value
                         .as_deref()
-                        .and_then(|v| table::parse_number(v).ok())
+                        .and_then(|v| crate::training::table::parse_number(v).ok())
                         .map(|v| transform.apply(v) > *center),
                     Feature::Categorical { .. } => None,
                 };
@@ -287,35 +283,6 @@ pub fn score_table(model: &ChurnModel, table: &Table, language: Option<&str>) ->
         });
     }
     Ok(out)
-}
-
-/// Fits a conversation model on the signals of analysed conversations and their outcome labels
-/// (yes/no per conversation): the default model's features and transforms, plus `plan` one-hot.
-pub fn train_conversations(
-    signals: &[ChurnSignals],
-    labels: &[Option<String>],
-    options: &TrainOptions,
-) -> Result<(ChurnModel, TrainReport)> {
-    const LABEL: &str = "outcome";
-    let table = ChurnSignals::table(signals, &[(LABEL.to_string(), labels.to_vec())])?;
-    let mut plans: Vec<(String, train::Plan)> = default_conversation_model()
-        .features
-        .iter()
-        .filter_map(|f| match f {
-            Feature::Numeric { column, transform, .. } => {
-                Some((column.clone(), train::Plan::Numeric(*transform)))
-            }
-            Feature::Categorical { .. } => None,
-        })
-        .collect();
-    plans.push(("plan".to_string(), train::Plan::Categorical));
-    let (mut model, report) =
-        train::fit(&table, LABEL, &plans, Vec::new(), ModelKind::Conversation, options)?;
-    model.label = None;
-    if options.name.is_none() {
-        model.name = "conversation:trained".to_string();
-    }
-    Ok((model, report))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! nothing, so the model falls back to the reference for that feature instead of guessing. Because the
 //! logit is a sum, `coefficient·z` is exactly each feature's contribution — the reasons.
 
-use super::table::Table;
+use crate::training::table::Table;
 use crate::error::{Error, Location, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

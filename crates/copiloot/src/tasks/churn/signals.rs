@@ -3,8 +3,8 @@
 //! configurable Dutch + English list, `models/churn/signals.toml`), tenure, months to contract end,
 //! recent contacts and plan — and the rule that combines a customer's chain of contacts.
 
-use super::table::Table;
-use crate::analysis::Resolution;
+use crate::training::table::Table;
+use crate::tasks::summary::Resolution;
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Result};
 use crate::tasks::intent::ConversationIntents;
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The shipped phrase lists, compiled in so the library works without a models folder.
-pub const DEFAULT_SIGNALS_TOML: &str = include_str!("../../../../../models/churn/signals.toml");
+pub const DEFAULT_SIGNALS_TOML: &str = include_str!("../../../assets/churn_signals.toml");
 
 /// Where the phrase lists live in a models folder.
 pub fn default_signals_path(models_dir: &Path) -> std::path::PathBuf {
@@ -363,7 +363,8 @@ fn intent_probability(intents: &ConversationIntents, ids: &[String]) -> f64 {
 /// Average month length, for "contract ends in N months".
 pub const DAYS_PER_MONTH: f64 = 365.2425 / 12.0;
 
-/// A calendar date (`YYYY-MM-DD`), enough for "months until the contract ends" without a date library.
+/// A calendar date (`YYYY-MM-DD`). The arithmetic is `jiff`'s; this type keeps the strict parsing (four-digit
+/// year, an optional `T…` time that is ignored) and the error message the CLI and Python show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
     pub year: i32,
@@ -374,38 +375,34 @@ pub struct Date {
 impl Date {
     /// Today in UTC, from the system clock (used at the edge: the CLI and the server).
     pub fn today_utc() -> Date {
-        let secs =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Date::from_days((secs / 86_400) as i64)
+        Date::from_civil(jiff::tz::Offset::UTC.to_datetime(jiff::Timestamp::now()).date())
     }
 
-    /// Days from 1970-01-01 (Howard Hinnant's `days_from_civil`).
+    /// Days from 1970-01-01.
     pub fn days(self) -> i64 {
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        let epoch = jiff::civil::date(1970, 1, 1);
+        self.civil().map_or(0, |d| i64::from(epoch.until(d).map_or(0, |span| span.get_days())))
     }
 
-    fn from_days(z: i64) -> Date {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
-    }
-
-    /// Days from `other` to `self` (negative when `self` is earlier), saturating at ±i32.
+    /// Days from `other` to `self` (negative when `self` is earlier).
     pub fn days_since(self, other: Date) -> i32 {
         (self.days() - other.days()).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    }
+
+    fn civil(self) -> Option<jiff::civil::Date> {
+        let month = i8::try_from(self.month).ok()?;
+        let day = i8::try_from(self.day).ok()?;
+        jiff::civil::Date::new(i16::try_from(self.year).ok()?, month, day).ok()
+    }
+
+    fn from_civil(d: jiff::civil::Date) -> Date {
+        Date { year: i32::from(d.year()), month: d.month() as u32, day: d.day() as u32 }
+    }
+
+    #[cfg(test)]
+    fn from_days(days: i64) -> Date {
+        let epoch = jiff::civil::date(1970, 1, 1);
+        Date::from_civil(epoch.checked_add(jiff::Span::new().days(days)).unwrap_or(epoch))
     }
 }
 
@@ -421,18 +418,15 @@ impl std::str::FromStr for Date {
         else {
             return Err(bad());
         };
-        let (year, month, day) = (
-            y.parse::<i32>().map_err(|_| bad())?,
-            m.parse::<u32>().map_err(|_| bad())?,
-            d.parse::<u32>().map_err(|_| bad())?,
-        );
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let max = days_in_month.get((month as usize).wrapping_sub(1)).copied().ok_or_else(bad)?;
-        if y.len() != 4 || day == 0 || day > max {
+        if y.len() != 4 {
             return Err(bad());
         }
-        Ok(Date { year, month, day })
+        let (year, month, day) = (
+            y.parse::<i16>().map_err(|_| bad())?,
+            m.parse::<i8>().map_err(|_| bad())?,
+            d.parse::<i8>().map_err(|_| bad())?,
+        );
+        jiff::civil::Date::new(year, month, day).map(Date::from_civil).map_err(|_| bad())
     }
 }
 

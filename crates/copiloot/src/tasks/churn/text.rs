@@ -114,10 +114,10 @@ pub(crate) fn conversation_reason(
             l.pick("stemming van de klant daalt niet".into(), "customer's mood does not drop".into())
         }
         "unresolved" => match s.resolution {
-            Some(crate::analysis::Resolution::Resolved) => {
+            Some(crate::tasks::summary::Resolution::Resolved) => {
                 l.pick("probleem opgelost".into(), "problem resolved".into())
             }
-            Some(crate::analysis::Resolution::Partial) => {
+            Some(crate::tasks::summary::Resolution::Partial) => {
                 l.pick("probleem deels opgelost".into(), "problem partly resolved".into())
             }
             _ => l.pick("probleem niet opgelost".into(), "problem not resolved".into()),

@@ -1,15 +1,17 @@
 //! Intent: what the customer wants. Zero-shot from a taxonomy file, or a trained linear head; per text and
 //! per conversation (mainly from customer turns, several intents allowed, each citing its turns).
 
+mod task;
 mod taxonomy;
 mod zero_shot;
 
+pub use task::IntentTask;
 pub use taxonomy::{default_path as default_taxonomy_path, IntentDef, Taxonomy, OTHER};
 pub use zero_shot::{Calibration, ZeroShotIntents};
 
-use super::classifier::TextClassifier;
-use super::head::{canonical_encoder_id, LinearHead};
 use super::{argmax, check_text, TextEmbedder};
+use crate::models::classifier::TextClassifier;
+use crate::training::head::{canonical_encoder_id, LinearHead};
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
 use serde::{Deserialize, Serialize};

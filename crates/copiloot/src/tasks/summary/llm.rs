@@ -6,10 +6,8 @@
 use super::Summary;
 use crate::conversation::{Conversation, Speaker};
 use crate::error::Result;
-use crate::models::generator::{
-    rewrite_messages, rewrite_summary, GenerationOptions, Generator, GroundedField, PromptTurn, Rewrite,
-    StopReason,
-};
+use super::rewrite::{rewrite_messages, rewrite_summary, GroundedField, PromptTurn, Rewrite};
+use crate::models::generator::{GenerationOptions, Generator, StopReason};
 
 /// The summary's fields as the generator sees them, each with its turns.
 pub fn grounded_fields(summary: &Summary) -> Vec<GroundedField> {

@@ -7,19 +7,22 @@
 //! cues, facts, prototype similarities) is kept in [`TurnState`]s, so [`Summarizer::update`] processes
 //! only new turns during a live conversation.
 
+pub mod claims;
 mod cues;
 pub mod extract;
 mod fields;
 pub mod llm;
 mod note;
-mod porter;
 mod prototypes;
-pub mod rouge;
+pub mod rewrite;
+mod task;
 
 pub use extract::EntityKind;
+pub use claims::{unsupported_claims, ClaimKind, UnsupportedClaim};
 pub use prototypes::Prototypes;
+pub use rewrite::{GroundedField, PromptTurn, Rewrite};
+pub use task::SummaryTask;
 
-use crate::analysis::Resolution;
 use crate::conversation::{Conversation, Speaker, Turn};
 use crate::error::{Error, Location, Result};
 use crate::redact::Redactor;
@@ -28,6 +31,18 @@ use crate::tasks::TextEmbedder;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// How far the customer's problem was solved in the conversation. Decided by the summary task (with the
+/// turns that decide it) and read by the churn task as a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    Resolved,
+    Partial,
+    Unresolved,
+    #[default]
+    Unknown,
+}
 
 /// A claim with its grounding: `text` is what the note says, `quote` the exact span of the (redacted)
 /// turn it comes from, `turns` the indices of the turns.
@@ -97,7 +112,7 @@ pub struct Summary {
     /// The note rewritten by a local LLM when a generator is configured ([`llm::rewrite`]), with the
     /// fields' evidence and the claims the conversation does not support.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite: Option<crate::models::generator::Rewrite>,
+    pub rewrite: Option<Rewrite>,
 }
 
 /// Knobs of the summary. Defaults are documented per field.

@@ -3,7 +3,7 @@
 //! whole items, least important first.
 
 use super::{Commitment, Evidence, ResolutionField};
-use crate::analysis::Resolution;
+use super::Resolution;
 
 struct Labels {
     customer: &'static str,

@@ -3,7 +3,7 @@
 //! each turn's embedding. They complement the regex cues with paraphrases the regexes miss.
 
 use crate::error::Result;
-use crate::tasks::cache::CachedEmbedder;
+use crate::training::cache::CachedEmbedder;
 use crate::tasks::TextEmbedder;
 use std::path::Path;
 

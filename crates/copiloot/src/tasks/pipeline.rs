@@ -1,0 +1,38 @@
+//! The task contract: every analysis task reads one shared context (the turns, their embeddings, the
+//! texts an output may quote) and the fields earlier tasks wrote, and writes its own field of the
+//! [`Analysis`]. The facade ([`crate::Copilot`]) runs a list of them in order.
+//!
+//! Adding a task: a module under `tasks/` with a type that implements [`ConversationTask`], an
+//! `Option<…>` field for its output in [`Analysis`], and one line in [`crate::tasks::default_tasks`].
+
+use crate::analysis::Analysis;
+use crate::conversation::Conversation;
+use crate::error::Result;
+use std::any::Any;
+
+/// What every task may read about the conversation being analysed. Computed once by the facade.
+pub struct TaskContext<'a> {
+    /// The conversation as the models read it (masked when redaction covers inference), with its
+    /// language set (given or detected).
+    pub conversation: &'a Conversation,
+    /// One text per turn that an output may quote: masked unless redaction is off.
+    pub display: &'a [String],
+    /// One L2-normalised vector per turn (query role), from one encoder pass.
+    pub embeddings: &'a [Vec<f32>],
+    /// Turns longer than the encoder reads (only their start was embedded).
+    pub truncated: &'a [usize],
+    /// Receives generated text as it is written (the summary's LLM rewrite); `false` cancels it.
+    pub on_token: &'a mut dyn FnMut(&str) -> bool,
+}
+
+/// One step of the analysis. Tasks run in the order they are registered, so a task may read the
+/// fields of the tasks before it (churn reads intents, sentiment and the summary's resolution).
+pub trait ConversationTask: Any + Send + Sync {
+    /// A short stable name (`intent`, `sentiment`, `summary`, `churn`).
+    fn name(&self) -> &'static str;
+
+    /// Reads `context` and what earlier tasks wrote into `analysis`; writes this task's field and any
+    /// warnings. An error ends the whole analysis, so a task whose output is optional records a
+    /// warning instead.
+    fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()>;
+}

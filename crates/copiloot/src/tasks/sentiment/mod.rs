@@ -1,0 +1,303 @@
+//! Sentiment per turn (negative / neutral / positive with a score in −1..1), per speaker, and the customer's
+//! trajectory over the conversation, from a linear head on the turn embeddings.
+//!
+//! The default head (`models/heads/sentiment/`) is trained on English tweets (TweetEval) and Dutch restaurant
+//! reviews (SemEval-2016) on the multilingual encoder; see `models/heads/README.md` for the command.
+//!
+//! Trajectory thresholds (documented contract): with n customer turns, `start` is the mean score of the
+//! first k = clamp(n / 3, 1, 3) turns and `end` that of the last k; `trend` is `improving` when
+//! end − start ≥ +0.30, `worsening` when ≤ −0.30, otherwise `stable` (0.30 ≈ one turn moving from
+//! neutral to clearly positive or negative; smaller moves are within the noise of the head).
+
+mod task;
+
+pub use task::SentimentTask;
+
+use super::{check_text, TextEmbedder};
+use crate::training::head::LinearHead;
+use crate::conversation::{Conversation, Speaker};
+use crate::error::{Error, Location, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Change in mean score between the start and end of the customer's turns that counts as a trend.
+pub const TREND_THRESHOLD: f32 = 0.30;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SentimentLabel {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl SentimentLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SentimentLabel::Negative => "negative",
+            SentimentLabel::Neutral => "neutral",
+            SentimentLabel::Positive => "positive",
+        }
+    }
+
+    /// Understands the usual spellings in English and Dutch (`neg`, `negatief`, `POSITIVE`, …).
+    pub fn parse(label: &str) -> Option<SentimentLabel> {
+        match label.trim().to_lowercase().as_str() {
+            "negative" | "neg" | "negatief" | "negatieve" => Some(SentimentLabel::Negative),
+            "neutral" | "neu" | "neutraal" | "neutrale" => Some(SentimentLabel::Neutral),
+            "positive" | "pos" | "positief" | "positieve" => Some(SentimentLabel::Positive),
+            _ => None,
+        }
+    }
+
+    /// The label for a score in −1..1 with the neutral band used for speaker summaries (|score| < 0.25).
+    pub fn from_score(score: f32) -> SentimentLabel {
+        if score <= -0.25 {
+            SentimentLabel::Negative
+        } else if score >= 0.25 {
+            SentimentLabel::Positive
+        } else {
+            SentimentLabel::Neutral
+        }
+    }
+}
+
+/// Maps training/evaluation labels to the canonical three, failing on anything else with the list of
+/// unknown labels (usually a wrong `--label-col` or numeric codes that need mapping first).
+pub fn normalize_labels(labels: &[String]) -> Result<Vec<String>> {
+    let mut unknown: Vec<&str> =
+        labels.iter().filter(|l| SentimentLabel::parse(l).is_none()).map(String::as_str).collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if !unknown.is_empty() {
+        return Err(Error::invalid(
+            Location::field("label"),
+            format!(
+                "unknown sentiment labels {:?}; use negative / neutral / positive (or neg/neu/pos, negatief/neutraal/positief) — \
+                 map numeric codes to these names first",
+                &unknown[..unknown.len().min(10)]
+            ),
+        ));
+    }
+    Ok(labels.iter().filter_map(|l| SentimentLabel::parse(l)).map(|l| l.as_str().to_string()).collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TurnSentiment {
+    pub turn: usize,
+    // `with` keeps this independent of whether `Speaker` itself derives JsonSchema.
+    #[schemars(with = "String")]
+    pub speaker: Speaker,
+    pub label: SentimentLabel,
+    /// P(positive) − P(negative), in −1..1.
+    pub score: f32,
+    /// Probability of `label`.
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SpeakerSentiment {
+    #[schemars(with = "String")]
+    pub speaker: Speaker,
+    pub turns: usize,
+    /// Mean turn score.
+    pub score: f32,
+    /// `from_score(score)`: negative ≤ −0.25 < neutral < 0.25 ≤ positive.
+    pub label: SentimentLabel,
+    pub negative_turns: usize,
+    pub neutral_turns: usize,
+    pub positive_turns: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Trend {
+    Improving,
+    Stable,
+    Worsening,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Trajectory {
+    /// Mean score of the first customer turns (see the module docs for the window).
+    pub start: f32,
+    /// Mean score of the last customer turns.
+    pub end: f32,
+    pub trend: Trend,
+    /// The customer's most negative turn and its score.
+    pub most_negative_turn: usize,
+    pub most_negative_score: f32,
+}
+
+/// The `sentiment` field of the Analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SentimentAnalysis {
+    pub turns: Vec<TurnSentiment>,
+    pub speakers: Vec<SpeakerSentiment>,
+    /// Present when the customer has at least one turn.
+    pub customer_trajectory: Option<Trajectory>,
+    pub model: String,
+}
+
+/// A sentiment head: any [`LinearHead`] whose labels are a subset of negative / neutral / positive.
+#[derive(Debug, Clone)]
+pub struct SentimentModel {
+    head: LinearHead,
+    /// For each head output, its sentiment.
+    labels: Vec<SentimentLabel>,
+}
+
+impl SentimentModel {
+    /// Default head location under the models folder.
+    pub fn default_dir(models_dir: &Path) -> std::path::PathBuf {
+        models_dir.join("heads").join("sentiment")
+    }
+
+    /// Loads a head folder and checks it fits `encoder_id`.
+    pub fn load(dir: &Path, encoder_id: &str) -> Result<SentimentModel> {
+        let head = LinearHead::load(dir)?;
+        head.check_encoder(encoder_id, dir)?;
+        Self::from_head(head).map_err(|e| Error::model_load(dir, e))
+    }
+
+    pub fn from_head(head: LinearHead) -> Result<SentimentModel> {
+        let labels = head
+            .labels()
+            .iter()
+            .map(|l| {
+                SentimentLabel::parse(l).ok_or_else(|| {
+                    Error::Config(format!(
+                        "head label `{l}` is not a sentiment (negative / neutral / positive)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SentimentModel { head, labels })
+    }
+
+    pub fn head(&self) -> &LinearHead {
+        &self.head
+    }
+
+    /// (label, score in −1..1, confidence) for each embedding.
+    pub fn predict_embeddings(&self, embeddings: &[Vec<f32>]) -> Result<Vec<(SentimentLabel, f32, f32)>> {
+        Ok(self
+            .head
+            .predict_proba(embeddings)?
+            .into_iter()
+            .map(|p| {
+                let mut score = 0.0;
+                for (l, pi) in self.labels.iter().zip(&p) {
+                    match l {
+                        SentimentLabel::Positive => score += pi,
+                        SentimentLabel::Negative => score -= pi,
+                        SentimentLabel::Neutral => {}
+                    }
+                }
+                let (best, confidence) = super::argmax(&p);
+                (self.labels[best], score.clamp(-1.0, 1.0), confidence)
+            })
+            .collect())
+    }
+
+    /// Embeds and scores texts; empty texts or unsupported scripts are typed errors.
+    pub fn predict_texts(
+        &self,
+        texts: &[&str],
+        embedder: &dyn TextEmbedder,
+    ) -> Result<Vec<(SentimentLabel, f32, f32)>> {
+        self.head.check_encoder(embedder.model_id(), Path::new("<sentiment head>"))?;
+        for (i, t) in texts.iter().enumerate() {
+            check_text(t, || Location::field(format!("texts[{i}]")))?;
+        }
+        self.predict_embeddings(&embedder.embed_for_classification(texts)?)
+    }
+
+    /// Sentiment of a conversation from its per-turn embeddings (one per turn, same order as `turns`).
+    pub fn analyze_conversation(
+        &self,
+        conversation: &Conversation,
+        turn_embeddings: &[Vec<f32>],
+    ) -> Result<SentimentAnalysis> {
+        if turn_embeddings.len() != conversation.turns.len() {
+            return Err(Error::invalid(
+                Location::field("turn_embeddings"),
+                format!(
+                    "{} embeddings for {} turns; pass one embedding per turn",
+                    turn_embeddings.len(),
+                    conversation.turns.len()
+                ),
+            ));
+        }
+        let predictions = self.predict_embeddings(turn_embeddings)?;
+        let turns: Vec<TurnSentiment> = conversation
+            .turns
+            .iter()
+            .zip(predictions)
+            .map(|(t, (label, score, confidence))| TurnSentiment {
+                turn: t.index,
+                speaker: t.speaker,
+                label,
+                score,
+                confidence,
+            })
+            .collect();
+        Ok(summarize(turns, format!("head:{}", self.head.meta().task)))
+    }
+}
+
+/// Per-speaker summaries and the customer trajectory from per-turn sentiment.
+pub fn summarize(turns: Vec<TurnSentiment>, model: String) -> SentimentAnalysis {
+    let mut speakers: Vec<Speaker> = turns.iter().map(|t| t.speaker).collect();
+    speakers.sort();
+    speakers.dedup();
+    let per_speaker = speakers
+        .into_iter()
+        .map(|s| {
+            let mine: Vec<&TurnSentiment> = turns.iter().filter(|t| t.speaker == s).collect();
+            let score = mine.iter().map(|t| t.score).sum::<f32>() / mine.len() as f32;
+            let count = |l| mine.iter().filter(|t| t.label == l).count();
+            SpeakerSentiment {
+                speaker: s,
+                turns: mine.len(),
+                score,
+                label: SentimentLabel::from_score(score),
+                negative_turns: count(SentimentLabel::Negative),
+                neutral_turns: count(SentimentLabel::Neutral),
+                positive_turns: count(SentimentLabel::Positive),
+            }
+        })
+        .collect();
+    let customer: Vec<&TurnSentiment> = turns.iter().filter(|t| t.speaker == Speaker::Customer).collect();
+    let customer_trajectory = trajectory(&customer);
+    SentimentAnalysis { turns, speakers: per_speaker, customer_trajectory, model }
+}
+
+fn trajectory(turns: &[&TurnSentiment]) -> Option<Trajectory> {
+    let n = turns.len();
+    let most_negative = turns.iter().min_by(|a, b| a.score.total_cmp(&b.score))?;
+    let k = (n / 3).clamp(1, 3);
+    let mean = |ts: &[&TurnSentiment]| ts.iter().map(|t| t.score).sum::<f32>() / ts.len() as f32;
+    let start = mean(&turns[..k]);
+    let end = mean(&turns[n - k..]);
+    let delta = end - start;
+    let trend = if delta >= TREND_THRESHOLD {
+        Trend::Improving
+    } else if delta <= -TREND_THRESHOLD {
+        Trend::Worsening
+    } else {
+        Trend::Stable
+    };
+    Some(Trajectory {
+        start,
+        end,
+        trend,
+        most_negative_turn: most_negative.turn,
+        most_negative_score: most_negative.score,
+    })
+}
+
+#[cfg(test)]
+mod tests;

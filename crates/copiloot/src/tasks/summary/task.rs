@@ -1,0 +1,73 @@
+//! The summary step of the analysis: the grounded summary from the turn embeddings and the intent and
+//! sentiment results, and (with a generator) the LLM rewrite of its note.
+
+use super::{llm, Signals, SummaryModel};
+use crate::analysis::Analysis;
+use crate::error::{Error, Result};
+use crate::models::generator::{GenerationOptions, Generator};
+use crate::tasks::{ConversationTask, TaskContext};
+use std::sync::Arc;
+
+/// Writes `Analysis::summary`; a conversation without customer turns gets `null` and a warning.
+#[derive(Clone)]
+pub struct SummaryTask {
+    pub model: SummaryModel,
+    /// The optional local LLM that rewrites the note, and how it decodes.
+    pub generator: Option<Arc<Generator>>,
+    pub generation: GenerationOptions,
+}
+
+impl SummaryTask {
+    /// The grounded summary only.
+    pub fn new(model: SummaryModel) -> SummaryTask {
+        SummaryTask { model, generator: None, generation: GenerationOptions::default() }
+    }
+}
+
+impl ConversationTask for SummaryTask {
+    fn name(&self) -> &'static str {
+        "summary"
+    }
+
+    fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
+        let signals = match &analysis.intents {
+            Some(intents) => Signals::from_tasks(intents, analysis.sentiment.as_ref()),
+            None => Signals {
+                primary_intent_turns: Vec::new(),
+                sentiment: analysis.sentiment.as_ref().map(|s| s.turns.iter().map(|t| t.score).collect()),
+            },
+        };
+        let summary = self.model.summarize(
+            context.conversation,
+            context.display,
+            context.embeddings,
+            context.truncated,
+            &signals,
+        );
+        let mut summary = match summary {
+            Ok(s) => s,
+            Err(Error::InvalidInput { message, .. }) => {
+                analysis.warnings.push(format!("no summary: {message}"));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(generator) = &self.generator {
+            // The rewrite is an extra: when it fails the grounded note stands, with the reason.
+            let rewrite = llm::rewrite(
+                generator,
+                &summary,
+                context.conversation,
+                context.display,
+                &self.generation,
+                context.on_token,
+            );
+            match rewrite {
+                Ok(r) => summary.rewrite = Some(r),
+                Err(e) => analysis.warnings.push(format!("no LLM rewrite of the note: {e}")),
+            }
+        }
+        analysis.summary = Some(summary);
+        Ok(())
+    }
+}

@@ -1,0 +1,468 @@
+//! Fine-tuning the top layers of a BERT encoder together with a linear head (`copiloot train intent
+//! --fine-tune`), with candle's autograd and AdamW on cross-entropy.
+//!
+//! Only the top `layers` transformer layers (by default all) are trained: the frozen lower layers'
+//! hidden states are computed once per text and kept, so an epoch costs a forward and backward pass
+//! through the trained layers only. Training uses BERT's recipe: dropout, linear warm-up then decay, batches of similar length.
+//! The head starts from the logistic-regression head on the frozen embeddings and is refitted (L-BFGS) at
+//! the end on the embeddings of the tuned encoder as it will run (the saved folder, loaded like any
+//! encoder). The result is a normal encoder folder (updated `model.safetensors`, tokenizer,
+//! sentence-transformers files) plus `head.json`, which `--model DIR` loads as one classifier.
+
+mod bert_layers;
+
+use bert_layers::{
+    embed, layer_tensor_names, mask_bias, mean_pool_normalised, BertWeights, Dropout, Layer,
+};
+use crate::training::head::{LinearHead, TrainConfig};
+use crate::error::{Error, Result};
+use crate::models::{Encoder, EncoderOptions, Pooling, TextRole};
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use std::path::Path;
+use tokenizers::Tokenizer;
+
+/// Settings of a fine-tuning run.
+#[derive(Debug, Clone)]
+pub struct FineTuneConfig {
+    /// How many of the top transformer layers are trained (the rest stay frozen); `None`: all of them.
+    pub layers: Option<usize>,
+    pub epochs: usize,
+    /// AdamW learning rate.
+    pub lr: f64,
+    pub batch_size: usize,
+    /// Seed of the example order and of the dropout masks.
+    pub seed: u64,
+    /// Dropout probability while training (BERT's own 0.1); 0 turns it off.
+    pub dropout: f32,
+    /// Share of the steps over which the learning rate rises linearly from 0 to `lr`; it then falls
+    /// linearly to 0 at the last step (the schedule BERT and sentence-transformers fine-tune with).
+    pub warmup: f64,
+    /// Label smoothing of the training loss (0 = plain cross-entropy).
+    pub label_smoothing: f64,
+    /// Layer-wise learning-rate decay: the top layer (and the head) train at `lr`, each layer below at
+    /// `layer_decay` times the rate of the one above (1 = one rate for all, the BERT recipe).
+    pub layer_decay: f64,
+    /// The logistic-regression head fitted before and after.
+    pub head: TrainConfig,
+    /// How the run is described in the saved head's metadata (e.g. the command line).
+    pub source: String,
+}
+
+impl Default for FineTuneConfig {
+    fn default() -> Self {
+        Self {
+            layers: None,
+            epochs: 2,
+            lr: 1e-4,
+            batch_size: 32,
+            seed: 1,
+            dropout: 0.1,
+            warmup: 0.1,
+            label_smoothing: 0.1,
+            layer_decay: 1.0,
+            head: TrainConfig::default(),
+            source: "copiloot fine-tuning".into(),
+        }
+    }
+}
+
+/// The outcome (the folder itself is written by [`fine_tune`]): the refitted head, the accuracy of the
+/// frozen head it started from on the same texts, and the mean training loss of every epoch.
+pub struct FineTuned {
+    pub head: LinearHead,
+    pub frozen_train_accuracy: f64,
+    pub epoch_losses: Vec<f64>,
+}
+
+/// Token ids of each text as the encoder would see it (prompt, truncation that keeps the last token).
+fn tokenize(dir: &Path, encoder: &Encoder, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+    let path = dir.join("tokenizer.json");
+    let mut tok = Tokenizer::from_file(&path).map_err(|e| Error::model_load(&path, e))?;
+    tok.with_padding(None);
+    tok.with_truncation(None).map_err(|e| Error::model_load(&path, e))?;
+    let prompt = encoder.prompt(TextRole::Query);
+    let inputs: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
+    let enc = tok.encode_batch(inputs, true).map_err(|e| Error::Inference(format!("tokenizer: {e}")))?;
+    let max = encoder.max_tokens().max(2);
+    Ok(enc
+        .iter()
+        .map(|e| {
+            let ids = e.get_ids();
+            if ids.len() <= max {
+                return ids.to_vec();
+            }
+            let mut cut = ids[..max - 1].to_vec();
+            cut.extend(ids.last());
+            cut
+        })
+        .collect())
+}
+
+/// A padded batch of cached hidden states `[n, len, hidden]` and its 0/1 mask `[n, len]`.
+fn pad_batch(rows: &[&Tensor]) -> Result<(Tensor, Tensor)> {
+    let len = rows.iter().map(|r| r.dim(0).unwrap_or(0)).max().unwrap_or(1).max(1);
+    let mut padded = Vec::with_capacity(rows.len());
+    let mut mask = Vec::with_capacity(rows.len() * len);
+    for r in rows {
+        let l = r.dim(0)?;
+        padded.push(if l < len { r.pad_with_zeros(0, 0, len - l)? } else { (*r).clone() });
+        mask.extend(std::iter::repeat_n(1f32, l));
+        mask.extend(std::iter::repeat_n(0f32, len - l));
+    }
+    let mask = Tensor::from_vec(mask, (rows.len(), len), &Device::Cpu)?;
+    Ok((Tensor::stack(&padded, 0)?, mask))
+}
+
+/// Runs the embeddings and the frozen lower layers once per text; returns each text's hidden states
+/// `[tokens, hidden]` at the first trained layer.
+fn frozen_states(weights: &BertWeights, lower: &[Layer], ids: &[Vec<u32>]) -> Result<Vec<Tensor>> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| ids[i].len());
+    let mut out: Vec<Option<Tensor>> = vec![None; ids.len()];
+    for chunk in order.chunks(32) {
+        let len = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(1).max(1);
+        let mut flat = Vec::with_capacity(chunk.len() * len);
+        let mut mask = Vec::with_capacity(chunk.len() * len);
+        for &i in chunk {
+            let row = &ids[i];
+            flat.extend_from_slice(row);
+            flat.extend(std::iter::repeat_n(0u32, len - row.len()));
+            mask.extend(std::iter::repeat_n(1f32, row.len()));
+            mask.extend(std::iter::repeat_n(0f32, len - row.len()));
+        }
+        let t = Tensor::from_vec(flat, (chunk.len(), len), &Device::Cpu)?;
+        let bias = mask_bias(&Tensor::from_vec(mask, (chunk.len(), len), &Device::Cpu)?)?;
+        let mut x = embed(weights, &t)?;
+        for layer in lower {
+            x = layer.forward(&x, &bias)?;
+        }
+        for (j, &i) in chunk.iter().enumerate() {
+            out[i] = Some(x.get(j)?.narrow(0, 0, ids[i].len())?.contiguous()?);
+        }
+    }
+    out.into_iter()
+        .map(|t| t.ok_or_else(|| Error::Inference("a text lost its hidden states".into())))
+        .collect()
+}
+
+/// Sentence vectors from cached states through `top` layers (no gradient kept); the tests compare
+/// them with the encoder's.
+#[cfg(test)]
+fn embeddings(states: &[Tensor], top: &[Layer]) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(states.len());
+    for chunk in states.chunks(64) {
+        let refs: Vec<&Tensor> = chunk.iter().collect();
+        let (mut x, mask) = pad_batch(&refs)?;
+        let bias = mask_bias(&mask)?;
+        for layer in top {
+            x = layer.forward(&x, &bias)?.detach();
+        }
+        out.extend(mean_pool_normalised(&x, &mask)?.to_vec2::<f32>()?);
+    }
+    Ok(out)
+}
+
+/// The batches of one epoch: a seeded shuffle, then texts of similar length grouped together within
+/// windows of 50 batches (so little of a batch is padding), then the batches themselves shuffled.
+fn epoch_batches(lengths: &[usize], batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = crate::rng::SplitMix64(seed);
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    rng.shuffle(&mut order);
+    let size = batch_size.max(1);
+    let mut batches = Vec::with_capacity(order.len().div_ceil(size));
+    for window in order.chunks_mut(size * 50) {
+        window.sort_by_key(|&i| lengths[i]);
+        batches.extend(window.chunks(size).map(<[usize]>::to_vec));
+    }
+    rng.shuffle(&mut batches);
+    batches
+}
+
+/// Learning rate at `step` of `total`: linear warm-up over the first `warmup` share, then linear decay.
+fn scheduled_lr(lr: f64, step: usize, total: usize, warmup: f64) -> f64 {
+    let warm = (warmup.clamp(0.0, 1.0) * total as f64).round() as usize;
+    if step < warm {
+        return lr * (step + 1) as f64 / warm as f64;
+    }
+    lr * (total - step) as f64 / (total - warm).max(1) as f64
+}
+
+/// What a training step works on: the trained layers and head, the cached inputs and the gold labels.
+struct Trainable<'a> {
+    layers: &'a [Layer],
+    w: &'a Var,
+    b: &'a Var,
+    states: &'a [Tensor],
+    gold: &'a [u32],
+    config: &'a FineTuneConfig,
+}
+
+impl Trainable<'_> {
+    /// Forward and backward pass of one batch: the gradients of its mean loss, its summed loss and its
+    /// correct predictions. (Splitting a batch over two threads was slower on 2 cores: candle 0.11 already
+    /// runs its element-wise kernels on its own thread pool, and two callers contend for it.)
+    fn batch_gradients(&self, idx: &[usize], step: usize) -> Result<(GradStore, f64, usize)> {
+        let seed = self.config.seed.wrapping_add(step as u64);
+        let refs: Vec<&Tensor> = idx.iter().map(|&i| &self.states[i]).collect();
+        let (mut x, mask) = pad_batch(&refs)?;
+        let bias = mask_bias(&mask)?;
+        let mut dropout = Dropout::new(self.config.dropout, seed);
+        for layer in self.layers {
+            x = layer.forward_train(&x, &bias, Some(&mut dropout))?;
+        }
+        let pooled = mean_pool_normalised(&x, &mask)?;
+        let logits = pooled.matmul(&self.w.as_tensor().t()?)?.broadcast_add(self.b.as_tensor())?;
+        let gold: Vec<u32> = idx.iter().map(|&i| self.gold[i]).collect();
+        let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
+        let right = predicted.iter().zip(&gold).filter(|(p, g)| p == g).count();
+        let target = Tensor::from_vec(gold, idx.len(), &Device::Cpu)?;
+        let loss = smoothed_cross_entropy(&logits, &target, self.config.label_smoothing)?;
+        let grads = loss.backward()?;
+        Ok((grads, loss.to_scalar::<f32>()? as f64 * idx.len() as f64, right))
+    }
+}
+
+/// Cross-entropy against targets smoothed by `eps` (the gold class gets 1−eps, the rest share eps):
+/// the loss never reaches zero on texts the head already gets right, so they keep shaping the encoder.
+fn smoothed_cross_entropy(logits: &Tensor, target: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let log_p = candle_nn::ops::log_softmax(logits, 1)?;
+    let nll = log_p.gather(&target.unsqueeze(1)?, 1)?.neg()?.mean_all()?;
+    if eps <= 0.0 {
+        return Ok(nll);
+    }
+    let uniform = log_p.mean(1)?.neg()?.mean_all()?;
+    (nll * (1.0 - eps))? + (uniform * eps)?
+}
+
+/// Fine-tunes the top layers of the BERT encoder in `dir` (loaded as `encoder`) on labelled texts and
+/// writes the tuned encoder with its head to the folder `out` (through a hidden `.NAME.partial` folder
+/// that is renamed at the end, so a failed run leaves nothing half-written). `progress` receives a line
+/// per stage and every 50 batches.
+pub fn fine_tune(
+    dir: &Path,
+    encoder: &Encoder,
+    texts: &[&str],
+    labels: &[String],
+    config: &FineTuneConfig,
+    out: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<FineTuned> {
+    super::head::check_labels(labels)?;
+    if encoder.pooling() != Pooling::Mean {
+        return Err(Error::Config(
+            "fine-tuning supports mean-pooled encoders (like the default multilingual-e5-small)".into(),
+        ));
+    }
+    let mut weights = BertWeights::load(dir)?;
+    let total = weights.shape.num_hidden_layers;
+    let layers = config.layers.unwrap_or(total);
+    if layers == 0 || layers > total {
+        return Err(Error::Config(format!("--layers must be between 1 and {total} (the encoder's layers)")));
+    }
+    if !(0.0..1.0).contains(&config.dropout) {
+        return Err(Error::Config(format!("--dropout must be in 0..1 (got {})", config.dropout)));
+    }
+    if !(0.0..=1.0).contains(&config.warmup) {
+        return Err(Error::Config(format!(
+            "--warmup is a share of the steps, 0..=1 (got {})",
+            config.warmup
+        )));
+    }
+    if !(0.0..1.0).contains(&config.label_smoothing) {
+        return Err(Error::Config(format!(
+            "--label-smoothing must be in 0..1 (got {})",
+            config.label_smoothing
+        )));
+    }
+    if !(config.layer_decay > 0.0 && config.layer_decay <= 1.0) {
+        return Err(Error::Config(format!("--layer-decay must be in (0, 1] (got {})", config.layer_decay)));
+    }
+    if !(config.lr > 0.0 && config.lr.is_finite()) || config.epochs == 0 || config.batch_size == 0 {
+        return Err(Error::Config("--lr, --epochs and --train-batch-size must be positive".into()));
+    }
+    let first_trained = total - layers;
+    let lower: Vec<Layer> = (0..first_trained).map(|i| Layer::frozen(&weights, i)).collect::<Result<_>>()?;
+    let ids = tokenize(dir, encoder, texts)?;
+    progress(&format!("running the {first_trained} frozen layers once over {} texts", texts.len()));
+    let states = frozen_states(&weights, &lower, &ids)?;
+    drop(lower);
+
+    // One group of variables per trained layer (bottom first), each with its share of the peak rate.
+    let mut trained = Vec::new();
+    let mut groups: Vec<(Vec<Var>, f64)> = Vec::new();
+    for i in first_trained..total {
+        let (layer, v) = Layer::trainable(&weights, i)?;
+        trained.push(layer);
+        groups.push((v, config.layer_decay.powi((total - 1 - i) as i32)));
+    }
+    progress("fitting the frozen head");
+    let start = encoder.embed(texts)?;
+    let head0 = LinearHead::train("intent", encoder.model_id(), &start, labels, &config.head)?;
+    drop(start);
+    progress(&format!("frozen head: train accuracy {:.2} %", 100.0 * head0.meta().training.train_accuracy));
+    let (w0, b0) = head0.parts();
+    let c = head0.labels().len();
+    let dim = head0.dim();
+    let w = Var::from_tensor(&Tensor::from_vec(w0.to_vec(), (c, dim), &Device::Cpu)?)?;
+    let b = Var::from_tensor(&Tensor::from_vec(b0.to_vec(), c, &Device::Cpu)?)?;
+    groups.push((vec![w.clone(), b.clone()], 1.0));
+    let y: Vec<u32> = labels
+        .iter()
+        .map(|l| head0.labels().iter().position(|k| k == l).map(|p| p as u32))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::Inference("a label vanished from the head".into()))?;
+    let mut opts = groups
+        .into_iter()
+        .map(|(vars, share)| {
+            let params = ParamsAdamW { lr: config.lr * share, weight_decay: 0.01, ..Default::default() };
+            Ok((AdamW::new(vars, params)?, share))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+    let steps = config.epochs * texts.len().div_ceil(config.batch_size.max(1));
+    let model = Trainable { layers: &trained, w: &w, b: &b, states: &states, gold: &y, config };
+    let mut step = 0;
+    let mut epoch_losses = Vec::new();
+    for epoch in 0..config.epochs {
+        let (mut sum, mut batches, mut right) = (0.0, 0usize, 0usize);
+        let plan = epoch_batches(&lengths, config.batch_size, config.seed.wrapping_add(epoch as u64));
+        let epoch_started = std::time::Instant::now();
+        for chunk in &plan {
+            let lr = scheduled_lr(config.lr, step, steps, config.warmup);
+            let (grads, loss_sum, correct) = model.batch_gradients(chunk, step)?;
+            for (opt, share) in &mut opts {
+                opt.set_learning_rate(lr * *share);
+                opt.step(&grads)?;
+            }
+            step += 1;
+            sum += loss_sum / chunk.len() as f64;
+            right += correct;
+            batches += 1;
+            if batches % 50 == 0 && batches < plan.len() {
+                let left =
+                    epoch_started.elapsed().as_secs_f64() / batches as f64 * (plan.len() - batches) as f64;
+                progress(&format!(
+                    "epoch {}/{}: batch {batches}/{}, mean loss {:.4}, about {left:.0}s left in this epoch",
+                    epoch + 1,
+                    config.epochs,
+                    plan.len(),
+                    sum / batches as f64
+                ));
+            }
+        }
+        let mean = sum / batches.max(1) as f64;
+        progress(&format!(
+            "epoch {}/{}: mean loss {mean:.4}, train accuracy (with dropout) {:.2} %",
+            epoch + 1,
+            config.epochs,
+            100.0 * right as f64 / texts.len().max(1) as f64
+        ));
+        epoch_losses.push(mean);
+    }
+
+    drop(states);
+
+    // Write the trained layers back under their names, save the folder and refit the head on what the
+    // saved encoder computes (in the precision the caller's encoder runs, q8 by default, as the
+    // classifier will run it).
+    for (k, layer_index) in (first_trained..total).enumerate() {
+        for (name, t) in layer_tensor_names(layer_index).into_iter().zip(trained[k].tensors()) {
+            let full = format!("{}{name}", weights.prefix);
+            let key = if weights.tensors.contains_key(&full) {
+                full
+            } else {
+                full.replace("LayerNorm.weight", "LayerNorm.gamma")
+                    .replace("LayerNorm.bias", "LayerNorm.beta")
+            };
+            weights.tensors.insert(key, t.detach());
+        }
+    }
+    let tmp = partial_folder(out)?;
+    let result = (|| -> Result<LinearHead> {
+        write_encoder(&weights, dir, encoder, &tmp)?;
+        progress("refitting the head on the tuned encoder");
+        let options = EncoderOptions { precision: encoder.precision() };
+        let tuned = Encoder::from_dir_with(&tmp, &options)?.embed(texts)?;
+        let mut head = LinearHead::train("intent", encoder.model_id(), &tuned, labels, &config.head)?;
+        head.set_source(config.source.clone());
+        progress(&format!(
+            "refitted head: train accuracy {:.2} %",
+            100.0 * head.meta().training.train_accuracy
+        ));
+        head.save(&tmp)?;
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+        Ok(head)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let frozen_train_accuracy = head0.meta().training.train_accuracy;
+    Ok(FineTuned { head: result?, frozen_train_accuracy, epoch_losses })
+}
+
+/// Files of the base folder copied unchanged next to the tuned weights.
+const COPIED: &[&str] = &[
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+];
+
+/// An empty hidden folder `.NAME.partial` next to `out`, where the result is written before the rename.
+fn partial_folder(out: &Path) -> Result<std::path::PathBuf> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+    let tmp = parent.join(format!(".{name}.partial"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(tmp.join("1_Pooling")).map_err(|e| Error::io(&tmp, e))?;
+    Ok(tmp)
+}
+
+/// Writes the tuned encoder into `tmp`: the weights, the base folder's other files, and the prompts
+/// (written explicitly: the e5 default is recognised by name, which the copy no longer has).
+fn write_encoder(weights: &BertWeights, base_dir: &Path, encoder: &Encoder, tmp: &Path) -> Result<()> {
+    for f in COPIED {
+        let src = base_dir.join(f);
+        if src.is_file() {
+            std::fs::copy(&src, tmp.join(f)).map_err(|e| Error::io(&src, e))?;
+        }
+    }
+    if !tmp.join("1_Pooling/config.json").is_file() {
+        let pooling =
+            serde_json::json!({"word_embedding_dimension": encoder.dim(), "pooling_mode_mean_tokens": true});
+        write(&tmp.join("1_Pooling/config.json"), &pooling.to_string())?;
+        let modules = serde_json::json!([
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
+        ]);
+        write(&tmp.join("modules.json"), &modules.to_string())?;
+    }
+    let prompts = serde_json::json!({
+        "prompts": {"query": encoder.prompt(TextRole::Query), "passage": encoder.prompt(TextRole::Passage)},
+        "default_prompt_name": null
+    });
+    write(&tmp.join("config_sentence_transformers.json"), &prompts.to_string())?;
+    let weights_path = tmp.join("model.safetensors");
+    candle_core::safetensors::save(&weights.tensors, &weights_path)
+        .map_err(|e| Error::io(&weights_path, std::io::Error::other(e.to_string())))
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests;
