@@ -92,6 +92,13 @@ class Analysis:
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other top-level field, e.g. of a task added to the Rust pipeline after this class was
+        written (``None`` when the Analysis has no such field), so new tasks need no change here."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._data.get(name)
+
     @property
     def conversation_id(self) -> str:
         return str(self._data["conversation_id"])

@@ -157,3 +157,13 @@ def test_generator_rewrites_the_summary_note() -> None:
     # The rewrite keeps the grounded fields' evidence and checks its own claims.
     assert set(rewrite["evidence_turns"]) >= set(a["summary"]["reason"]["turns"])
     assert isinstance(rewrite["unsupported_claims"], list) and isinstance(rewrite["missing_facts"], list)
+
+
+def test_every_top_level_field_is_an_attribute() -> None:
+    """A field a new Rust task adds is readable without a change to the Python class."""
+    a = copiloot.Analysis({"conversation_id": "c", "churn": {"score": 0.4}, "alerts": [{"id": "save_offer"}]})
+    assert a.churn == {"score": 0.4} == a["churn"]
+    assert a.alerts == [{"id": "save_offer"}]
+    assert a.knowledge is None
+    with pytest.raises(AttributeError):
+        a._private  # noqa: B018

@@ -301,3 +301,47 @@ fn softmax_and_argmax() {
     assert!((v.iter().sum::<f32>() - 1.0).abs() < 1e-6);
     assert_eq!(argmax(&v).0, 2);
 }
+
+/// A task from outside the default list: it reads what the churn task wrote, so it must run after it.
+struct ChurnAudit;
+
+impl super::ConversationTask for ChurnAudit {
+    fn name(&self) -> &'static str {
+        "churn_audit"
+    }
+
+    fn run(&self, context: &mut super::TaskContext<'_>, analysis: &mut crate::Analysis) -> crate::Result<()> {
+        let score = analysis.churn.as_ref().map(|c| c.score).unwrap_or(f64::NAN);
+        analysis
+            .warnings
+            .push(format!("audit: churn {score:.3} over {} turn vectors", context.embeddings.len()));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_facade_runs_the_registered_tasks_in_order_then_added_ones() {
+    let Some(_) = encoder() else { return };
+    let options = crate::CopilotOptions { models_dir: Some(models_dir()), ..Default::default() };
+    let copilot = crate::Copilot::new(options).unwrap();
+    let names: Vec<&str> = copilot.tasks().iter().map(|t| t.name()).collect();
+    assert_eq!(names, ["intent", "sentiment", "summary", "churn"]);
+    assert!(copilot.task::<super::IntentTask>().is_some() && copilot.task::<ChurnAudit>().is_none());
+
+    let audited = copilot.clone().with_task(std::sync::Arc::new(ChurnAudit));
+    let c = conversation(&[
+        (Speaker::Customer, "Ik wil mijn abonnement opzeggen, ik stap over naar een andere provider."),
+        (Speaker::Agent, "Dat regel ik voor u, de opzegging gaat per 1 maart in."),
+    ]);
+    let plain = copilot.analyze(&c).unwrap();
+    let with_audit = audited.analyze(&c).unwrap();
+    let score = plain.churn.as_ref().unwrap().score;
+    assert!(score > 0.5, "a cancellation with a competitor is high risk: {score}");
+    assert_eq!(with_audit.warnings.last().unwrap(), &format!("audit: churn {score:.3} over 2 turn vectors"));
+    // The added task changes nothing the default tasks wrote.
+    assert_eq!(
+        (&with_audit.intents, &with_audit.summary, &with_audit.churn),
+        (&plain.intents, &plain.summary, &plain.churn)
+    );
+    assert_eq!(audited.tasks().last().unwrap().name(), "churn_audit");
+}

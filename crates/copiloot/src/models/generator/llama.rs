@@ -142,6 +142,18 @@ pub fn requantized_tensors(file: &GgufFile) -> usize {
         .count()
 }
 
+impl super::decoder::Decoder for Llama {
+    fn forward(&mut self, ids: &[u32], pos: usize) -> Result<candle_core::Tensor> {
+        let logits = Llama::forward(self, ids, pos)?;
+        let n = logits.len();
+        Ok(candle_core::Tensor::from_vec(logits, n, &candle_core::Device::Cpu)?)
+    }
+
+    fn clear(&mut self) {
+        Llama::clear(self)
+    }
+}
+
 impl Llama {
     pub fn load(file: &GgufFile) -> Result<Self> {
         let err = |m: String| Error::model_load(&file.path, m);

@@ -5,22 +5,23 @@
 //! model sits behind a `Mutex`: generations on one `Generator` run one at a time (each clears the cache
 //! first); load a second `Generator` for parallel generations.
 
+mod candle;
 mod chat;
+mod decoder;
 mod gguf;
 mod llama;
 mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate, TemplateSource};
+pub use decoder::Decoder;
 pub use gguf::{Architecture, GgufFile};
 
 use super::source::ModelSource;
 use crate::error::{Error, Location, Result};
 use candle_core::quantized::GgmlDType;
-use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2, quantized_qwen3};
+use candle_transformers::models::quantized_llama;
 use serde::{Deserialize, Serialize};
-use std::io::Cursor;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -134,43 +135,6 @@ pub struct GeneratorInfo {
     pub load_ms: f64,
 }
 
-enum Model {
-    Own(llama::Llama),
-    Llama(quantized_llama::ModelWeights),
-    Qwen2(quantized_qwen2::ModelWeights),
-    Qwen3(quantized_qwen3::ModelWeights),
-    Gemma3(quantized_gemma3::ModelWeights),
-}
-
-impl Model {
-    /// Logits (f32, one per vocabulary entry) after feeding `ids` at positions `pos..`.
-    fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Tensor> {
-        let x = || Tensor::new(ids, &Device::Cpu)?.unsqueeze(0);
-        let logits = match self {
-            Self::Own(m) => {
-                let logits = m.forward(ids, pos)?;
-                let n = logits.len();
-                Tensor::from_vec(logits, n, &Device::Cpu)?
-            }
-            Self::Llama(m) => m.forward(&x()?, pos)?,
-            Self::Qwen2(m) => m.forward(&x()?, pos)?,
-            Self::Qwen3(m) => m.forward(&x()?, pos)?,
-            Self::Gemma3(m) => m.forward(&x()?, pos)?,
-        };
-        Ok(logits.flatten_all()?.to_dtype(candle_core::DType::F32)?)
-    }
-    fn clear(&mut self) {
-        match self {
-            Self::Own(m) => m.clear(),
-            Self::Llama(m) => m.clear_kv_cache(),
-            Self::Qwen2(m) => m.clear_kv_cache(),
-            Self::Qwen3(m) => m.clear_kv_cache(),
-            // gemma3 has no clear: it restarts its cache whenever position 0 is fed.
-            Self::Gemma3(_) => {}
-        }
-    }
-}
-
 /// The generator a user names: `default` (the catalog's generator, installed in `models_dir`), a `.gguf`
 /// file, a folder holding one, or a hub file `org/name[@rev]:file.gguf`.
 pub fn source_for(spec: &str, models_dir: &Path) -> Result<ModelSource> {
@@ -186,7 +150,7 @@ pub fn source_for(spec: &str, models_dir: &Path) -> Result<ModelSource> {
 
 /// A loaded local LLM. See the module docs for the threading rule.
 pub struct Generator {
-    model: Mutex<Model>,
+    model: Mutex<Box<dyn Decoder>>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     stop_ids: Vec<u32>,
@@ -255,7 +219,7 @@ impl Generator {
         };
         let (model, engine, engine_note, requantized_tensors) = match own {
             Ok(()) => (
-                Model::Own(llama::Llama::load(&file)?),
+                Box::new(llama::Llama::load(&file)?) as Box<dyn Decoder>,
                 Engine::Copiloot,
                 None,
                 llama::requantized_tensors(&file),
@@ -272,7 +236,12 @@ impl Generator {
                 if file.architecture == Architecture::Llama {
                     context_length = context_length.min(LLAMA_MAX_POSITIONS);
                 }
-                (load_model(&file)?, Engine::Candle, note, requantized)
+                (
+                    Box::new(candle::CandleModel::load(&file)?) as Box<dyn Decoder>,
+                    Engine::Candle,
+                    note,
+                    requantized,
+                )
             }
         };
         let info = GeneratorInfo {
@@ -425,35 +394,6 @@ impl Generator {
     fn decode(&self, ids: &[u32]) -> Result<String> {
         self.tokenizer.decode(ids, true).map_err(|e| Error::Inference(format!("tokenizer decode: {e}")))
     }
-}
-
-fn load_model(file: &GgufFile) -> Result<Model> {
-    let device = Device::Cpu;
-    let mut reader = Cursor::new(&file.bytes);
-    let content = gguf_file_clone(file)?;
-    let err = |e: candle_core::Error| {
-        Error::model_load(&file.path, format!("{} weights: {e}", file.architecture_name))
-    };
-    Ok(match file.architecture {
-        Architecture::Llama => Model::Llama(
-            quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
-        ),
-        Architecture::Qwen2 => Model::Qwen2(
-            quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
-        ),
-        Architecture::Qwen3 => Model::Qwen3(
-            quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
-        ),
-        Architecture::Gemma3 => Model::Gemma3(
-            quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device).map_err(err)?,
-        ),
-    })
-}
-
-/// The loaders take the header by value; reading it again from the bytes is cheap (metadata only).
-fn gguf_file_clone(file: &GgufFile) -> Result<candle_core::quantized::gguf_file::Content> {
-    candle_core::quantized::gguf_file::Content::read(&mut Cursor::new(&file.bytes))
-        .map_err(|e| Error::model_load(&file.path, e))
 }
 
 #[cfg(test)]
