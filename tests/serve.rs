@@ -374,3 +374,164 @@ fn a_client_that_leaves_a_stream_stops_the_generation() {
     assert_eq!(metric(&text, "copiloot_in_flight"), 0.0, "{text}");
     assert_eq!(metric(&text, "copiloot_cancelled_total"), 1.0, "{text}");
 }
+
+/// Every `"/…"` string literal in the server's source (`crates/copiloot-cli/src/serve/`): a route has
+/// its path written there, so these are the candidates for "a path the router serves".
+fn path_literals_in_serve_source() -> std::collections::BTreeSet<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("crates/copiloot-cli/src/serve"), &mut files);
+    let mut paths = std::collections::BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for piece in text.split("\"/").skip(1) {
+            let literal: String = piece.chars().take_while(|&c| c != '"').collect();
+            if !literal.is_empty() && literal.chars().all(|c| c.is_ascii_alphanumeric() || "/_.-".contains(c))
+            {
+                paths.insert(format!("/{literal}"));
+            }
+        }
+    }
+    paths
+}
+
+#[test]
+fn openapi_documents_every_route_and_every_documented_route_answers() {
+    let s = Server::start(&[]);
+    let (status, _, body) = s.request("GET", "/openapi.json", &[], b"");
+    assert_eq!(status, 200);
+    let spec: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    let methods = ["get", "post", "put", "patch", "delete", "head", "options", "trace"];
+    let json = [("Content-Type", "application/json")];
+
+    // Spec → router: every documented path and method is served (an empty body may be refused, but the
+    // route exists).
+    let mut documented = 0;
+    for (path, item) in paths {
+        for method in methods.iter().filter(|m| item.get(**m).is_some()) {
+            let (status, _, body) = s.request(&method.to_uppercase(), path, &json, b"");
+            assert!(
+                status != 404 && status != 405,
+                "{method} {path} is documented but answers {status}: {body}"
+            );
+            assert!(status != 0, "{method} {path}: no answer");
+            documented += 1;
+        }
+    }
+    assert!(documented >= 12, "only {documented} operations documented");
+
+    // Router → spec: every path written in the server's source that answers a GET or a POST (anything
+    // but the JSON 404 or a 405) is documented with that method.
+    let candidates = path_literals_in_serve_source();
+    assert!(candidates.contains("/v1/analyze") && candidates.contains("/panel"), "{candidates:?}");
+    let mut served = 0;
+    for path in &candidates {
+        for method in ["GET", "POST"] {
+            let (status, _, _) = s.request(method, path, &json, b"");
+            if status == 404 || status == 405 {
+                continue;
+            }
+            served += 1;
+            let documented = spec["paths"][path.as_str()].get(method.to_lowercase()).is_some();
+            assert!(documented, "{method} {path} is served ({status}) but missing from /openapi.json");
+        }
+    }
+    assert_eq!(served, documented, "the served and the documented operations differ");
+}
+
+/// Whether `schema` leads to `#/components/schemas/{target}` through its `$ref`s.
+fn reaches(spec: &serde_json::Value, schema: &serde_json::Value, target: &str) -> bool {
+    fn walk(
+        spec: &serde_json::Value,
+        v: &serde_json::Value,
+        target: &str,
+        seen: &mut std::collections::BTreeSet<String>,
+    ) -> bool {
+        match v {
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+                if k == "$ref" {
+                    let name = v.as_str().unwrap().trim_start_matches("#/components/schemas/").to_string();
+                    name == target
+                        || (seen.insert(name.clone())
+                            && walk(spec, &spec["components"]["schemas"][name.as_str()], target, seen))
+                } else {
+                    walk(spec, v, target, seen)
+                }
+            }),
+            serde_json::Value::Array(items) => items.iter().any(|v| walk(spec, v, target, seen)),
+            _ => false,
+        }
+    }
+    walk(spec, schema, target, &mut std::collections::BTreeSet::new())
+}
+
+#[test]
+fn openapi_bodies_are_the_data_contract_types() {
+    let s = Server::start(&[]);
+    let (status, _, body) = s.request("GET", "/openapi.json", &[], b"");
+    assert_eq!(status, 200);
+    let spec: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+
+    // /v1/analyze: a Conversation (or a text/plain transcript with ?id=) in, the Analysis out, errors as
+    // the error body.
+    let analyze = &spec["paths"]["/v1/analyze"]["post"];
+    let request = &analyze["requestBody"]["content"];
+    assert_eq!(
+        request["application/json"]["schema"]["$ref"], "#/components/schemas/Conversation",
+        "{analyze}"
+    );
+    assert_eq!(request["text/plain"]["schema"]["type"], "string", "{analyze}");
+    assert!(analyze["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "id" && p["in"] == "query"));
+    let ok = &analyze["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(ok["$ref"], "#/components/schemas/Analysis", "{analyze}");
+    for status in ["400", "401", "413", "429", "504"] {
+        let error = &analyze["responses"][status]["content"]["application/json"]["schema"];
+        assert_eq!(error["$ref"], "#/components/schemas/ErrorBody", "{status}: {analyze}");
+    }
+    let analysis = &spec["components"]["schemas"]["Analysis"];
+    for field in ["schema_version", "conversation_id", "language", "intents", "sentiment", "summary", "churn"]
+    {
+        assert!(analysis["properties"].get(field).is_some(), "Analysis lacks {field}: {analysis}");
+    }
+    assert!(spec["components"]["schemas"]["Conversation"]["properties"].get("turns").is_some());
+
+    // The other routes' bodies lead to the core types.
+    let response =
+        |path: &str, media: &str| spec["paths"][path]["post"]["responses"]["200"]["content"][media].clone();
+    let cases = [
+        ("/v1/analyze/batch", "application/json", "Analysis"),
+        ("/v1/intent", "application/json", "IntentPrediction"),
+        ("/v1/sentiment", "application/json", "SentimentLabel"),
+        ("/v1/summarize", "application/json", "Summary"),
+        ("/v1/churn", "application/json", "ChurnRisk"),
+        ("/v1/summarize/stream", "text/event-stream", "Summary"),
+    ];
+    for (path, media, target) in cases {
+        assert!(reaches(&spec, &response(path, media), target), "{path} does not lead to {target}");
+    }
+    let batch_request =
+        &spec["paths"]["/v1/analyze/batch"]["post"]["requestBody"]["content"]["application/json"];
+    assert!(reaches(&spec, batch_request, "Conversation"), "{batch_request}");
+
+    // Every reference resolves.
+    let text = spec.to_string();
+    for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap();
+        assert!(spec["components"]["schemas"].get(name).is_some(), "dangling $ref to {name}");
+    }
+}

@@ -3,13 +3,18 @@
 //! Models are loaded once and shared; inference runs on blocking threads behind a bounded gate
 //! (`--max-concurrency` running + `--queue` waiting, anything more gets 429 with `Retry-After`).
 //! Loopback only unless an API key is set; CORS off unless an origin is given.
+//!
+//! Modules, each using only the ones to its right (no cycles): `router` (the app) → `routes` (handlers
+//! with their docs) → `openapi` → `bodies`, `state` → `jobs` → `error`, `metrics`.
 
-mod api;
-mod gate;
+mod bodies;
+mod error;
+mod jobs;
 mod metrics;
 mod openapi;
-mod stream;
-mod tasks;
+mod router;
+mod routes;
+mod state;
 
 use crate::common::ModelArgs;
 use anyhow::Context;
@@ -51,14 +56,6 @@ pub struct ServeArgs {
     pub generator: crate::common::GeneratorArgs,
 }
 
-/// What every handler shares.
-pub struct AppState {
-    pub copilot: copiloot::Copilot,
-    pub gate: gate::Gate,
-    pub metrics: metrics::Metrics,
-    pub timeout: Duration,
-}
-
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if !args.host.is_loopback() && args.api_key.as_deref().is_none_or(str::is_empty) {
         anyhow::bail!(
@@ -68,15 +65,22 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let copilot = args.generator.attach(args.model.copilot()?, args.model.models_dir.as_deref())?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let state = Arc::new(AppState {
-        copilot,
-        gate: gate::Gate::new(args.max_concurrency.unwrap_or(cores).max(1), args.queue),
-        metrics: metrics::Metrics::default(),
-        timeout: Duration::from_secs(args.timeout_secs.max(1)),
-    });
+    let metrics = Arc::new(metrics::Metrics::default());
+    let jobs = jobs::Jobs::new(
+        args.max_concurrency.unwrap_or(cores).max(1),
+        args.queue,
+        Duration::from_secs(args.timeout_secs.max(1)),
+        metrics.clone(),
+    );
+    let state = Arc::new(state::AppState { copilot, jobs, metrics });
+    let options = router::Options {
+        api_key: args.api_key.clone(),
+        cors_origin: args.cors_origin.clone(),
+        max_body_bytes: args.max_body_bytes,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let app = api::router(state, args)?;
+        let app = router::router(state, &options)?;
         let addr = SocketAddr::new(args.host, args.port);
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot bind {addr}"))?;
