@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::{bert, distilbert, xlm_roberta};
@@ -12,7 +14,7 @@ use copiloot::models::{cosine, Encoder, TextRole};
 use std::path::{Path, PathBuf};
 
 fn tokenizer() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-minilm-l6-v2/tokenizer.json");
+    let p = common::models_dir().join("all-minilm-l6-v2/tokenizer.json");
     assert!(p.is_file(), "{} missing: run `bash scripts/setup.sh` first", p.display());
     p
 }

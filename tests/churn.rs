@@ -4,36 +4,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{encoder_installed, fixtures, telco};
 use copiloot::conversation::{read_conversations, ParseOptions};
 use copiloot::tasks::churn::{score_table, Band, ChurnModel, ChurnOptions, ChurnSignals};
 use copiloot::training::{Table, TrainOptions};
 use copiloot::{Copilot, CopilotOptions};
-use std::path::PathBuf;
 use std::sync::OnceLock;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `shared/data/churn/telco/telco_churn_train.csv` next to the repository (as in CI), if there.
-fn telco() -> Option<PathBuf> {
-    let candidates = [root().join("../shared/data"), PathBuf::from("/work/shared/data")];
-    let found = candidates.iter().map(|d| d.join("churn/telco/telco_churn_train.csv")).find(|p| p.is_file());
-    if found.is_none() {
-        eprintln!("SKIPPED: the Telco table is not in ../shared/data/churn/telco/");
-    }
-    found
-}
 
 fn copilot() -> Option<&'static Copilot> {
     static COPILOT: OnceLock<Option<Copilot>> = OnceLock::new();
     COPILOT
         .get_or_init(|| {
-            let models = root().join("models");
-            if !models.join("multilingual-e5-small/config.json").is_file() {
-                eprintln!("SKIPPED: the default encoder is not installed; run `copiloot models install`");
+            if !encoder_installed() {
                 return None;
             }
+            let models = common::models_dir();
             let churn = ChurnOptions { as_of: Some("2026-12-01".parse().unwrap()), ..Default::default() };
             Some(
                 Copilot::new(CopilotOptions { models_dir: Some(models), churn, ..Default::default() })
@@ -44,7 +31,7 @@ fn copilot() -> Option<&'static Copilot> {
 }
 
 fn fixture(path: &str) -> copiloot::Conversation {
-    read_conversations(&root().join("tests/fixtures").join(path), &ParseOptions::default()).unwrap().remove(0)
+    read_conversations(&fixtures().join(path), &ParseOptions::default()).unwrap().remove(0)
 }
 
 #[test]

@@ -3,53 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{conversation, encoder_installed, fixtures, ok, telco};
+use std::process::Output;
 
+/// `copiloot ARGS` on the installed models, with a fixed `--as-of` (contract months are counted from it).
 fn copiloot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_copiloot"))
-        .args(args)
-        .env("COPILOOT_MODELS", root().join("models"))
-        .env("COPILOOT_AS_OF", "2026-12-01")
-        .env_remove("COPILOOT_ENCODER")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("spawn copiloot: {e}"))
-}
-
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn encoder_installed() -> bool {
-    let ok = root().join("models/multilingual-e5-small/config.json").is_file();
-    if !ok {
-        eprintln!("SKIPPED: the default encoder is not installed");
-    }
-    ok
-}
-
-fn telco() -> Option<PathBuf> {
-    let p = root().join("../shared/data/churn/telco/telco_churn_train.csv");
-    let p =
-        if p.is_file() { p } else { PathBuf::from("/work/shared/data/churn/telco/telco_churn_train.csv") };
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: the Telco table is not in ../shared/data/churn/telco/");
-        None
-    }
+    common::output(common::copiloot_command(args).env("COPILOOT_AS_OF", "2026-12-01"), None)
 }
 
 #[test]
@@ -57,7 +18,7 @@ fn churn_scores_conversations_and_customers() {
     if !encoder_installed() {
         return;
     }
-    let fixture = root().join("tests/fixtures/conversations/nl_telecom_opzegging.txt");
+    let fixture = conversation("nl_telecom_opzegging.txt");
     let v: serde_json::Value =
         serde_json::from_str(&ok(&copiloot(&["churn", fixture.to_str().unwrap()]))).unwrap();
     assert_eq!(v["conversation_id"], "nl_telecom_opzegging");
@@ -66,7 +27,7 @@ fn churn_scores_conversations_and_customers() {
         v["churn"]["reasons"].as_array().unwrap().iter().filter_map(|r| r["text"].as_str()).collect();
     assert!(texts.iter().any(|t| t.contains("concurrent")), "{texts:?}");
 
-    let all = root().join("tests/fixtures/conversations/all.jsonl");
+    let all = conversation("all.jsonl");
     let out = ok(&copiloot(&["churn", "--input", all.to_str().unwrap(), "--by-customer"]));
     let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let vodafone = rows.iter().find(|r| r["customer_id"] == "T-551902").unwrap();
@@ -244,8 +205,8 @@ fn conversation_mode_trains_on_outcome_labels_and_scores_with_the_trained_model(
     assert_eq!(r["rows"], 12, "{r}");
     assert!(r["roc_auc"].as_f64().unwrap() >= 0.9, "cancellations rank above happy contacts: {r}");
 
-    let cancel = root().join("tests/fixtures/conversations/nl_telecom_opzegging.txt");
-    let happy = root().join("tests/fixtures/churn/nl_compliment.txt");
+    let cancel = conversation("nl_telecom_opzegging.txt");
+    let happy = fixtures().join("churn/nl_compliment.txt");
     let score = |p: &std::path::Path| -> f64 {
         let out = ok(&copiloot(&["churn", p.to_str().unwrap(), "--model", m]));
         let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();

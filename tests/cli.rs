@@ -2,38 +2,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+mod common;
+
+use common::{conversation as fixture, copiloot_command, stderr};
 use std::process::{Command, Output, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    root().join("tests/fixtures/conversations").join(name)
-}
 
 fn copiloot(args: &[&str], stdin: Option<&str>) -> Output {
     copiloot_bytes(args, stdin.map(str::as_bytes))
 }
 
-/// The binary with `args`, on the project's installed models and the default encoder.
-fn copiloot_command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
-    cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
-    cmd
-}
-
 fn copiloot_bytes(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = copiloot_command(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn copiloot: {e}"));
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        use std::io::Write;
-        pipe.write_all(text).unwrap_or_else(|e| panic!("{e}"));
-    }
-    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+    common::output(&mut copiloot_command(args), stdin)
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -45,10 +24,6 @@ fn json(out: &Output) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
 }
 
 #[test]
@@ -208,7 +183,7 @@ fn models_verify_reports_installed_defaults() {
 #[test]
 fn offline_hub_model_says_what_to_do() {
     let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
+    let mut cmd = Command::new(common::copiloot_bin());
     let out = cmd
         .args(["embed", "--encoder", "intfloat/multilingual-e5-base"])
         .env("HF_HUB_OFFLINE", "1")
@@ -275,7 +250,7 @@ fn redact_conversations_and_bad_utf8() {
 }
 
 fn smollm2() -> String {
-    root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf").display().to_string()
+    common::models_dir().join("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf").display().to_string()
 }
 
 #[test]

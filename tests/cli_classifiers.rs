@@ -3,31 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn installed() -> bool {
-    let ok = root().join("models/multilingual-e5-small/config.json").is_file();
-    if !ok {
-        eprintln!("SKIPPED: the default encoder is not installed; run `copiloot models install`");
-    }
-    ok
-}
-
-fn copiloot(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
-    cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
-    cmd.env_remove("COPILOOT_EMBED_CACHE").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.output().unwrap_or_else(|e| panic!("spawn copiloot: {e}"))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
+use common::{copiloot, encoder_installed as installed, fixtures, stderr};
+use std::path::Path;
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
     let path = dir.join(name);
@@ -71,7 +50,7 @@ fn train_then_eval_a_head_and_analyze_with_it() {
     assert_eq!(r["accuracy"], 1.0, "{r}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("macro-F1"));
 
-    let conv = root().join("tests/fixtures/conversations/nl_telecom_opzegging.txt");
+    let conv = common::conversation("nl_telecom_opzegging.txt");
     let out = copiloot(&["analyze", conv.to_str().unwrap(), "--intent-model", &head]);
     assert!(out.status.success(), "{}", stderr(&out));
     let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -85,7 +64,7 @@ fn a_hugging_face_classifier_evaluates_and_analyzes_with_its_own_labels() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let model = root().join("tests/fixtures/classifiers/distilbert");
+    let model = fixtures().join("classifiers/distilbert");
     let data = write(tmp.path(), "test.csv", "text,label\nMy internet is not working,outage\nwhy,billing\n");
     let report = tmp.path().join("r.json");
     let out = copiloot(&[
@@ -107,7 +86,7 @@ fn a_hugging_face_classifier_evaluates_and_analyzes_with_its_own_labels() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("refund") && stderr(&out).contains("outage"), "{}", stderr(&out));
 
-    let conv = root().join("tests/fixtures/conversations/en_internet_outage.txt");
+    let conv = common::conversation("en_internet_outage.txt");
     let out = copiloot(&["analyze", conv.to_str().unwrap(), "--intent-model", model.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -135,7 +114,7 @@ fn bad_training_data_and_mismatched_models_are_typed_errors() {
         "unknown.csv",
         "text,label\nik wil opzeggen,cancel\nwaar is mijn pakket,pakketje\n",
     );
-    let taxonomy = root().join("models/taxonomy/intents.toml");
+    let taxonomy = common::models_dir().join("taxonomy/intents.toml");
     let out = copiloot(&[
         "train",
         "intent",
@@ -180,7 +159,7 @@ fn bad_training_data_and_mismatched_models_are_typed_errors() {
     );
 
     // A Hugging Face classifier without labels.
-    let src = root().join("tests/fixtures/classifiers/bert");
+    let src = fixtures().join("classifiers/bert");
     let nolabels = tmp.path().join("nolabels");
     std::fs::create_dir(&nolabels).unwrap();
     for f in ["model.safetensors", "tokenizer.json"] {

@@ -2,33 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{copiloot, ok};
 
+/// An example conversation's path, as an argument.
 fn fixture(name: &str) -> String {
-    root().join("tests/fixtures/conversations").join(name).display().to_string()
-}
-
-fn copiloot(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copiloot"));
-    cmd.args(args).env("COPILOOT_MODELS", root().join("models")).env_remove("COPILOOT_ENCODER");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.output().unwrap_or_else(|e| panic!("spawn copiloot: {e}"))
-}
-
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::conversation(name).display().to_string()
 }
 
 #[test]

@@ -2,12 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use copiloot::conversation::{read_conversations, ConversationMetrics, ParseOptions};
 use copiloot::Speaker;
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/conversations")
+    common::fixtures().join("conversations")
 }
 
 #[test]

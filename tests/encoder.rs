@@ -2,11 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use copiloot::models::{cosine, Encoder, EncoderOptions, Precision, TextRole};
 use std::path::PathBuf;
 
 fn model_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models").join(name);
+    let dir = common::models_dir().join(name);
     assert!(
         dir.join("model.safetensors").is_file(),
         "{} missing: run `bash scripts/setup.sh` first",
@@ -27,7 +29,7 @@ fn load_as(name: &str, precision: Precision) -> Encoder {
 }
 
 fn bench_utterances() -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../benches/data/utterances.txt");
+    let path = common::root().join("benches/data/utterances.txt");
     let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     raw.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
 }
@@ -53,8 +55,7 @@ const MIXED: &[&str] = &[
 #[test]
 fn reference_vectors_are_reproduced() {
     for (model, file) in [("multilingual-e5-small", "e5.json"), ("all-minilm-l6-v2", "minilm.json")] {
-        let path =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference").join(file);
+        let path = common::fixtures().join("reference").join(file);
         let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let reference: serde_json::Value = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{e}"));
         let texts: Vec<&str> =

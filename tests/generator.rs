@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
@@ -14,8 +16,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn gguf_path() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let path = common::models_dir().join("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(path.is_file(), "{} missing: run `bash scripts/setup.sh` first", path.display());
     path
 }
@@ -47,10 +48,8 @@ fn loads_smollm2_with_metadata_tokenizer_and_template() {
 
 #[test]
 fn tokenizer_matches_llama_cpp_reference_ids() {
-    let raw = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../benches/reference/generator_tokens.json"),
-    )
-    .unwrap();
+    let raw =
+        std::fs::read_to_string(common::root().join("benches/reference/generator_tokens.json")).unwrap();
     let cases: Vec<serde_json::Value> = serde_json::from_str(&raw).unwrap();
     assert!(cases.len() >= 6);
     let tok = generator().tokenizer();
@@ -267,9 +266,8 @@ fn rewrite_keeps_evidence_and_flags_what_the_conversation_lacks() {
 }
 
 fn copilot_with_generator(max_tokens: usize) -> copiloot::Copilot {
-    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
     let options = copiloot::CopilotOptions {
-        models_dir: Some(models),
+        models_dir: Some(common::models_dir()),
         generator: Some(copiloot::models::ModelSource::Gguf { path: gguf_path() }),
         generation: greedy(max_tokens),
         ..Default::default()
@@ -278,8 +276,7 @@ fn copilot_with_generator(max_tokens: usize) -> copiloot::Copilot {
 }
 
 fn fixture_conversation(name: &str) -> copiloot::Conversation {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/conversations").join(name);
+    let path = common::conversation(name);
     let text = std::fs::read_to_string(&path).unwrap();
     copiloot::conversation::parse_str("fixture", &text, &Default::default()).unwrap()
 }

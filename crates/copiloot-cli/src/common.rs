@@ -1,8 +1,10 @@
-//! Pieces several commands share: model options, input reading, exit codes.
+//! Pieces several commands share: model options, the `--as-of` date, input reading, exit codes.
+//! Nothing here imports from `commands/`.
 
 use anyhow::Context;
 use copiloot::models::generator::{Engine, GenerationOptions, Generator, LoadOptions};
-use copiloot::{Copilot, CopilotOptions, Error, Redaction};
+use copiloot::tasks::churn::Date;
+use copiloot::{Copilot, CopilotOptions, Error, Location, Redaction};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,7 +44,7 @@ impl ModelArgs {
 
     /// Like [`Self::copilot`] with churn options (the `as_of` date is always set from `--as-of` or today).
     pub fn copilot_with(&self, mut churn: copiloot::tasks::churn::ChurnOptions) -> anyhow::Result<Copilot> {
-        churn.as_of = Some(crate::commands::churn::as_of(self.as_of.as_deref())?);
+        churn.as_of = Some(as_of(self.as_of.as_deref())?);
         let encoder = self.encoder.as_deref().map(copiloot::models::ModelSource::parse).transpose()?;
         let options = CopilotOptions {
             encoder,
@@ -117,6 +119,14 @@ impl GeneratorArgs {
     }
 }
 
+/// `--as-of` of the commands that analyse: a date, or today's (UTC) when not given.
+pub fn as_of(given: Option<&str>) -> anyhow::Result<Date> {
+    match given {
+        Some(s) => s.parse::<Date>().map_err(|m| Error::invalid(Location::field("as-of"), m).into()),
+        None => Ok(Date::today_utc()),
+    }
+}
+
 /// Read a whole input (file or `-` for stdin) as UTF-8, naming the source in errors.
 pub fn read_input(path: Option<&Path>) -> anyhow::Result<(String, String)> {
     let (name, bytes) = match path {
@@ -133,7 +143,7 @@ pub fn read_input(path: Option<&Path>) -> anyhow::Result<(String, String)> {
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
         Error::invalid(
-            copiloot::Location::line(line).with_source(name.clone()),
+            Location::line(line).with_source(name.clone()),
             "the input is not valid UTF-8; convert it (e.g. `iconv -f latin1 -t utf-8`)",
         )
     })?;
@@ -158,10 +168,7 @@ pub fn read_lines(path: Option<&Path>) -> anyhow::Result<Vec<String>> {
             raw.pop();
         }
         let line = String::from_utf8(raw).map_err(|_| {
-            Error::invalid(
-                copiloot::Location::line(i + 1).with_source(name.clone()),
-                "line is not valid UTF-8",
-            )
+            Error::invalid(Location::line(i + 1).with_source(name.clone()), "line is not valid UTF-8")
         })?;
         lines.push(line);
     }

@@ -1,8 +1,11 @@
 //! `copiloot`: the command-line face of copiloot (analyze, summarize, embed, models, schema).
 
+mod churn_data;
 mod commands;
 mod common;
+mod labelled;
 mod serve;
+mod text;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,11 +40,13 @@ enum Command {
     /// Print the JSON Schema of the input conversation or of the output Analysis.
     Schema(commands::schema::SchemaArgs),
     /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder), or a churn model.
-    Train(commands::train::TrainArgs),
+    #[command(subcommand)]
+    Train(commands::train::TrainCommand),
     /// Run the local LLM (a GGUF file) on one prompt, streaming the reply.
     Generate(commands::generate::GenerateArgs),
     /// Evaluate intent/sentiment (accuracy, macro-F1, confusions), summaries (ROUGE) or churn (AUC, Brier).
-    Eval(commands::eval::EvalArgs),
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
 }
 
 /// Exit status of a program whose reader went away (128 + SIGPIPE), as `cat` or `grep` report it.
@@ -94,8 +99,8 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Redact(args) => commands::redact::run(args),
         Command::Serve(args) => serve::run(args),
-        Command::Train(args) => commands::train::run(args),
-        Command::Eval(args) => commands::eval::run(args),
+        Command::Train(cmd) => cmd.run(),
+        Command::Eval(cmd) => cmd.run(),
         Command::Generate(args) => commands::generate::run(args),
     };
     match result {

@@ -128,7 +128,7 @@ fn render(analysis: &Analysis, format: Format) -> anyhow::Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(analysis)? + "\n",
         Format::Jsonl => serde_json::to_string(analysis)? + "\n",
-        Format::Text => crate::commands::text::render(analysis),
+        Format::Text => crate::text::render(analysis),
     })
 }
 

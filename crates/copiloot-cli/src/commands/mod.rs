@@ -1,14 +1,14 @@
-//! One module per subcommand: its clap arguments and its `run`.
+//! One module per subcommand: its clap arguments and its `run`; `train` and `eval` are folders with one
+//! module per kind of model. Command modules do not import each other: what several share lives in
+//! `common.rs`, `labelled.rs`, `churn_data.rs` and `text.rs` at the crate root.
 
 pub mod analyze;
 pub mod churn;
 pub mod embed;
 pub mod eval;
-pub mod eval_summary;
 pub mod generate;
 pub mod models;
 pub mod redact;
 pub mod schema;
 pub mod summarize;
-pub mod text;
 pub mod train;

@@ -1,5 +1,7 @@
-//! Conversations: the types, the parsers (JSON, JSONL, plain transcripts), language detection and cheap metrics.
+//! Conversations: the types, the parsers (JSON, JSONL, plain transcripts, summarisation datasets' dialogues),
+//! language detection and cheap metrics.
 
+mod dialogue;
 mod json;
 mod language;
 mod metrics;
@@ -7,6 +9,7 @@ mod parse;
 mod rules;
 mod types;
 
+pub use dialogue::dialogue_to_conversation;
 pub use language::{detect_language, LanguageGuess};
 pub use metrics::{ConversationMetrics, SpeakerMetrics};
 pub use parse::{

@@ -3,29 +3,35 @@
 //!
 //! Input lines hold a `dialogue` (transcript lines `Speaker: text`) and references in `summary`,
 //! `summary1`…`summaryN` / `summary_1`…, or a list `abstractive_summaries`. Several references are
-//! combined as the mean of the per-reference F1 scores. Speakers: known names (agent, customer, klant, …)
-//! keep their role; other names (DialogSum's `#Person1#`, `#Person2#`) are mapped by order of appearance —
-//! the first unknown speaker is the customer, every other one an agent (the one who opens a DialogSum
-//! dialogue usually raises its topic). Lines without `Speaker:` continue the previous turn.
+//! combined as the mean of the per-reference F1 scores. The dialogue becomes a conversation with
+//! [`copiloot::conversation::dialogue_to_conversation`] (speakers such as DialogSum's `#Person1#` are mapped
+//! by order of appearance: the first is the customer, the others agents).
 //! `--cache DIR` keeps the turn embeddings on disk, so reruns (e.g. after changing the note length) skip
 //! the encoder. ROUGE matches the `rouge-score` package (stemming on); `benches/rouge_check.sh` shows it on a sample.
 
-use super::eval::EvalArgs;
+use crate::common::{GeneratorArgs, ModelArgs};
 use anyhow::Context;
-use copiloot::conversation::{speaker_from_name, ParseOptions};
+use copiloot::conversation::dialogue_to_conversation;
 use copiloot::eval::rouge::{self, Rouge};
 use copiloot::tasks::summary::{Summary, SummaryOptions};
 use copiloot::tasks::TextEmbedder;
 use copiloot::training::cache::CachedEmbedder;
-use copiloot::{Channel, Conversation, Copilot, Error, Location, Speaker, Turn, TurnEmbeddings};
+use copiloot::{Conversation, Copilot, Error, Location, TurnEmbeddings};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Options of `eval summary` (ignored by the other tasks).
-#[derive(clap::Args, Debug, Clone)]
-pub struct SummaryEvalArgs {
+/// `copiloot eval summary`.
+#[derive(clap::Args, Debug)]
+pub struct EvalSummaryArgs {
+    /// Labelled .csv/.tsv/.jsonl file; repeat to combine several (e.g. English and Dutch).
+    #[arg(long, required = true)]
+    pub data: Vec<PathBuf>,
+    /// Keep embeddings of seen texts in this folder, so repeated runs skip the encoder.
+    #[arg(long, env = "COPILOOT_EMBED_CACHE")]
+    pub cache: Option<PathBuf>,
     /// Summary: what to score — the grounded note, or the first N turns (Lead-N baseline).
     #[arg(long, value_enum, default_value = "grounded")]
     pub system: SummarySystem,
@@ -38,9 +44,17 @@ pub struct SummaryEvalArgs {
     /// Summary: longest note in characters.
     #[arg(long, default_value_t = SummaryOptions::default().max_chars)]
     pub max_chars: usize,
+    /// Write every prediction as JSON lines (`text`, `gold`, `predicted`, `score`) here, for error analysis.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// Write the full report as JSON here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// Summary `--system rewrite`: the LLM that rewrites the grounded note (`default` = the catalog's).
     #[command(flatten)]
-    pub generator: crate::common::GeneratorArgs,
+    pub generator: GeneratorArgs,
+    #[command(flatten)]
+    pub model_args: ModelArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -85,41 +99,40 @@ struct Report {
     seconds: f64,
 }
 
-pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let s = &args.summary;
     let mut examples = Vec::new();
-    for path in &args.data.data {
+    for path in &args.data {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         examples.extend(read_examples(&text, &path.display().to_string())?);
     }
-    if let Some(limit) = s.limit {
+    if let Some(limit) = args.limit {
         examples.truncate(limit);
     }
-    let copilot = match s.system {
+    let copilot = match args.system {
         SummarySystem::Grounded | SummarySystem::Rewrite => {
             let copilot = args.model_args.copilot()?.with_summary_options(SummaryOptions {
-                max_chars: s.max_chars.max(20),
+                max_chars: args.max_chars.max(20),
                 ..Default::default()
             });
             Some(copilot)
         }
         SummarySystem::Lead => None,
     };
-    let copilot = match (copilot, s.system) {
+    let copilot = match (copilot, args.system) {
         (Some(c), SummarySystem::Rewrite) => {
-            if s.generator.generator.is_none() {
+            if args.generator.generator.is_none() {
                 anyhow::bail!("--system rewrite needs a --generator (a .gguf file, or `default`)");
             }
-            Some(s.generator.attach(c, args.model_args.models_dir.as_deref())?)
+            Some(args.generator.attach(c, args.model_args.models_dir.as_deref())?)
         }
         (c, _) => c,
     };
-    let generation = s.generator.options();
+    let generation = args.generator.options();
     // With `--cache`, turn embeddings are kept on disk so reruns skip the encoder; the summary is then made
     // from them exactly as `Copilot::analyze` does (intents, sentiment, redacted quotes).
-    let cached = match (&copilot, &args.data.cache) {
+    let cached = match (&copilot, &args.cache) {
         (Some(c), Some(dir)) => Some(CachedEmbedder::open(c.encoder(), dir)?),
         _ => None,
     };
@@ -135,7 +148,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     for e in &examples {
         let prediction = match &copilot {
             Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
-                Ok(summary) if s.system == SummarySystem::Rewrite => match summary.rewrite {
+                Ok(summary) if args.system == SummarySystem::Rewrite => match summary.rewrite {
                     Some(r) => {
                         facts += summary.entities.len();
                         facts_missing += r.missing_facts.len();
@@ -155,7 +168,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
                     String::new()
                 }
             },
-            None => lead(&e.conversation, s.lead_n),
+            None => lead(&e.conversation, args.lead_n),
         };
         let r = rouge::rouge_multi(&e.references, &prediction);
         words += prediction.split_whitespace().count();
@@ -181,28 +194,28 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| Error::io(path, e))?;
     }
     let mean = rouge::mean(&scores);
-    let system = match s.system {
-        SummarySystem::Grounded => format!("grounded (max {} chars)", s.max_chars),
+    let system = match args.system {
+        SummarySystem::Grounded => format!("grounded (max {} chars)", args.max_chars),
         SummarySystem::Rewrite => format!(
             "rewrite by {} (max {} tokens, of the grounded note)",
             copilot.as_ref().and_then(|c| c.generator()).map(|g| g.info().id.clone()).unwrap_or_default(),
             generation.max_tokens
         ),
-        SummarySystem::Lead => format!("lead-{}", s.lead_n),
+        SummarySystem::Lead => format!("lead-{}", args.lead_n),
     };
     let report = Report {
         task: "summary",
         system,
-        data: args.data.data.iter().map(|p| p.display().to_string()).collect(),
+        data: args.data.iter().map(|p| p.display().to_string()).collect(),
         dialogues: examples.len(),
         failed,
         rouge1: 100.0 * mean.rouge1.f1,
         rouge2: 100.0 * mean.rouge2.f1,
         rouge_l: 100.0 * mean.rouge_l.f1,
         words: words as f64 / examples.len().max(1) as f64,
-        facts_kept: (s.system == SummarySystem::Rewrite)
+        facts_kept: (args.system == SummarySystem::Rewrite)
             .then(|| 100.0 * (facts + facts_restored - facts_missing) as f64 / facts.max(1) as f64),
-        facts_kept_by_model: (s.system == SummarySystem::Rewrite)
+        facts_kept_by_model: (args.system == SummarySystem::Rewrite)
             .then(|| 100.0 * (facts - facts_missing) as f64 / facts.max(1) as f64),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -304,64 +317,11 @@ fn references(v: &serde_json::Value) -> Vec<String> {
     keys.into_iter().filter_map(|k| v.get(k).and_then(text)).collect()
 }
 
-/// `Speaker: text` lines to a conversation; unknown speakers by order of appearance (see the module docs).
-pub fn dialogue_to_conversation(id: &str, dialogue: &str) -> Result<Conversation, Error> {
-    let opts = ParseOptions::default();
-    let mut unknown: Vec<String> = Vec::new();
-    let mut turns: Vec<Turn> = Vec::new();
-    for line in dialogue.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let split = line.split_once(':').filter(|(name, _)| {
-            let n = name.trim();
-            !n.is_empty() && n.split_whitespace().count() <= 3 && !n.contains("http")
-        });
-        match split {
-            Some((name, text)) => {
-                let speaker = speaker_from_name(name, &opts).unwrap_or_else(|| {
-                    let key = name.trim().to_lowercase();
-                    if !unknown.contains(&key) {
-                        unknown.push(key.clone());
-                    }
-                    if unknown.first() == Some(&key) {
-                        Speaker::Customer
-                    } else {
-                        Speaker::Agent
-                    }
-                });
-                let text = text.trim();
-                if !text.is_empty() {
-                    turns.push(Turn { index: turns.len(), speaker, text: text.to_string(), timestamp: None });
-                }
-            }
-            None => match turns.last_mut() {
-                Some(t) => {
-                    t.text.push(' ');
-                    t.text.push_str(line);
-                }
-                None => {
-                    return Err(Error::invalid(
-                        Location::default(),
-                        format!("the dialogue starts without a speaker: {line:?}; write `Speaker: text`"),
-                    ))
-                }
-            },
-        }
-    }
-    if turns.is_empty() {
-        return Err(Error::invalid(Location::default(), "the dialogue has no turns"));
-    }
-    Ok(Conversation {
-        id: id.to_string(),
-        channel: Channel::Other,
-        language: None,
-        turns,
-        customer: Default::default(),
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use copiloot::Speaker;
 
     #[test]
     fn dialogsum_and_tweetsumm_lines_become_examples() {

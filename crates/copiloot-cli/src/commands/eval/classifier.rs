@@ -1,23 +1,23 @@
-//! `copiloot eval intent|sentiment` (and `summary`, in `eval_summary.rs`): score a classifier on labelled data — accuracy, macro-F1, per-class
+//! `copiloot eval intent|sentiment`: score a classifier on labelled data — accuracy, macro-F1, per-class
 //! precision/recall and the most confused pairs — printed as a table and optionally written as JSON.
 //!
 //! Without `--model` it evaluates what `analyze` uses: zero-shot over the shipped taxonomy for intent, the
 //! shipped head for sentiment.
 
-use super::train::{check_known_labels, embed_examples, read_all, DataArgs, Task};
 use crate::common::ModelArgs;
+use crate::labelled::{check_known_labels, embed_examples, read_all, DataArgs};
 use copiloot::eval::metrics::{evaluate, ClassificationReport};
 use copiloot::tasks::intent::{default_taxonomy_path, IntentModel, IntentOptions, Taxonomy};
 use copiloot::tasks::sentiment::{self, SentimentModel};
 use copiloot::tasks::TextEmbedder;
+use copiloot::training::labelled::LabelledExample;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `copiloot eval intent`.
 #[derive(clap::Args, Debug)]
-pub struct EvalArgs {
-    #[arg(value_enum)]
-    pub task: EvalTask,
+pub struct EvalIntentArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// A folder from `copiloot train` (a head, or with --fine-tune an encoder and head) or, for intent, a
@@ -35,6 +35,31 @@ pub struct EvalArgs {
     /// (default 0: no `other`, always the best intent — the usual benchmark setting).
     #[arg(long, default_value_t = 0.0)]
     pub min_confidence: f32,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub model_args: ModelArgs,
+}
+
+/// `copiloot eval sentiment`.
+#[derive(clap::Args, Debug)]
+pub struct EvalSentimentArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// A folder from `copiloot train` (a head, or with --fine-tune an encoder and head) or, for intent, a
+    /// Hugging Face `*ForSequenceClassification` folder (default: zero-shot taxonomy for intent, the
+    /// shipped head for sentiment).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub model_args: ModelArgs,
+}
+
+/// What `eval intent|sentiment` writes besides the table.
+#[derive(clap::Args, Debug)]
+pub struct OutputArgs {
     /// How many confused pairs to list.
     #[arg(long, default_value_t = 10)]
     pub top_confused: usize,
@@ -44,21 +69,6 @@ pub struct EvalArgs {
     /// Write the full report as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    #[command(flatten)]
-    pub churn: super::churn::ChurnEvalArgs,
-    #[command(flatten)]
-    pub model_args: ModelArgs,
-    #[command(flatten)]
-    pub summary: super::eval_summary::SummaryEvalArgs,
-}
-
-/// `eval` scores the trainable tasks, the summary (ROUGE, in `eval_summary.rs`) and churn (`churn.rs`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EvalTask {
-    Intent,
-    Sentiment,
-    Summary,
-    Churn,
 }
 
 #[derive(Serialize)]
@@ -74,72 +84,87 @@ struct Report<'a> {
     metrics: ClassificationReport,
 }
 
-pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
-    let task = match args.task {
-        EvalTask::Intent => Task::Intent,
-        EvalTask::Sentiment => Task::Sentiment,
-        EvalTask::Summary => return super::eval_summary::run(args),
-        EvalTask::Churn => return super::churn::eval(args),
-    };
+/// A classifier's answers on the labelled examples, in their order.
+struct Predictions {
+    gold: Vec<String>,
+    predicted: Vec<String>,
+    scores: Vec<f32>,
+    model: String,
+}
+
+/// `copiloot eval intent`: a trained head or classifier (`--model`), or zero-shot over a taxonomy.
+pub fn run_intent(args: &EvalIntentArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let examples = read_all(&args.data)?;
-    let mut gold: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    let gold: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
     let copilot = args.model_args.copilot()?;
     let encoder: &dyn TextEmbedder = copilot.encoder();
     let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
-
-    let (predicted, scores, model_name): (Vec<String>, Vec<f32>, String) = match task {
-        Task::Intent => {
-            let (model, name) = if let Some(dir) = &args.model {
-                (IntentModel::from_dir(dir, encoder.model_id())?, dir.display().to_string())
-            } else if args.zero_shot_labels {
-                let mut labels = gold.clone();
-                labels.sort();
-                labels.dedup();
-                (
-                    IntentModel::zero_shot(Taxonomy::from_labels(&labels), encoder)?,
-                    "zero-shot:labels".to_string(),
-                )
-            } else {
-                let path = args.taxonomy.clone().unwrap_or_else(|| default_taxonomy_path(&models_dir));
-                (
-                    IntentModel::zero_shot(Taxonomy::from_path(&path)?, encoder)?,
-                    format!("zero-shot:{}", path.display()),
-                )
-            };
-            // Gold `other` is allowed: out-of-scope test sets measure how often `other` is answered.
-            let mut known = model.labels();
-            known.push(copiloot::tasks::intent::OTHER.to_string());
-            check_known_labels(&gold, &known, std::path::Path::new(&name))?;
-            let opts = IntentOptions {
-                min_confidence: args.min_confidence,
-                out_of_scope: args.min_confidence > 0.0,
-                ..IntentOptions::default()
-            };
-            let p = if model.reads_text() {
-                classify_texts(&model, encoder, &examples, &opts)?
-            } else {
-                let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
-                model.predict_embeddings(&embeddings, &opts)?
-            };
-            let scores = p.iter().map(|p| p.score).collect();
-            (p.into_iter().map(|p| p.intent).collect(), scores, name)
-        }
-        Task::Churn => unreachable_churn()?,
-        Task::Sentiment => {
-            gold = sentiment::normalize_labels(&gold)?;
-            let dir = args.model.clone().unwrap_or_else(|| SentimentModel::default_dir(&models_dir));
-            let model = SentimentModel::load(&dir, encoder.model_id())?;
-            let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
-            let p = model.predict_embeddings(&embeddings)?;
-            let scores = p.iter().map(|(_, s, _)| *s).collect();
-            (
-                p.into_iter().map(|(l, _, _)| l.as_str().to_string()).collect(),
-                scores,
-                dir.display().to_string(),
-            )
-        }
+    let (model, name) = if let Some(dir) = &args.model {
+        (IntentModel::from_dir(dir, encoder.model_id())?, dir.display().to_string())
+    } else if args.zero_shot_labels {
+        let mut labels = gold.clone();
+        labels.sort();
+        labels.dedup();
+        (IntentModel::zero_shot(Taxonomy::from_labels(&labels), encoder)?, "zero-shot:labels".to_string())
+    } else {
+        let path = args.taxonomy.clone().unwrap_or_else(|| default_taxonomy_path(&models_dir));
+        (
+            IntentModel::zero_shot(Taxonomy::from_path(&path)?, encoder)?,
+            format!("zero-shot:{}", path.display()),
+        )
     };
+    // Gold `other` is allowed: out-of-scope test sets measure how often `other` is answered.
+    let mut known = model.labels();
+    known.push(copiloot::tasks::intent::OTHER.to_string());
+    check_known_labels(&gold, &known, std::path::Path::new(&name))?;
+    let opts = IntentOptions {
+        min_confidence: args.min_confidence,
+        out_of_scope: args.min_confidence > 0.0,
+        ..IntentOptions::default()
+    };
+    let p = if model.reads_text() {
+        classify_texts(&model, encoder, &examples, &opts)?
+    } else {
+        let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
+        model.predict_embeddings(&embeddings, &opts)?
+    };
+    let scores = p.iter().map(|p| p.score).collect();
+    let predicted = p.into_iter().map(|p| p.intent).collect();
+    let predictions = Predictions { gold, predicted, scores, model: name };
+    report("intent", &args.data, &args.output, encoder, &examples, predictions, started)
+}
+
+/// `copiloot eval sentiment`: the shipped sentiment head, or a head from `train sentiment` (`--model`).
+pub fn run_sentiment(args: &EvalSentimentArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let examples = read_all(&args.data)?;
+    let gold: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    let copilot = args.model_args.copilot()?;
+    let encoder: &dyn TextEmbedder = copilot.encoder();
+    let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
+    let gold = sentiment::normalize_labels(&gold)?;
+    let dir = args.model.clone().unwrap_or_else(|| SentimentModel::default_dir(&models_dir));
+    let model = SentimentModel::load(&dir, encoder.model_id())?;
+    let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
+    let p = model.predict_embeddings(&embeddings)?;
+    let scores = p.iter().map(|(_, s, _)| *s).collect();
+    let predicted = p.into_iter().map(|(l, _, _)| l.as_str().to_string()).collect();
+    let predictions = Predictions { gold, predicted, scores, model: dir.display().to_string() };
+    report("sentiment", &args.data, &args.output, encoder, &examples, predictions, started)
+}
+
+/// Writes `--predictions`, prints the table and writes `--report`.
+fn report(
+    task: &str,
+    data: &DataArgs,
+    args: &OutputArgs,
+    encoder: &dyn TextEmbedder,
+    examples: &[LabelledExample],
+    p: Predictions,
+    started: std::time::Instant,
+) -> anyhow::Result<ExitCode> {
+    let Predictions { gold, predicted, scores, model: model_name } = p;
     if let Some(path) = &args.predictions {
         let mut out = String::new();
         for (i, e) in examples.iter().enumerate() {
@@ -153,10 +178,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let other = predicted.iter().filter(|p| *p == copiloot::tasks::intent::OTHER).count();
     print_table(&metrics, &model_name);
     let report = Report {
-        task: task.name(),
+        task,
         model: model_name,
         encoder: encoder.model_id().to_string(),
-        data: args.data.data.iter().map(|p| p.display().to_string()).collect(),
+        data: data.data.iter().map(|p| p.display().to_string()).collect(),
         other_rate: other as f64 / predicted.len().max(1) as f64,
         seconds: started.elapsed().as_secs_f64(),
         metrics,
@@ -173,7 +198,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
 fn classify_texts(
     model: &IntentModel,
     encoder: &dyn TextEmbedder,
-    examples: &[copiloot::training::labelled::LabelledExample],
+    examples: &[LabelledExample],
     opts: &IntentOptions,
 ) -> anyhow::Result<Vec<copiloot::tasks::intent::IntentPrediction>> {
     let bar = indicatif::ProgressBar::new(examples.len() as u64);
@@ -211,9 +236,4 @@ fn print_table(r: &ClassificationReport, model: &str) {
             println!("  {} → {}: {}", p.gold, p.predicted, p.count);
         }
     }
-}
-
-/// `churn` returned above; typed so the match stays exhaustive without a panic.
-fn unreachable_churn() -> anyhow::Result<(Vec<String>, Vec<f32>, String)> {
-    anyhow::bail!("churn is evaluated by `commands::churn::eval`")
 }

@@ -1,0 +1,31 @@
+//! `copiloot eval intent|sentiment|summary|churn`: one module per kind of score, one argument struct per leaf.
+
+pub mod churn;
+pub mod classifier;
+pub mod summary;
+
+use std::process::ExitCode;
+
+/// What `copiloot eval` scores.
+#[derive(clap::Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Intent: accuracy, macro-F1, per-class precision/recall and confusions (zero-shot without --model).
+    Intent(classifier::EvalIntentArgs),
+    /// Sentiment: the same table for the shipped head or a trained one (--model).
+    Sentiment(classifier::EvalSentimentArgs),
+    /// Summaries: ROUGE-1/2/L of the grounded note (or a rewrite, or Lead-N) against reference summaries.
+    Summary(summary::EvalSummaryArgs),
+    /// Churn: ROC AUC, PR AUC, Brier, log-loss, calibration per decile and a reliability plot.
+    Churn(churn::EvalChurnArgs),
+}
+
+impl EvalCommand {
+    pub fn run(&self) -> anyhow::Result<ExitCode> {
+        match self {
+            EvalCommand::Intent(args) => classifier::run_intent(args),
+            EvalCommand::Sentiment(args) => classifier::run_sentiment(args),
+            EvalCommand::Summary(args) => summary::run(args),
+            EvalCommand::Churn(args) => churn::run(args),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `copiloot train intent|sentiment`: fit a logistic-regression head on frozen embeddings of labelled
+//! CSV/JSONL files and save it (`head.safetensors` + `head.json`); `train intent --fine-tune` also tunes the
+//! encoder's top layers with the head.
+
+use crate::common::ModelArgs;
+use crate::labelled::{check_known_labels, embed_examples, read_all, DataArgs};
+use copiloot::tasks::intent::Taxonomy;
+use copiloot::tasks::sentiment;
+use copiloot::training::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
+use copiloot::training::labelled::LabelledExample;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The data and the logistic-regression settings of every head (`train intent`, `train sentiment`).
+#[derive(clap::Args, Debug)]
+pub struct HeadArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output folder for the head.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// L2 regularisation strength (default 1/number of examples, like sklearn's C=1).
+    #[arg(long)]
+    pub l2: Option<f64>,
+    /// Pick the L2 strength by k-fold cross-validation on the training data (e.g. `--cv 5`).
+    #[arg(long, conflicts_with = "l2", value_parser = clap::value_parser!(u16).range(2..=20))]
+    pub cv: Option<u16>,
+    /// Weight classes so each counts equally (`balanced`) or every example the same (`none`).
+    #[arg(long, value_enum, default_value = "balanced")]
+    pub class_weight: ClassWeightArg,
+    /// Maximum L-BFGS iterations.
+    #[arg(long, default_value_t = 500)]
+    pub max_iter: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ClassWeightArg {
+    Balanced,
+    None,
+}
+
+/// `copiloot train intent`.
+#[derive(clap::Args, Debug)]
+pub struct TrainIntentArgs {
+    #[command(flatten)]
+    pub head: HeadArgs,
+    /// Intent only: refuse labels that are not intent ids of this taxonomy file.
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
+    #[command(flatten)]
+    pub fine_tune: FineTuneArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `copiloot train intent --fine-tune …`.
+#[derive(clap::Args, Debug)]
+pub struct FineTuneArgs {
+    /// Intent only: also fine-tune the encoder's layers with the head (cross-entropy, AdamW); `--out`
+    /// then holds the tuned encoder and its head, loaded as one classifier by `--model DIR`.
+    #[arg(long)]
+    pub fine_tune: bool,
+    /// Fine-tuning: passes over the training data.
+    #[arg(long, default_value_t = 2, requires = "fine_tune")]
+    pub epochs: usize,
+    /// Fine-tuning: AdamW peak learning rate.
+    #[arg(long, default_value_t = 1e-4, requires = "fine_tune")]
+    pub lr: f64,
+    /// Fine-tuning: how many top transformer layers are trained (the lower ones stay frozen and run once
+    /// per text: fewer is faster). Default: all of them.
+    #[arg(long, requires = "fine_tune")]
+    pub layers: Option<usize>,
+    /// Fine-tuning: examples per optimiser step.
+    #[arg(long, default_value_t = 32, requires = "fine_tune", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub train_batch_size: u32,
+    /// Fine-tuning: dropout probability in the trained layers (0 turns it off).
+    #[arg(long, default_value_t = 0.1, requires = "fine_tune")]
+    pub dropout: f32,
+    /// Fine-tuning: share of the steps with a linear learning-rate warm-up (then linear decay to 0).
+    #[arg(long, default_value_t = 0.1, requires = "fine_tune")]
+    pub warmup: f64,
+    /// Fine-tuning: label smoothing of the cross-entropy (0 = none).
+    #[arg(long, default_value_t = 0.1, requires = "fine_tune")]
+    pub label_smoothing: f64,
+    /// Fine-tuning: layer-wise learning-rate decay; each layer trains at this factor times the rate of the
+    /// layer above it (the top layer and the head at `--lr`). 1 = the same rate everywhere.
+    #[arg(long, default_value_t = 1.0, requires = "fine_tune")]
+    pub layer_decay: f64,
+    /// Seed of the random choices: the held-out split (churn) or the example order (fine-tuning).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `copiloot train sentiment`.
+#[derive(clap::Args, Debug)]
+pub struct TrainSentimentArgs {
+    #[command(flatten)]
+    pub head: HeadArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `copiloot train intent`: a head (or with `--fine-tune` an encoder and head) for intent ids.
+pub fn run_intent(args: &TrainIntentArgs) -> anyhow::Result<ExitCode> {
+    let examples = read_all(&args.head.data)?;
+    let labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    if let Some(path) = &args.taxonomy {
+        check_known_labels(&labels, &Taxonomy::from_path(path)?.ids(), path)?;
+    }
+    copiloot::training::head::check_labels(&labels)?;
+    let copilot = args.model.copilot()?;
+    if args.fine_tune.fine_tune {
+        return fine_tune(args, copilot.encoder(), &examples, &labels);
+    }
+    train_head("intent", &args.head, copilot.encoder(), &examples, &labels)
+}
+
+/// `copiloot train sentiment`: a head for negative/neutral/positive (labels normalised first).
+pub fn run_sentiment(args: &TrainSentimentArgs) -> anyhow::Result<ExitCode> {
+    let examples = read_all(&args.head.data)?;
+    let labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    let labels = sentiment::normalize_labels(&labels)?;
+    copiloot::training::head::check_labels(&labels)?;
+    let copilot = args.model.copilot()?;
+    train_head("sentiment", &args.head, copilot.encoder(), &examples, &labels)
+}
+
+/// Embeds the examples, fits the head (the L2 strength by `--cv` when asked) and saves it to `--out`.
+fn train_head(
+    task: &str,
+    args: &HeadArgs,
+    encoder: &copiloot::models::Encoder,
+    examples: &[LabelledExample],
+    labels: &[String],
+) -> anyhow::Result<ExitCode> {
+    let embeddings = embed_examples(encoder, examples, args.data.cache.as_deref())?;
+    let mut config = head_config(args);
+    let started = std::time::Instant::now();
+    if let Some(folds) = args.cv {
+        let (best, scores) = select_l2(&embeddings, labels, &config, L2_GRID, folds as usize)?;
+        for (l2, acc) in &scores {
+            eprintln!("  cv l2={l2:<8} accuracy {:.2} %", 100.0 * acc);
+        }
+        eprintln!("  picked l2={best} ({folds}-fold cross-validation on the training data)");
+        config.l2 = Some(best);
+    }
+    let mut head = LinearHead::train(task, encoder.model_id(), &embeddings, labels, &config)?;
+    let files: Vec<String> = args
+        .data
+        .data
+        .iter()
+        .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into()))
+        .collect();
+    let cv = args.cv.map(|k| format!(" --cv {k}")).unwrap_or_default();
+    head.set_source(format!("copiloot train {task} --data {}{cv}", files.join(" --data ")));
+    head.save(&args.out)?;
+    let t = &head.meta().training;
+    eprintln!(
+        "trained a {task} head: {} labels, {} examples, {} iterations in {:.1}s, train accuracy {:.1}% → {}",
+        head.labels().len(),
+        t.examples,
+        t.iterations,
+        started.elapsed().as_secs_f64(),
+        100.0 * t.train_accuracy,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The logistic-regression head's settings from the command line (plain training and fine-tuning alike).
+fn head_config(args: &HeadArgs) -> TrainConfig {
+    TrainConfig {
+        l2: args.l2,
+        class_weight: match args.class_weight {
+            ClassWeightArg::Balanced => ClassWeight::Balanced,
+            ClassWeightArg::None => ClassWeight::None,
+        },
+        max_iter: args.max_iter,
+        ..TrainConfig::default()
+    }
+}
+
+/// `--fine-tune`: the encoder's top layers and the head, saved as one folder.
+fn fine_tune(
+    args: &TrainIntentArgs,
+    encoder: &copiloot::models::Encoder,
+    examples: &[LabelledExample],
+    labels: &[String],
+) -> anyhow::Result<ExitCode> {
+    use copiloot::training::finetune::{self, FineTuneConfig};
+    let ft = &args.fine_tune;
+    let base = match &args.model.encoder {
+        Some(spec) => copiloot::models::ModelSource::parse(spec)?.resolve_encoder_folder()?,
+        None => {
+            let dir = args.model.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
+            let catalog = copiloot::models::Catalog::load(&dir)?;
+            dir.join(&catalog.roles.encoder)
+        }
+    };
+    let layers = ft.layers.map_or_else(|| "all".to_string(), |n| format!("the top {n}"));
+    let layers_flag = ft.layers.map(|n| format!(" --layers {n}")).unwrap_or_default();
+    let source = format!(
+        "copiloot train intent --fine-tune{layers_flag} --epochs {} --lr {} --train-batch-size {} --dropout {} \
+         --warmup {} --label-smoothing {} --layer-decay {} --seed {} ({} examples)",
+        ft.epochs,
+        ft.lr,
+        ft.train_batch_size,
+        ft.dropout,
+        ft.warmup,
+        ft.label_smoothing,
+        ft.layer_decay,
+        ft.seed,
+        examples.len()
+    );
+    let config = FineTuneConfig {
+        layers: ft.layers,
+        epochs: ft.epochs,
+        lr: ft.lr,
+        seed: ft.seed,
+        batch_size: ft.train_batch_size as usize,
+        dropout: ft.dropout,
+        warmup: ft.warmup,
+        label_smoothing: ft.label_smoothing,
+        layer_decay: ft.layer_decay,
+        head: head_config(&args.head),
+        source,
+    };
+    let started = std::time::Instant::now();
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let mut log = |line: &str| eprintln!("  [{:6.0}s] {line}", started.elapsed().as_secs_f64());
+    let tuned = finetune::fine_tune(&base, encoder, &texts, labels, &config, &args.head.out, &mut log)?;
+    eprintln!(
+        "fine-tuned {layers} layers and the head: {} labels, {} examples in {:.0}s → {} \
+         (train accuracy: frozen head {:.2} %, tuned {:.2} %)",
+        tuned.head.labels().len(),
+        examples.len(),
+        started.elapsed().as_secs_f64(),
+        args.head.out.display(),
+        100.0 * tuned.frozen_train_accuracy,
+        100.0 * tuned.head.meta().training.train_accuracy
+    );
+    Ok(ExitCode::SUCCESS)
+}
