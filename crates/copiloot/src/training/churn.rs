@@ -5,10 +5,10 @@
 //! No class weights: an unweighted logistic fit is calibrated by construction (its mean prediction equals
 //! the observed churn rate), which a save team needs more than a balanced accuracy.
 
-use crate::eval::churn::{evaluate_scores, EvalReport};
 use super::lbfgs;
 use super::table::{labels, parse_number, Table};
 use crate::error::{Error, Result};
+use crate::eval::churn::{evaluate_scores, EvalReport};
 use crate::tasks::churn::model::{ChurnModel, Feature, Level, ModelKind, TrainingInfo, Transform};
 use crate::tasks::churn::{default_conversation_model, ChurnSignals};
 use schemars::JsonSchema;
@@ -406,15 +406,12 @@ pub fn train_conversations(
         .features
         .iter()
         .filter_map(|f| match f {
-            Feature::Numeric { column, transform, .. } => {
-                Some((column.clone(), Plan::Numeric(*transform)))
-            }
+            Feature::Numeric { column, transform, .. } => Some((column.clone(), Plan::Numeric(*transform))),
             Feature::Categorical { .. } => None,
         })
         .collect();
     plans.push(("plan".to_string(), Plan::Categorical));
-    let (mut model, report) =
-        fit(&table, LABEL, &plans, Vec::new(), ModelKind::Conversation, options)?;
+    let (mut model, report) = fit(&table, LABEL, &plans, Vec::new(), ModelKind::Conversation, options)?;
     model.label = None;
     if options.name.is_none() {
         model.name = "conversation:trained".to_string();

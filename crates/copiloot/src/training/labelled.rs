@@ -2,8 +2,8 @@
 //! with a text column and a label column found by name or given explicitly — Banking77's `text,category`
 //! works as it is, like a pandas `DataFrame[["text", "label"]]` exported with `to_csv`/`to_json(lines=True)`.
 
-use crate::tasks::check_text;
 use crate::error::{Error, Location, Result};
+use crate::tasks::check_text;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -6,8 +6,8 @@
 //! embeddings from another model.
 
 use super::lbfgs;
-use crate::tasks::{argmax, check_dims, softmax_in_place};
 use crate::error::{Error, Location, Result};
+use crate::tasks::{argmax, check_dims, softmax_in_place};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
