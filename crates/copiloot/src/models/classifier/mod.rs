@@ -5,6 +5,15 @@
 //! Labels come from `id2label` in `config.json`; a folder without real labels (absent, or the
 //! `LABEL_0`… placeholders transformers writes when none were given) is refused, since its answers could
 //! not be named.
+//!
+//! Why the Hugging Face classifiers run on candle-transformers and not on our own BERT forward
+//! ([`crate::models::encoder`]): that forward implements the encoder bodies of bert, xlm-roberta and
+//! distilbert only, while a classifier folder brings architectures and heads it does not have: DeBERTa-v2
+//! (disentangled relative-position attention, its context pooler), BERT's tanh pooler on `[CLS]`, the
+//! RoBERTa and DistilBERT classification heads. candle-transformers implements those as Hugging Face
+//! does, and `tests.rs` checks each of them against PyTorch's logits for the same folders (within 1e-4;
+//! 1e-3 for DistilBERT, whose GELU candle approximates). This stack is kept apart on purpose; the
+//! folders `--fine-tune` writes are an encoder plus `head.json` and do run on our forward.
 
 use crate::error::{Error, Result};
 use crate::models::{Encoder, TextRole};

@@ -88,12 +88,11 @@ impl Encoder {
         let raw = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
         let json: serde_json::Value =
             serde_json::from_str(&raw).map_err(|e| Error::model_load(&config_path, e))?;
-        let model_type = json.get("model_type").and_then(|v| v.as_str()).unwrap_or("bert").to_string();
         let dir_name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let mut config = SentenceConfig::read(dir, &dir_name, &json)?;
-
-        const SUPPORTED: &[&str] = &["bert", "xlm-roberta", "roberta", "camembert", "distilbert"];
-        if !SUPPORTED.contains(&model_type.as_str()) {
+        let arch_config = bert::Config::from_json(&json, &config_path)?;
+        let model_type = &arch_config.model_type;
+        if bert::Family::of(model_type).is_none() {
             return Err(Error::model_load(
                 &config_path,
                 format!(
@@ -109,7 +108,7 @@ impl Encoder {
         // Parsing a large tokenizer.json (17 MB for the multilingual vocabulary) takes as long as reading
         // the weights, so the two happen side by side.
         let (model, tokenizer) = rayon::join(
-            || BertModel::load(&weights, &json, &model_type, &config_path, options.precision),
+            || BertModel::load(&weights, &arch_config, &config_path, options.precision),
             || Tokenizer::from_file(&tok_path).map_err(|e| Error::model_load(&tok_path, e)),
         );
         let (model, mut tokenizer) = (model?, tokenizer?);

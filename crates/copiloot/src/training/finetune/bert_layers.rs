@@ -1,78 +1,85 @@
 //! A small, differentiable BERT (embeddings and transformer layers) for fine-tuning: built only from
 //! tensor ops that candle can back-propagate through (its fused layer-norm and softmax kernels have no
-//! gradient). Weights are read by their Hugging Face names; a layer's tensors can be made trainable
-//! [`candle_core::Var`]s and written back under the same names.
+//! gradient). A layer's tensors can be made trainable [`candle_core::Var`]s and written back under
+//! the same names.
+//!
+//! The model is not described a second time here. Sizes, layer-norm eps, activation and every tensor
+//! name (embeddings, the sixteen tensors of a layer, the `bert.` prefix, the old `gamma` / `beta`
+//! layer-norm names) come from the encoder's description, [`Arch`] and its per-layer names built from
+//! the typed `config.json` [`Config`] (`models::encoder::bert`), the same one the inference forward
+//! loads with. What stays separate, deliberately, is the arithmetic: the encoder's forward is our
+//! fused, padding-free (optionally int8) kernels with no gradients, built for throughput; this one is
+//! plain candle ops on padded batches, in f32, so autograd can run through the trained layers. Giving
+//! the fast kernels backward passes would mean a second implementation of each of them anyway.
+//! `hand_written_bert_reproduces_the_encoder` keeps the two forwards in agreement (< 1e-4).
 
 use crate::error::{Error, Result};
+use crate::models::encoder::bert::{Arch, Config};
+use crate::models::kernels::bert::Activation;
 use candle_core::{DType, Device, Tensor, Var, D};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The parts of a BERT `config.json` the forward pass needs.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct BertShape {
-    pub num_attention_heads: usize,
-    pub num_hidden_layers: usize,
-    #[serde(default = "default_eps")]
-    pub layer_norm_eps: f64,
-    #[serde(default)]
-    pub hidden_act: Option<String>,
-}
-
-fn default_eps() -> f64 {
-    1e-12
-}
-
-/// All tensors of a `model.safetensors`, by name, and the prefix (`bert.` or none) of the BERT ones.
+/// All tensors of a `model.safetensors`, by name, and the description of the BERT they form.
 pub struct BertWeights {
     pub tensors: HashMap<String, Tensor>,
+    /// Sizes and tensor names, as the encoder describes this model.
+    pub arch: Arch,
+    /// The `config.json` the description was built from. This and `prefix` repeat what `arch` says
+    /// for the tests, which read them by these names.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub shape: Config,
+    /// The prefix of the BERT tensors' names (`bert.` or none): `arch.prefix`.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub prefix: String,
-    pub shape: BertShape,
 }
 
 impl BertWeights {
     /// Reads `config.json` and `model.safetensors` of a BERT folder (`model_type` `bert`).
     pub fn load(dir: &Path) -> Result<BertWeights> {
         let config_path = dir.join("config.json");
-        let raw = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
-        let json: serde_json::Value =
-            serde_json::from_str(&raw).map_err(|e| Error::model_load(&config_path, e))?;
-        let model_type = json.get("model_type").and_then(|v| v.as_str()).unwrap_or("bert");
+        let config = Config::read(&config_path)?;
+        let model_type = config.model_type.as_str();
         if model_type != "bert" {
             return Err(Error::Config(format!(
                 "fine-tuning supports BERT encoders (like the default multilingual-e5-small); this one is \
                  `{model_type}` — train a frozen head instead (without --fine-tune)"
             )));
         }
-        let shape: BertShape =
-            serde_json::from_value(json).map_err(|e| Error::model_load(&config_path, e))?;
-        if let Some(act) = shape.hidden_act.as_deref().filter(|a| *a != "gelu") {
+        if let Some(act) = config.hidden_act.as_deref().filter(|a| *a != "gelu") {
             return Err(Error::Config(format!(
                 "fine-tuning supports BERT with `gelu` activations; this one uses `{act}`"
             )));
         }
+        let arch = Arch::from_config(&config, &config_path)?;
         let path = dir.join("model.safetensors");
         let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
             .map_err(|e| Error::model_load(&path, e))?
             .into_iter()
             .map(|(k, v)| v.to_dtype(DType::F32).map(|v| (k, v)))
             .collect::<candle_core::Result<HashMap<_, _>>>()?;
-        let prefix =
-            if tensors.contains_key("bert.embeddings.word_embeddings.weight") { "bert." } else { "" }
-                .to_string();
-        Ok(BertWeights { tensors, prefix, shape })
+        let arch = arch.with_prefix_among(|p| tensors.keys().any(|k| k.starts_with(p)));
+        let prefix = arch.prefix.clone();
+        Ok(BertWeights { tensors, arch, shape: config, prefix })
     }
 
+    /// The tensor `name` (a full name, as [`Arch`] gives it).
     pub fn get(&self, name: &str) -> Result<Tensor> {
-        let full = format!("{}{name}", self.prefix);
-        // Old checkpoints call layer-norm parameters gamma/beta.
-        let alt =
-            full.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta");
         self.tensors
-            .get(&full)
-            .or_else(|| self.tensors.get(&alt))
+            .get(name)
             .cloned()
-            .ok_or_else(|| Error::Config(format!("the encoder has no tensor `{full}`; is it a BERT model?")))
+            .ok_or_else(|| Error::Config(format!("the encoder has no tensor `{name}`; is it a BERT model?")))
+    }
+
+    /// Whether the file has a tensor `name`.
+    fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// A layer norm's weight and bias, under their names in this file.
+    fn layer_norm(&self, base: &str) -> Result<(Tensor, Tensor)> {
+        let name = |param| Arch::ln_param(|n| self.contains(n), base, param);
+        Ok((self.get(&name("weight"))?, self.get(&name("bias"))?))
     }
 }
 
@@ -93,44 +100,22 @@ fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
 
 /// Word + position + token-type(0) embeddings and their layer norm; frozen.
 pub fn embed(weights: &BertWeights, ids: &Tensor) -> Result<Tensor> {
+    let a = &weights.arch;
     let (_, len) = ids.dims2()?;
-    let word = weights.get("embeddings.word_embeddings.weight")?;
-    let pos = weights.get("embeddings.position_embeddings.weight")?.narrow(0, 0, len)?;
-    let types = weights.get("embeddings.token_type_embeddings.weight")?.narrow(0, 0, 1)?;
+    let word = weights.get(&a.embedding("word_embeddings.weight"))?;
+    let pos = weights.get(&a.embedding("position_embeddings.weight"))?.narrow(0, a.position_offset, len)?;
+    let types = weights.get(&a.embedding("token_type_embeddings.weight"))?.narrow(0, 0, 1)?;
     let (n, l) = ids.dims2()?;
     let x = word.index_select(&ids.flatten_all()?, 0)?.reshape((n, l, ()))?;
     let x = x.broadcast_add(&pos.unsqueeze(0)?)?.broadcast_add(&types.unsqueeze(0)?)?;
-    Ok(layer_norm(
-        &x,
-        &weights.get("embeddings.LayerNorm.weight")?,
-        &weights.get("embeddings.LayerNorm.bias")?,
-        weights.shape.layer_norm_eps,
-    )?)
+    let (w, b) = weights.layer_norm(&a.embedding("LayerNorm"))?;
+    Ok(layer_norm(&x, &w, &b, f64::from(a.eps))?)
 }
 
-/// The tensor names of transformer layer `i`, without the model prefix.
-pub fn layer_tensor_names(i: usize) -> Vec<String> {
-    [
-        "attention.self.query.weight",
-        "attention.self.query.bias",
-        "attention.self.key.weight",
-        "attention.self.key.bias",
-        "attention.self.value.weight",
-        "attention.self.value.bias",
-        "attention.output.dense.weight",
-        "attention.output.dense.bias",
-        "attention.output.LayerNorm.weight",
-        "attention.output.LayerNorm.bias",
-        "intermediate.dense.weight",
-        "intermediate.dense.bias",
-        "output.dense.weight",
-        "output.dense.bias",
-        "output.LayerNorm.weight",
-        "output.LayerNorm.bias",
-    ]
-    .iter()
-    .map(|n| format!("encoder.layer.{i}.{n}"))
-    .collect()
+/// The full names of the sixteen tensors of transformer layer `i` in this file ([`Arch::layer`]),
+/// weight then bias of Q, K, V, attention output, its layer norm, FFN in, FFN out, output layer norm.
+pub fn layer_tensor_names(weights: &BertWeights, i: usize) -> Vec<String> {
+    weights.arch.layer(i).tensors(|n| weights.contains(n))
 }
 
 /// One transformer layer; its tensors are plain (frozen) or the tensors of trainable `Var`s.
@@ -138,23 +123,30 @@ pub struct Layer {
     /// In the order of [`layer_tensor_names`].
     t: Vec<Tensor>,
     heads: usize,
+    /// The layer norms' eps; the f32 of [`Arch::eps`] (candle adds it to f32 tensors as f32 anyway).
     eps: f64,
+    activation: Activation,
 }
 
 impl Layer {
+    fn new(weights: &BertWeights, t: Vec<Tensor>) -> Layer {
+        let a = &weights.arch;
+        Layer { t, heads: a.heads, eps: f64::from(a.eps), activation: a.activation }
+    }
+
     pub fn frozen(weights: &BertWeights, i: usize) -> Result<Layer> {
-        let t = layer_tensor_names(i).iter().map(|n| weights.get(n)).collect::<Result<_>>()?;
-        Ok(Layer { t, heads: weights.shape.num_attention_heads, eps: weights.shape.layer_norm_eps })
+        let t = layer_tensor_names(weights, i).iter().map(|n| weights.get(n)).collect::<Result<_>>()?;
+        Ok(Layer::new(weights, t))
     }
 
     /// The layer with trainable copies of its weights, and those `Var`s (same order as the names).
     pub fn trainable(weights: &BertWeights, i: usize) -> Result<(Layer, Vec<Var>)> {
-        let vars: Vec<Var> = layer_tensor_names(i)
+        let vars: Vec<Var> = layer_tensor_names(weights, i)
             .iter()
             .map(|n| weights.get(n).and_then(|t| Ok(Var::from_tensor(&t)?)))
             .collect::<Result<_>>()?;
         let t = vars.iter().map(|v| v.as_tensor().clone()).collect();
-        Ok((Layer { t, heads: weights.shape.num_attention_heads, eps: weights.shape.layer_norm_eps }, vars))
+        Ok((Layer::new(weights, t), vars))
     }
 
     /// The layer's tensors in the order of [`layer_tensor_names`].
@@ -193,7 +185,13 @@ impl Layer {
         let probs = drop(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((n, l, h))?;
         let a = layer_norm(&(drop(dense(&ctx, &t[6], &t[7])?)? + x)?, &t[8], &t[9], self.eps)?;
-        let m = dense(&a, &t[10], &t[11])?.gelu_erf()?;
+        let m = dense(&a, &t[10], &t[11])?;
+        // Only `gelu` models are loaded for fine-tuning (the one checked against the encoder).
+        let m = match self.activation {
+            Activation::Gelu => m.gelu_erf()?,
+            Activation::GeluTanh => m.gelu()?,
+            Activation::Relu => m.relu()?,
+        };
         layer_norm(&(drop(dense(&m, &t[12], &t[13])?)? + &a)?, &t[14], &t[15], self.eps)
     }
 }

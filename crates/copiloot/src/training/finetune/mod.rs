@@ -254,7 +254,7 @@ pub fn fine_tune(
         ));
     }
     let mut weights = BertWeights::load(dir)?;
-    let total = weights.shape.num_hidden_layers;
+    let total = weights.arch.layers;
     let layers = config.layers.unwrap_or(total);
     if layers == 0 || layers > total {
         return Err(Error::Config(format!("--layers must be between 1 and {total} (the encoder's layers)")));
@@ -367,15 +367,8 @@ pub fn fine_tune(
     // saved encoder computes (in the precision the caller's encoder runs, q8 by default, as the
     // classifier will run it).
     for (k, layer_index) in (first_trained..total).enumerate() {
-        for (name, t) in layer_tensor_names(layer_index).into_iter().zip(trained[k].tensors()) {
-            let full = format!("{}{name}", weights.prefix);
-            let key = if weights.tensors.contains_key(&full) {
-                full
-            } else {
-                full.replace("LayerNorm.weight", "LayerNorm.gamma")
-                    .replace("LayerNorm.bias", "LayerNorm.beta")
-            };
-            weights.tensors.insert(key, t.detach());
+        for (name, t) in layer_tensor_names(&weights, layer_index).into_iter().zip(trained[k].tensors()) {
+            weights.tensors.insert(name, t.detach());
         }
     }
     let tmp = partial_folder(out)?;

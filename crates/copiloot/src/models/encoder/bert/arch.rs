@@ -1,12 +1,83 @@
-//! One description of the BERT-family encoders we run: sizes from `config.json` and tensor names.
+//! One description of the BERT-family encoders: [`Config`], the `config.json` keys we read, and
+//! [`Arch`], the sizes and tensor names built from it.
 //!
 //! `bert`, `xlm-roberta` (also `roberta`, `camembert`) and `distilbert` are the same post-LN
-//! transformer; they differ in config keys, tensor names, and where positions start.
+//! transformer; they differ in config keys, tensor names, and where positions start. Both forwards of
+//! the crate read this one description: the fast inference forward ([`super::BertModel`]) and the
+//! differentiable fine-tuning forward (`training::finetune::bert_layers`).
 
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::models::kernels::bert::Activation;
+use serde::Deserialize;
 use std::path::Path;
+
+/// The `config.json` keys the BERT-family encoders use: a typed copy like candle-transformers'
+/// `bert::Config`, read once by the encoder and by fine-tuning.
+///
+/// Field names are those of Hugging Face's [`BertConfig`], which [`XLMRobertaConfig`] shares;
+/// [`DistilBertConfig`] spells five of them differently (`dim`, `n_layers`, `n_heads`, `hidden_dim`,
+/// `activation`), read through serde aliases. A missing size reads as 0 and is refused by
+/// [`Arch::from_config`], which names the key as the model's family spells it; the defaults that depend
+/// on the family (padding id, layer-norm eps) are applied there too. Unknown keys are ignored.
+///
+/// [`BertConfig`]: https://huggingface.co/docs/transformers/model_doc/bert#transformers.BertConfig
+/// [`XLMRobertaConfig`]: https://huggingface.co/docs/transformers/model_doc/xlm-roberta#transformers.XLMRobertaConfig
+/// [`DistilBertConfig`]: https://huggingface.co/docs/transformers/model_doc/distilbert#transformers.DistilBertConfig
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Config {
+    /// `bert` when absent.
+    #[serde(default = "default_model_type")]
+    pub model_type: String,
+    #[serde(default, alias = "dim")]
+    pub hidden_size: usize,
+    #[serde(default, alias = "n_layers")]
+    pub num_hidden_layers: usize,
+    #[serde(default, alias = "n_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default, alias = "hidden_dim")]
+    pub intermediate_size: usize,
+    /// `gelu` when absent.
+    #[serde(default, alias = "activation")]
+    pub hidden_act: Option<String>,
+    #[serde(default)]
+    pub vocab_size: usize,
+    #[serde(default)]
+    pub max_position_embeddings: usize,
+    /// Absent: 1 for RoBERTa, else 0.
+    #[serde(default)]
+    pub pad_token_id: Option<usize>,
+    /// Absent: 1e-12 (DistilBERT always uses 1e-12).
+    #[serde(default)]
+    pub layer_norm_eps: Option<f64>,
+    /// Only `absolute` is supported.
+    #[serde(default)]
+    pub position_embedding_type: Option<String>,
+}
+
+fn default_model_type() -> String {
+    "bert".into()
+}
+
+impl Config {
+    /// Read from the parsed `config.json` at `path`; a value of the wrong type is an error naming its key.
+    pub fn from_json(json: &serde_json::Value, path: &Path) -> Result<Self> {
+        serde_path_to_error::deserialize(json)
+            .map_err(|e| Error::model_load(path, format!("`{}` in config.json: {}", e.path(), e.inner())))
+    }
+
+    /// Read and parse the `config.json` at `path`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let raw = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let json: serde_json::Value = serde_json::from_str(&raw).map_err(|e| Error::model_load(path, e))?;
+        Self::from_json(&json, path)
+    }
+
+    /// The activation's name as the file gives it (`gelu` when absent).
+    pub fn activation_name(&self) -> &str {
+        self.hidden_act.as_deref().unwrap_or("gelu")
+    }
+}
 
 /// Sizes and naming of one encoder.
 #[derive(Debug, Clone)]
@@ -33,7 +104,19 @@ pub enum Family {
     DistilBert,
 }
 
-/// Tensor names of one layer.
+impl Family {
+    /// The family of a `model_type`, if it is one we run.
+    pub fn of(model_type: &str) -> Option<Family> {
+        match model_type {
+            "bert" => Some(Family::Bert),
+            "xlm-roberta" | "roberta" | "camembert" => Some(Family::Roberta),
+            "distilbert" => Some(Family::DistilBert),
+            _ => None,
+        }
+    }
+}
+
+/// Tensor names of one layer (without the `.weight` / `.bias` suffix).
 pub struct LayerNames {
     pub q: String,
     pub k: String,
@@ -45,46 +128,73 @@ pub struct LayerNames {
     pub out_ln: String,
 }
 
-fn usize_of(json: &serde_json::Value, key: &str) -> Option<usize> {
-    json.get(key).and_then(|v| v.as_u64()).map(|v| v as usize)
+impl LayerNames {
+    /// The full names of the layer's sixteen tensors, weight then bias of Q, K, V, attention output,
+    /// its layer norm, FFN in, FFN out and the output layer norm; layer norms as [`Arch::ln_param`]
+    /// finds them in a file whose names `contains` answers for.
+    pub fn tensors(&self, contains: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut out = Vec::with_capacity(16);
+        for (base, norm) in [
+            (&self.q, false),
+            (&self.k, false),
+            (&self.v, false),
+            (&self.attn_out, false),
+            (&self.attn_ln, true),
+            (&self.ffn_in, false),
+            (&self.ffn_out, false),
+            (&self.out_ln, true),
+        ] {
+            for param in ["weight", "bias"] {
+                out.push(if norm {
+                    Arch::ln_param(&contains, base, param)
+                } else {
+                    format!("{base}.{param}")
+                });
+            }
+        }
+        out
+    }
 }
 
 impl Arch {
-    pub fn from_config(json: &serde_json::Value, model_type: &str, config_path: &Path) -> Result<Self> {
-        let family = match model_type {
-            "bert" => Family::Bert,
-            "xlm-roberta" | "roberta" | "camembert" => Family::Roberta,
-            "distilbert" => Family::DistilBert,
-            other => {
-                return Err(Error::model_load(
-                    config_path,
-                    format!(
-                        "model_type `{other}` is not a supported encoder (bert, xlm-roberta, distilbert)"
-                    ),
-                ))
+    /// Sizes, eps and activation of `config` (read from `config_path`, named in errors); the tensor
+    /// prefix is set by [`Arch::with_prefix_of`].
+    pub fn from_config(config: &Config, config_path: &Path) -> Result<Self> {
+        let Some(family) = Family::of(&config.model_type) else {
+            return Err(Error::model_load(
+                config_path,
+                format!(
+                    "model_type `{}` is not a supported encoder (bert, xlm-roberta, distilbert)",
+                    config.model_type
+                ),
+            ));
+        };
+        // The keys as this family spells them, for the error messages.
+        let keys: [&str; 4] = match family {
+            Family::DistilBert => ["dim", "n_layers", "n_heads", "hidden_dim"],
+            _ => ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"],
+        };
+        let need = |key: &str, v: usize| {
+            if v > 0 {
+                Ok(v)
+            } else {
+                Err(Error::model_load(config_path, format!("`{key}` is missing or zero in config.json")))
             }
         };
-        let keys: [&str; 5] = match family {
-            Family::DistilBert => ["dim", "n_layers", "n_heads", "hidden_dim", "activation"],
-            _ => {
-                ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act"]
-            }
-        };
-        let need = |key: &str| {
-            usize_of(json, key).filter(|&v| v > 0).ok_or_else(|| {
-                Error::model_load(config_path, format!("`{key}` is missing or zero in config.json"))
-            })
-        };
-        let (hidden, layers, heads, intermediate) =
-            (need(keys[0])?, need(keys[1])?, need(keys[2])?, need(keys[3])?);
+        let c = config;
+        let (hidden, layers, heads, intermediate) = (
+            need(keys[0], c.hidden_size)?,
+            need(keys[1], c.num_hidden_layers)?,
+            need(keys[2], c.num_attention_heads)?,
+            need(keys[3], c.intermediate_size)?,
+        );
         if hidden % heads != 0 {
             return Err(Error::model_load(
                 config_path,
                 format!("hidden size {hidden} is not a multiple of {heads} heads"),
             ));
         }
-        let act_name = json.get(keys[4]).and_then(|v| v.as_str()).unwrap_or("gelu");
-        let activation = match act_name {
+        let activation = match c.activation_name() {
             "gelu" => Activation::Gelu,
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
             "relu" => Activation::Relu,
@@ -92,7 +202,7 @@ impl Arch {
                 return Err(Error::model_load(config_path, format!("activation `{other}` is not supported")))
             }
         };
-        if let Some(kind) = json.get("position_embedding_type").and_then(|v| v.as_str()) {
+        if let Some(kind) = c.position_embedding_type.as_deref() {
             if kind != "absolute" {
                 return Err(Error::model_load(
                     config_path,
@@ -100,19 +210,19 @@ impl Arch {
                 ));
             }
         }
-        let pad = usize_of(json, "pad_token_id").unwrap_or(if family == Family::Roberta { 1 } else { 0 });
+        let pad = c.pad_token_id.unwrap_or(if family == Family::Roberta { 1 } else { 0 });
         Ok(Self {
             family,
             hidden,
             layers,
             heads,
             intermediate,
-            vocab: need("vocab_size")?,
-            max_positions: need("max_position_embeddings")?,
+            vocab: need("vocab_size", c.vocab_size)?,
+            max_positions: need("max_position_embeddings", c.max_position_embeddings)?,
             position_offset: if family == Family::Roberta { pad + 1 } else { 0 },
             eps: match family {
                 Family::DistilBert => 1e-12,
-                _ => json.get("layer_norm_eps").and_then(|v| v.as_f64()).unwrap_or(1e-12) as f32,
+                _ => c.layer_norm_eps.unwrap_or(1e-12) as f32,
             },
             activation,
             prefix: String::new(),
@@ -120,7 +230,13 @@ impl Arch {
     }
 
     /// Pick the tensor-name prefix the file uses (`bert.embeddings…` or plain `embeddings…`).
-    pub fn with_prefix_of(mut self, weights: &Weights) -> Self {
+    pub fn with_prefix_of(self, weights: &Weights) -> Self {
+        self.with_prefix_among(|p| weights.has_prefix(p))
+    }
+
+    /// [`Arch::with_prefix_of`] for any set of tensor names: `has_prefix(p)` says whether one starts
+    /// with `p`.
+    pub fn with_prefix_among(mut self, has_prefix: impl Fn(&str) -> bool) -> Self {
         let candidates: &[&str] = match self.family {
             Family::Bert => &["", "bert.", "model."],
             Family::Roberta => &["", "roberta.", "xlm-roberta.", "model."],
@@ -128,7 +244,7 @@ impl Arch {
         };
         self.prefix = candidates
             .iter()
-            .find(|p| weights.has_prefix(&format!("{p}embeddings.word_embeddings")))
+            .find(|p| has_prefix(&format!("{p}embeddings.word_embeddings")))
             .map(|p| p.to_string())
             .unwrap_or_default();
         self
@@ -147,10 +263,11 @@ impl Arch {
         format!("{}embeddings.{what}", self.prefix)
     }
 
-    /// Name of a layer norm's weight or bias; old checkpoints say `gamma` / `beta`.
-    pub fn ln_param(weights: &Weights, base: &str, param: &str) -> String {
+    /// Name of a layer norm's weight or bias in a file whose names `contains` answers for; old
+    /// checkpoints say `gamma` / `beta`.
+    pub fn ln_param(contains: impl Fn(&str) -> bool, base: &str, param: &str) -> String {
         let name = format!("{base}.{param}");
-        if weights.contains(&name) {
+        if contains(&name) {
             return name;
         }
         let old = if param == "weight" { "gamma" } else { "beta" };
@@ -187,5 +304,50 @@ impl Arch {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn arch(json: serde_json::Value) -> Result<Arch> {
+        let path = Path::new("x/config.json");
+        Arch::from_config(&Config::from_json(&json, path)?, path)
+    }
+
+    #[test]
+    fn distilbert_keys_are_read_through_the_aliases() {
+        let a = arch(serde_json::json!({
+            "model_type": "distilbert", "vocab_size": 10, "dim": 8, "n_layers": 2, "n_heads": 2,
+            "hidden_dim": 16, "activation": "relu", "max_position_embeddings": 64, "layer_norm_eps": 1e-5
+        }))
+        .unwrap();
+        assert_eq!((a.hidden, a.layers, a.heads, a.intermediate), (8, 2, 2, 16));
+        assert_eq!((a.activation, a.eps, a.position_offset), (Activation::Relu, 1e-12, 0));
+    }
+
+    #[test]
+    fn bad_or_missing_keys_are_named_with_the_file() {
+        let bert = serde_json::json!({
+            "model_type": "bert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 64
+        });
+        let a = arch(bert.clone()).unwrap();
+        assert_eq!((a.activation, a.eps), (Activation::Gelu, 1e-12));
+        let mut wrong = bert.clone();
+        wrong["hidden_size"] = "8".into();
+        let err = arch(wrong).err().unwrap().to_string();
+        assert!(err.contains("`hidden_size`") && err.contains("x/config.json"), "{err}");
+        let mut missing = bert;
+        missing.as_object_mut().unwrap().remove("num_attention_heads");
+        let err = arch(missing).err().unwrap().to_string();
+        assert!(
+            err.contains("`num_attention_heads` is missing or zero") && err.contains("x/config.json"),
+            "{err}"
+        );
+        let err = arch(serde_json::json!({"model_type": "distilbert", "dim": 8})).err().unwrap().to_string();
+        assert!(err.contains("`n_layers` is missing or zero"), "{err}");
     }
 }

@@ -13,7 +13,7 @@ mod weights;
 
 use crate::error::{Error, Result};
 use crate::models::kernels::bert::{self as kernels, AttentionShape, EmbeddingInput, LayerNorm};
-use arch::Arch;
+pub(crate) use arch::{Arch, Config, Family};
 use candle_core::{Device, Tensor};
 use linear::{with_data, Linear};
 use rayon::prelude::*;
@@ -156,23 +156,22 @@ pub struct BertModel {
 
 fn layer_norm(w: &Weights, base: &str, n: usize, eps: f32) -> Result<LayerNorm> {
     Ok(LayerNorm {
-        gamma: w.get(&Arch::ln_param(w, base, "weight"), &[n])?,
-        beta: w.get(&Arch::ln_param(w, base, "bias"), &[n])?,
+        gamma: w.get(&Arch::ln_param(|name| w.contains(name), base, "weight"), &[n])?,
+        beta: w.get(&Arch::ln_param(|name| w.contains(name), base, "bias"), &[n])?,
         eps,
     })
 }
 
 impl BertModel {
-    /// Load `model.safetensors` for the architecture `config.json` describes.
+    /// Load `model.safetensors` for the architecture `config` (read from `config_path`) describes.
     pub fn load(
         weights_path: &Path,
-        json: &serde_json::Value,
-        model_type: &str,
+        config: &Config,
         config_path: &Path,
         precision: Precision,
     ) -> Result<Self> {
         let weights = Weights::open(weights_path)?;
-        let arch = Arch::from_config(json, model_type, config_path)?.with_prefix_of(&weights);
+        let arch = Arch::from_config(config, config_path)?.with_prefix_of(&weights);
         let (h, i) = (arch.hidden, arch.intermediate);
         let linear = |base: &str, n: usize, k: usize| -> Result<Linear> {
             let w = weights.get(&format!("{base}.weight"), &[n, k])?;
