@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::eval::redact as eval;
 
 fn kinds(text: &str) -> Vec<PiiKind> {
     Redactor::default().find(text).into_iter().map(|(k, _, _)| k).collect()

@@ -6,6 +6,7 @@ use super::*;
 use crate::conversation::{parse_transcript, ParseOptions};
 use crate::tasks::intent::{DetectedIntent, TurnIntent};
 use crate::tasks::sentiment::{Trajectory, Trend};
+use crate::training::TrainOptions;
 
 fn intents(id: &str, score: f32) -> ConversationIntents {
     ConversationIntents {
