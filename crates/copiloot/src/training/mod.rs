@@ -1,6 +1,6 @@
 //! Training, apart from inference: linear heads on frozen embeddings ([`head`]) and the churn model
-//! ([`churn`]), both fitted by one L-BFGS logistic regression; fine-tuning the encoder's layers
-//! ([`finetune`]); readers of labelled texts and customer tables; and the embedding cache that keeps
+//! ([`churn`]), both fitted by one L-BFGS logistic regression (`logistic.rs`); fine-tuning the encoder's
+//! layers ([`finetune`]); readers of labelled texts and customer tables; and the embedding cache that keeps
 //! repeated runs over the same texts cheap.
 
 pub mod cache;
@@ -9,6 +9,7 @@ pub mod finetune;
 pub mod head;
 pub mod labelled;
 mod lbfgs;
+mod logistic;
 pub mod table;
 
 pub use churn::{TrainOptions, TrainReport};
