@@ -218,8 +218,8 @@ fn read_any(path: Option<&Path>) -> anyhow::Result<Vec<Conversation>> {
     }
 }
 
-/// Label columns tried when `--label` is not given.
-const LABELS: &[&str] = &["churn", "churned", "label", "outcome", "left", "exited"];
+// Label columns tried when `--label` is not given.
+use copiloot::training::table::LABEL_COLUMNS as LABELS;
 
 fn label_of(args: &super::train::DataArgs, columns: &[String]) -> anyhow::Result<String> {
     if let Some(l) = &args.label_col {
