@@ -236,7 +236,7 @@ fn weights_missing_from_a_valid_header_are_a_typed_error() {
 
 #[test]
 fn rewrite_keeps_evidence_and_flags_what_the_conversation_lacks() {
-    use copiloot::models::generator::{rewrite_summary, GroundedField, PromptTurn};
+    use copiloot::tasks::summary::rewrite::{rewrite_summary, GroundedField, PromptTurn};
     let turn =
         |index, speaker: &str, text: &str| PromptTurn { index, speaker: speaker.into(), text: text.into() };
     let turns = [
