@@ -6,8 +6,8 @@
 //!
 //! [`save`]: CachedEmbedder::save
 
-use crate::tasks::TextEmbedder;
 use crate::error::{Error, Result};
+use crate::tasks::TextEmbedder;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;

@@ -11,12 +11,10 @@
 
 mod bert_layers;
 
-use bert_layers::{
-    embed, layer_tensor_names, mask_bias, mean_pool_normalised, BertWeights, Dropout, Layer,
-};
-use crate::training::head::{LinearHead, TrainConfig};
 use crate::error::{Error, Result};
 use crate::models::{Encoder, EncoderOptions, Pooling, TextRole};
+use crate::training::head::{LinearHead, TrainConfig};
+use bert_layers::{embed, layer_tensor_names, mask_bias, mean_pool_normalised, BertWeights, Dropout, Layer};
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
