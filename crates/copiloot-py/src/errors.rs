@@ -1,9 +1,9 @@
 //! The Python exception hierarchy: `CopilootError` and one subclass per `copiloot::Error` family, each
 //! carrying the core's message (the same text the CLI prints) and a `.code` attribute (`Error::code()`).
 
+use copiloot::ErrorKind;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use copiloot::ErrorKind;
 use std::panic::AssertUnwindSafe;
 
 pyo3::create_exception!(

@@ -3,11 +3,11 @@
 
 use crate::copilot::PyCopilot;
 use crate::errors::{guarded, Failure};
-use copiloot::tasks::check_text;
-use copiloot::training::head::{check_labels, select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
-use copiloot::tasks::intent::{IntentModel, IntentOptions};
 use copiloot::eval::metrics::evaluate as evaluate_labels;
+use copiloot::tasks::check_text;
+use copiloot::tasks::intent::{IntentModel, IntentOptions};
 use copiloot::tasks::TextEmbedder;
+use copiloot::training::head::{check_labels, select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
 use copiloot::{Error, Location};
 use pyo3::prelude::*;
 use std::path::PathBuf;

@@ -160,7 +160,10 @@ pub fn run(args: &ChurnArgs) -> anyhow::Result<ExitCode> {
             .last()
             .and_then(|&i| scored.get(i))
             .and_then(|(c, _)| c.language.clone().or_else(|| c.detect_language()));
-        let risk = copilot.churn().context("the copilot has no churn task")?.score_chain(&chain, language.as_deref())?;
+        let risk = copilot
+            .churn()
+            .context("the copilot has no churn task")?
+            .score_chain(&chain, language.as_deref())?;
         let ids: Vec<&str> =
             members.iter().filter_map(|&i| scored.get(i)).map(|(c, _)| c.id.as_str()).collect();
         emit(

@@ -6,8 +6,8 @@
 
 use super::train::{check_known_labels, embed_examples, read_all, DataArgs, Task};
 use crate::common::ModelArgs;
-use copiloot::tasks::intent::{default_taxonomy_path, IntentModel, IntentOptions, Taxonomy};
 use copiloot::eval::metrics::{evaluate, ClassificationReport};
+use copiloot::tasks::intent::{default_taxonomy_path, IntentModel, IntentOptions, Taxonomy};
 use copiloot::tasks::sentiment::{self, SentimentModel};
 use copiloot::tasks::TextEmbedder;
 use serde::Serialize;

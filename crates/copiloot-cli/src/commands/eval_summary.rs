@@ -13,10 +13,10 @@
 use super::eval::EvalArgs;
 use anyhow::Context;
 use copiloot::conversation::{speaker_from_name, ParseOptions};
-use copiloot::training::cache::CachedEmbedder;
 use copiloot::eval::rouge::{self, Rouge};
 use copiloot::tasks::summary::{Summary, SummaryOptions};
 use copiloot::tasks::TextEmbedder;
+use copiloot::training::cache::CachedEmbedder;
 use copiloot::{Channel, Conversation, Copilot, Error, Location, Speaker, Turn, TurnEmbeddings};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;

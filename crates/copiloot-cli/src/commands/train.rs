@@ -4,11 +4,11 @@
 
 use crate::common::ModelArgs;
 use anyhow::Context;
+use copiloot::tasks::intent::Taxonomy;
+use copiloot::tasks::{sentiment, TextEmbedder};
 use copiloot::training::cache::CachedEmbedder;
 use copiloot::training::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
-use copiloot::tasks::intent::Taxonomy;
 use copiloot::training::labelled::{read_labelled, Columns, LabelledExample};
-use copiloot::tasks::{sentiment, TextEmbedder};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -9,7 +9,9 @@ mod types;
 
 pub use language::{detect_language, LanguageGuess};
 pub use metrics::{ConversationMetrics, SpeakerMetrics};
-pub use parse::{decode_utf8, parse_json, parse_jsonl, parse_str, parse_transcript, read_conversations, with_line};
+pub use parse::{
+    decode_utf8, parse_json, parse_jsonl, parse_str, parse_transcript, read_conversations, with_line,
+};
 pub use rules::{speaker_from_name, Limits, ParseOptions, SPEAKER_ALIASES};
 pub use types::{Channel, Conversation, CustomerInfo, Speaker, Turn};
 

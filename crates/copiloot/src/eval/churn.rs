@@ -2,9 +2,9 @@
 //! table per decile of the predicted risk and its expected calibration error — what a data team checks
 //! before a save team acts on the scores.
 
+use crate::error::{Error, Location, Result};
 use crate::tasks::churn::model::{Band, ChurnModel};
 use crate::training::table::{labels, Table};
-use crate::error::{Error, Location, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -4,8 +4,8 @@
 pub mod churn;
 pub mod metrics;
 pub mod plot;
+mod porter;
 pub mod redact;
 pub mod rouge;
-mod porter;
 
 pub use churn::{CalibrationBin, EvalReport};

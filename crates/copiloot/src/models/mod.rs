@@ -13,7 +13,9 @@ pub(crate) mod kernels;
 mod source;
 
 pub use catalog::{default_models_dir, Catalog};
-pub use encoder::{cosine, Encoded, Encoder, EncoderOptions, Pooling, Precision, TextRole, DEFAULT_BATCH_SIZE};
+pub use encoder::{
+    cosine, Encoded, Encoder, EncoderOptions, Pooling, Precision, TextRole, DEFAULT_BATCH_SIZE,
+};
 pub use generator::{ChatMessage, Engine, Generation, GenerationOptions, Generator, LoadOptions};
 pub use install::{InstallEvent, Installer, ModelStatus};
 pub use source::{hub_offline, ModelSource};

@@ -2,14 +2,14 @@
 //! sentiment head. They skip, saying so, only when the encoder is not installed; CI installs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::training::head::{LinearHead, TrainConfig};
 use super::intent::{default_taxonomy_path, IntentModel, IntentOptions, Taxonomy, OTHER};
 use super::sentiment::{SentimentLabel, SentimentModel, Trend};
 use super::{argmax, check_text, softmax_in_place, TextEmbedder};
-use crate::error::Location;
 use crate::conversation::{Conversation, Speaker, Turn};
 use crate::error::Error;
+use crate::error::Location;
 use crate::models::Encoder;
+use crate::training::head::{LinearHead, TrainConfig};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -203,15 +203,24 @@ fn intent_and_sentiment(
     enc: &crate::models::Encoder,
     c: &crate::Conversation,
     embeddings: &[Vec<f32>],
-) -> (crate::tasks::intent::ConversationIntents, Option<crate::tasks::sentiment::SentimentAnalysis>, Vec<String>) {
+) -> (
+    crate::tasks::intent::ConversationIntents,
+    Option<crate::tasks::sentiment::SentimentAnalysis>,
+    Vec<String>,
+) {
     use super::{ConversationTask, IntentTask, SentimentTask, TaskContext};
     let tasks: [&dyn ConversationTask; 2] = [
         &IntentTask::load(&models_dir(), enc).unwrap(),
         &SentimentTask::load(&models_dir(), enc.model_id()).unwrap(),
     ];
     let display: Vec<String> = c.turns.iter().map(|t| t.text.clone()).collect();
-    let mut context =
-        TaskContext { conversation: c, display: &display, embeddings, truncated: &[], on_token: &mut |_| true };
+    let mut context = TaskContext {
+        conversation: c,
+        display: &display,
+        embeddings,
+        truncated: &[],
+        on_token: &mut |_| true,
+    };
     let mut analysis = crate::Analysis::empty(c, Default::default());
     for task in tasks {
         task.run(&mut context, &mut analysis).unwrap();
@@ -232,7 +241,8 @@ fn default_tasks_analyze_a_dutch_conversation_from_turn_embeddings() {
         (Speaker::Customer, "Dank u wel, fijn dat het zo snel opgelost is."),
     ]);
     let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
-    let (intents, sentiment, warnings) = intent_and_sentiment(enc, &c, &enc.embed_for_classification(&texts).unwrap());
+    let (intents, sentiment, warnings) =
+        intent_and_sentiment(enc, &c, &enc.embed_for_classification(&texts).unwrap());
     assert_eq!(intents.primary.as_deref(), Some("billing_question"), "{intents:?}");
     let billing = intents.intents.iter().find(|d| d.intent == "billing_question").unwrap();
     assert_eq!(billing.turns, [1], "{intents:?}");
@@ -263,7 +273,8 @@ fn fixture_conversations_get_their_reason_for_contact_and_trajectory() {
     for (id, intent) in want {
         let c = all.iter().find(|c| c.id == id).unwrap();
         let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
-        let (intents, sentiment, _) = intent_and_sentiment(enc, c, &enc.embed_for_classification(&texts).unwrap());
+        let (intents, sentiment, _) =
+            intent_and_sentiment(enc, c, &enc.embed_for_classification(&texts).unwrap());
         let primary = intents.primary.clone().unwrap_or_default();
         assert!(intent.split('|').any(|i| i == primary), "{id}: {intents:?}");
         assert_eq!(intents.intents[0].intent, primary, "{id}: the primary intent is listed first");

@@ -6,10 +6,10 @@
 //! `LABEL_0`… placeholders transformers writes when none were given) is refused, since its answers could
 //! not be named.
 
-use crate::training::head::{LinearHead, META_FILE};
-use crate::tasks::softmax_in_place;
 use crate::error::{Error, Result};
 use crate::models::{Encoder, TextRole};
+use crate::tasks::softmax_in_place;
+use crate::training::head::{LinearHead, META_FILE};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 use candle_transformers::models::{bert, debertav2, distilbert, xlm_roberta};

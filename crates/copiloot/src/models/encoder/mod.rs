@@ -13,9 +13,9 @@ pub(crate) use st_config::sentence_transformers_files;
 pub use st_config::Pooling;
 
 use super::source::ModelSource;
+use crate::error::{Error, Result};
 use bert::BertModel;
 use st_config::SentenceConfig;
-use crate::error::{Error, Result};
 use std::path::Path;
 use tokenizers::Tokenizer;
 

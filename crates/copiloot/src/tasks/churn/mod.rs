@@ -224,10 +224,12 @@ impl ChurnScorer {
 fn json_value(v: Option<&str>) -> serde_json::Value {
     match v {
         None => serde_json::Value::Null,
-        Some(s) => match crate::training::table::parse_number(s).ok().and_then(serde_json::Number::from_f64) {
-            Some(n) => serde_json::Value::Number(n),
-            None => serde_json::Value::String(s.to_string()),
-        },
+        Some(s) => {
+            match crate::training::table::parse_number(s).ok().and_then(serde_json::Number::from_f64) {
+                Some(n) => serde_json::Value::Number(n),
+                None => serde_json::Value::String(s.to_string()),
+            }
+        }
     }
 }
 

@@ -6,8 +6,8 @@
 //! nothing, so the model falls back to the reference for that feature instead of guessing. Because the
 //! logit is a sum, `coefficient·z` is exactly each feature's contribution — the reasons.
 
-use crate::training::table::Table;
 use crate::error::{Error, Location, Result};
+use crate::training::table::Table;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -3,12 +3,12 @@
 //! configurable Dutch + English list, `models/churn/signals.toml`), tenure, months to contract end,
 //! recent contacts and plan — and the rule that combines a customer's chain of contacts.
 
-use crate::training::table::Table;
-use crate::tasks::summary::Resolution;
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Result};
 use crate::tasks::intent::ConversationIntents;
 use crate::tasks::sentiment::SentimentAnalysis;
+use crate::tasks::summary::Resolution;
+use crate::training::table::Table;
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

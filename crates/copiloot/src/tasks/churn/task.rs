@@ -11,11 +11,7 @@ impl ConversationTask for ChurnScorer {
     }
 
     /// Reads the intents, the sentiment and the summary's resolution written before it.
-    fn run(
-        &self,
-        context: &mut TaskContext<'_>,
-        analysis: &mut Analysis,
-    ) -> Result<()> {
+    fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
         let resolution = analysis.summary.as_ref().map(|s| s.resolution.status);
         let churn = self.score_conversation(
             context.conversation,

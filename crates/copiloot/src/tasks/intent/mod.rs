@@ -10,10 +10,10 @@ pub use taxonomy::{default_path as default_taxonomy_path, IntentDef, Taxonomy, O
 pub use zero_shot::{Calibration, ZeroShotIntents};
 
 use super::{argmax, check_text, TextEmbedder};
-use crate::models::classifier::TextClassifier;
-use crate::training::head::{canonical_encoder_id, LinearHead};
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
+use crate::models::classifier::TextClassifier;
+use crate::training::head::{canonical_encoder_id, LinearHead};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;

@@ -24,7 +24,11 @@ impl IntentTask {
     /// Zero-shot over a user taxonomy (e.g. the shipped one [`Taxonomy::extend`]ed). The taxonomy's
     /// embeddings are cached in `models_dir/.cache/embeddings`, so only the first start pays for
     /// embedding it (a few seconds); a read-only models folder just skips the cache.
-    pub fn with_taxonomy(models_dir: &Path, encoder: &dyn TextEmbedder, taxonomy: Taxonomy) -> Result<IntentTask> {
+    pub fn with_taxonomy(
+        models_dir: &Path,
+        encoder: &dyn TextEmbedder,
+        taxonomy: Taxonomy,
+    ) -> Result<IntentTask> {
         let cache_dir = models_dir.join(".cache").join("embeddings");
         let model = match CachedEmbedder::open(encoder, &cache_dir) {
             Ok(cached) => {
@@ -51,7 +55,8 @@ impl ConversationTask for IntentTask {
     }
 
     fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
-        let intents = self.model.analyze_conversation(context.conversation, context.embeddings, &self.options)?;
+        let intents =
+            self.model.analyze_conversation(context.conversation, context.embeddings, &self.options)?;
         analysis.intents = Some(intents);
         Ok(())
     }

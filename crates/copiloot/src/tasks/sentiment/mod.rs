@@ -14,9 +14,9 @@ mod task;
 pub use task::SentimentTask;
 
 use super::{check_text, TextEmbedder};
-use crate::training::head::LinearHead;
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
+use crate::training::head::LinearHead;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -38,7 +38,8 @@ impl ConversationTask for SentimentTask {
     fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
         match &self.model {
             Some(model) => {
-                analysis.sentiment = Some(model.analyze_conversation(context.conversation, context.embeddings)?)
+                analysis.sentiment =
+                    Some(model.analyze_conversation(context.conversation, context.embeddings)?)
             }
             None => analysis.warnings.extend(self.skipped.iter().cloned()),
         }

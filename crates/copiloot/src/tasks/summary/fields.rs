@@ -4,8 +4,8 @@
 use super::cues::{self, Sentence};
 use super::extract::EntityKind;
 use super::prototypes::Class;
-use super::{Commitment, Entity, Evidence, ResolutionField, SummaryOptions, TurnState};
 use super::Resolution;
+use super::{Commitment, Entity, Evidence, ResolutionField, SummaryOptions, TurnState};
 use crate::conversation::Speaker;
 
 /// Longest reason quote, in bytes: enough for the customer's problem in two or three sentences.

@@ -3,10 +3,10 @@
 //! number, date or name the conversation does not contain, and gets the grounded facts the model dropped
 //! back in one closing "Details: …" sentence (a small model keeps few of them on its own).
 
+use super::rewrite::{rewrite_messages, rewrite_summary, GroundedField, PromptTurn, Rewrite};
 use super::Summary;
 use crate::conversation::{Conversation, Speaker};
 use crate::error::Result;
-use super::rewrite::{rewrite_messages, rewrite_summary, GroundedField, PromptTurn, Rewrite};
 use crate::models::generator::{GenerationOptions, Generator, StopReason};
 
 /// The summary's fields as the generator sees them, each with its turns.

@@ -17,8 +17,8 @@ mod prototypes;
 pub mod rewrite;
 mod task;
 
-pub use extract::EntityKind;
 pub use claims::{unsupported_claims, ClaimKind, UnsupportedClaim};
+pub use extract::EntityKind;
 pub use prototypes::Prototypes;
 pub use rewrite::{GroundedField, PromptTurn, Rewrite};
 pub use task::SummaryTask;

@@ -2,8 +2,8 @@
 //! quoted sentences), built only from the summary's fields and kept under a character budget by dropping
 //! whole items, least important first.
 
-use super::{Commitment, Evidence, ResolutionField};
 use super::Resolution;
+use super::{Commitment, Evidence, ResolutionField};
 
 struct Labels {
     customer: &'static str,

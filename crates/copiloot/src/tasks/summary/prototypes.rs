@@ -3,8 +3,8 @@
 //! each turn's embedding. They complement the regex cues with paraphrases the regexes miss.
 
 use crate::error::Result;
-use crate::training::cache::CachedEmbedder;
 use crate::tasks::TextEmbedder;
+use crate::training::cache::CachedEmbedder;
 use std::path::Path;
 
 /// The prototype classes, in the order of [`Prototypes::similarities`].

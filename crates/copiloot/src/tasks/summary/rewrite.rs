@@ -5,8 +5,8 @@
 //! date or name in it that the conversation does not contain is listed in `unsupported_claims`.
 
 use super::claims::{unsupported_claims, UnsupportedClaim};
-use crate::models::generator::{ChatMessage, GenerationOptions, Generator, StopReason};
 use crate::error::Result;
+use crate::models::generator::{ChatMessage, GenerationOptions, Generator, StopReason};
 use serde::{Deserialize, Serialize};
 
 /// One grounded summary field, e.g. `("reason", "internet drops since Tuesday", [1, 3])`.

@@ -3,9 +3,9 @@
 //! `bert`, `xlm-roberta` (also `roberta`, `camembert`) and `distilbert` are the same post-LN
 //! transformer; they differ in config keys, tensor names, and where positions start.
 
-use crate::models::kernels::bert::Activation;
 use super::weights::Weights;
 use crate::error::{Error, Result};
+use crate::models::kernels::bert::Activation;
 use std::path::Path;
 
 /// Sizes and naming of one encoder.

@@ -12,9 +12,9 @@ mod linear;
 mod weights;
 
 use crate::error::{Error, Result};
+use crate::models::kernels::bert::{self as kernels, AttentionShape, EmbeddingInput, LayerNorm};
 use arch::Arch;
 use candle_core::{Device, Tensor};
-use crate::models::kernels::bert::{self as kernels, AttentionShape, EmbeddingInput, LayerNorm};
 use linear::{with_data, Linear};
 use rayon::prelude::*;
 use std::path::Path;
