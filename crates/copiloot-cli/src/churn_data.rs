@@ -20,8 +20,8 @@ pub struct ChurnDataArgs {
     pub label_col: Option<String>,
 }
 
-/// Label columns tried when `--label` is not given.
-pub const LABELS: &[&str] = &["churn", "churned", "label", "outcome", "left", "exited"];
+/// Label columns tried when `--label` is not given (the core's list, shared with Python).
+pub use copiloot::training::table::LABEL_COLUMNS as LABELS;
 
 /// The `--label` column, or the first of [`LABELS`] in the table.
 pub fn label_of(args: &ChurnDataArgs, columns: &[String]) -> anyhow::Result<String> {

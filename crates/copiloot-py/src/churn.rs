@@ -14,8 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
 use std::path::PathBuf;
 
-/// Label columns tried when none is given — the list of `copiloot train/eval churn` (commands/churn.rs).
-const LABELS: &[&str] = &["churn", "churned", "label", "outcome", "left", "exited"];
+// Label columns tried when none is given — the list of `copiloot train/eval churn`.
+use copiloot::training::table::LABEL_COLUMNS as LABELS;
 
 /// One Python value as a table cell: `None` and NaN are missing; other types are refused with a hint.
 fn cell(value: &Bound<'_, PyAny>) -> Result<Option<String>, String> {

@@ -1,11 +1,11 @@
 //! Fits a [`ChurnModel`] on a labelled table: column types inferred (numbers standardised, text one-hot,
-//! identifiers dropped), a stratified held-out split, L2-penalised logistic regression by L-BFGS, and a
-//! report with the held-out metrics and the coefficients.
+//! identifiers dropped), a stratified held-out split, L2-penalised binary logistic regression
+//! ([`super::logistic`]), and a report with the held-out metrics and the coefficients.
 //!
 //! No class weights: an unweighted logistic fit is calibrated by construction (its mean prediction equals
 //! the observed churn rate), which a save team needs more than a balanced accuracy.
 
-use super::lbfgs;
+use super::logistic;
 use super::table::{labels, parse_number, Table};
 use crate::error::{Error, Result};
 use crate::eval::churn::{evaluate_scores, EvalReport};
@@ -240,40 +240,12 @@ pub(crate) fn fit(
     let mut model = ChurnModel::new(name, kind, 0.0, features);
     model.label = Some(label.to_string());
     let x = design(&model, &train)?;
-    let p = x.first().map_or(0, Vec::len);
     let n = y.len();
     let l2 = options.l2.unwrap_or(1.0 / n as f64);
     if !(l2.is_finite() && l2 >= 0.0) {
         return Err(Error::Config(format!("l2 = {l2} is invalid; use a number ≥ 0")));
     }
-    let objective = |w: &[f64], g: &mut [f64]| -> f64 {
-        g.iter_mut().for_each(|v| *v = 0.0);
-        let mut loss = 0.0;
-        for (xi, &yi) in x.iter().zip(&y) {
-            let z = w[p] + xi.iter().zip(w).map(|(a, b)| a * b).sum::<f64>();
-            // log(1 + e^z) − y·z, computed without overflow.
-            loss += z.max(0.0) + (-z.abs()).exp().ln_1p() - if yi { z } else { 0.0 };
-            let d = crate::tasks::churn::model::sigmoid(z) - if yi { 1.0 } else { 0.0 };
-            for (gj, xj) in g.iter_mut().zip(xi) {
-                *gj += d * xj;
-            }
-            g[p] += d;
-        }
-        let nf = n as f64;
-        let mut penalty = 0.0;
-        for j in 0..=p {
-            g[j] /= nf;
-            if j < p {
-                g[j] += l2 * w[j];
-                penalty += w[j] * w[j];
-            }
-        }
-        loss / nf + 0.5 * l2 * penalty
-    };
-    let min = lbfgs::minimize(objective, vec![0.0; p + 1], options.max_iter, 1e-9);
-    if min.x.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Inference("training diverged; check the data for extreme values".into()));
-    }
+    let min = logistic::fit_binary(&x, &y, l2, options.max_iter, 1e-9)?;
     let mut k = 0;
     for f in &mut model.features {
         match f {
@@ -289,7 +261,7 @@ pub(crate) fn fit(
             }
         }
     }
-    model.intercept = min.x.get(p).copied().unwrap_or(0.0);
+    model.intercept = min.x.last().copied().unwrap_or(0.0);
     let held_out = if test_idx.is_empty() {
         None
     } else {

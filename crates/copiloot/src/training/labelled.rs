@@ -1,7 +1,12 @@
-//! Labelled-data readers for training and evaluation: CSV/TSV (header row) or JSONL (one object per line),
-//! with a text column and a label column found by name or given explicitly — Banking77's `text,category`
-//! works as it is, like a pandas `DataFrame[["text", "label"]]` exported with `to_csv`/`to_json(lines=True)`.
+//! Labelled texts for training and evaluation: a text column and a label column, found by name or given
+//! explicitly, picked from a file read by [`Table::read_verbatim`] (CSV/TSV with a header row, or JSONL
+//! with one object per line) — Banking77's `text,category` works as it is, like a pandas
+//! `DataFrame[["text", "label"]]` exported with `to_csv`/`to_json(lines=True)`.
+//!
+//! Cells are taken as written (a text may be `NA`); a JSONL line's columns are its own keys, so lines may
+//! name their text differently. Errors name the file and the line.
 
+use super::table::{Format, Table};
 use crate::error::{Error, Location, Result};
 use crate::tasks::check_text;
 use serde::{Deserialize, Serialize};
@@ -27,21 +32,53 @@ pub struct Columns {
 /// Reads a labelled file; the format follows the extension (`.csv`, `.tsv`, `.jsonl`/`.ndjson`).
 /// Empty texts and labels are errors naming the line, so a broken export is noticed before training.
 pub fn read_labelled(path: &Path, columns: &Columns) -> Result<Vec<LabelledExample>> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let source = path.display().to_string();
-    let examples = match ext.as_str() {
-        "csv" => read_delimited(path, b',', columns)?,
-        "tsv" => read_delimited(path, b'\t', columns)?,
-        "jsonl" | "ndjson" => read_jsonl(path, columns)?,
-        _ => return Err(Error::invalid(
+    let Some(format) = Format::of(path) else {
+        return Err(Error::invalid(
             Location::default().with_source(source),
             "unknown labelled-data format; use a .csv, .tsv or .jsonl file with a text and a label column",
-        )),
+        ));
     };
-    if examples.is_empty() {
+    let table = Table::read_verbatim(path)?;
+    let mut out = Vec::with_capacity(table.len());
+    match format {
+        Format::Delimited(_) => {
+            let headers = table.columns();
+            let ti = pick(headers, columns.text.as_deref(), TEXT_COLUMNS, "text", &source)?;
+            let li = pick(headers, columns.label.as_deref(), LABEL_COLUMNS, "label", &source)?;
+            for row in 0..table.len() {
+                let field = |idx: usize| {
+                    table.cell(row, idx).map(str::to_string).ok_or_else(|| {
+                        Error::invalid(
+                            table.location(Some(row), Some(&headers[idx])),
+                            "the row has too few columns",
+                        )
+                    })
+                };
+                out.push(example(field(ti)?, field(li)?, &table, row)?);
+            }
+        }
+        Format::Jsonl => {
+            for row in 0..table.len() {
+                // The line's own keys (JSON null included), in serde_json's sorted order.
+                let mut present: Vec<usize> =
+                    (0..table.columns().len()).filter(|&j| table.cell(row, j).is_some()).collect();
+                present.sort_by(|&a, &b| table.columns()[a].cmp(&table.columns()[b]));
+                let keys: Vec<String> = present.iter().map(|&j| table.columns()[j].clone()).collect();
+                let value = |given: Option<&str>, defaults: &[&str], what: &str| -> Result<String> {
+                    let col = present[pick(&keys, given, defaults, what, &source)?];
+                    Ok(table.cell(row, col).unwrap_or_default().to_string())
+                };
+                let text = value(columns.text.as_deref(), TEXT_COLUMNS, "text")?;
+                let label = value(columns.label.as_deref(), LABEL_COLUMNS, "label")?;
+                out.push(example(text, label, &table, row)?);
+            }
+        }
+    }
+    if out.is_empty() {
         return Err(Error::invalid(Location::default().with_source(source), "the file has no labelled rows"));
     }
-    Ok(examples)
+    Ok(out)
 }
 
 fn pick(
@@ -67,72 +104,8 @@ fn pick(
     })
 }
 
-fn read_delimited(path: &Path, delimiter: u8, columns: &Columns) -> Result<Vec<LabelledExample>> {
-    let source = path.display().to_string();
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::invalid(Location::line(1).with_source(&source), format!("bad header row: {e}")))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_string())
-        .collect();
-    let ti = pick(&headers, columns.text.as_deref(), TEXT_COLUMNS, "text", &source)?;
-    let li = pick(&headers, columns.label.as_deref(), LABEL_COLUMNS, "label", &source)?;
-    let mut out = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record =
-            record.map_err(|e| Error::invalid(Location::line(line).with_source(&source), e.to_string()))?;
-        let field = |idx: usize, name: &str| {
-            record.get(idx).map(str::to_string).ok_or_else(|| {
-                Error::invalid(
-                    Location::line(line).with_source(&source).with_field(name),
-                    "the row has too few columns",
-                )
-            })
-        };
-        out.push(example(field(ti, &headers[ti])?, field(li, &headers[li])?, line, &source)?);
-    }
-    Ok(out)
-}
-
-fn read_jsonl(path: &Path, columns: &Columns) -> Result<Vec<LabelledExample>> {
-    let source = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| {
-            Error::invalid(Location::line(line).with_source(&source), format!("not a JSON object: {e}"))
-        })?;
-        let Some(obj) = value.as_object() else {
-            return Err(Error::invalid(
-                Location::line(line).with_source(&source),
-                "each line must be a JSON object",
-            ));
-        };
-        let keys: Vec<String> = obj.keys().cloned().collect();
-        let tk = &keys[pick(&keys, columns.text.as_deref(), TEXT_COLUMNS, "text", &source)?];
-        let lk = &keys[pick(&keys, columns.label.as_deref(), LABEL_COLUMNS, "label", &source)?];
-        let as_text = |v: &serde_json::Value| match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        out.push(example(as_text(&obj[tk]), as_text(&obj[lk]), line, &source)?);
-    }
-    Ok(out)
-}
-
-fn example(text: String, label: String, line: usize, source: &str) -> Result<LabelledExample> {
-    let loc = || Location::line(line).with_source(source);
+fn example(text: String, label: String, table: &Table, row: usize) -> Result<LabelledExample> {
+    let loc = || table.location(Some(row), None);
     check_text(&text, loc)?;
     let label = label.trim().to_string();
     if label.is_empty() {

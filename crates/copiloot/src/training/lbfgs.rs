@@ -1,7 +1,9 @@
-//! A small limited-memory BFGS minimiser for smooth convex objectives (the logistic-regression heads).
+//! A small limited-memory BFGS minimiser for smooth convex objectives (the logistic-regression fits of
+//! `logistic.rs`: the heads and the churn models).
 //!
-//! Written here rather than pulled in as a dependency because the heads need only this: a few hundred
-//! full-batch iterations on a few hundred thousand parameters, deterministic, f64 for a stable line search.
+//! Written here rather than pulled in as a dependency (an optimisation framework such as argmin) because
+//! the fits need only this: a few hundred full-batch iterations on a few hundred thousand parameters,
+//! deterministic, f64 for a stable line search.
 
 /// Result of a minimisation.
 pub(crate) struct Minimum {

@@ -1,7 +1,7 @@
 //! Training, apart from inference: linear heads on frozen embeddings ([`head`]) and the churn model
-//! ([`churn`]), both fitted by one L-BFGS logistic regression; fine-tuning the encoder's layers
-//! ([`finetune`]); readers of labelled texts and customer tables; and the embedding cache that keeps
-//! repeated runs over the same texts cheap.
+//! ([`churn`]), both fitted by one L-BFGS logistic regression (`logistic.rs`); fine-tuning the encoder's
+//! layers ([`finetune`]); labelled texts and customer tables, both read by the one table reader
+//! ([`table`]); and the embedding cache that keeps repeated runs over the same texts cheap.
 
 pub mod cache;
 pub mod churn;
@@ -9,6 +9,7 @@ pub mod finetune;
 pub mod head;
 pub mod labelled;
 mod lbfgs;
+mod logistic;
 pub mod table;
 
 pub use churn::{TrainOptions, TrainReport};

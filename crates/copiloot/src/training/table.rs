@@ -1,6 +1,8 @@
-//! Tabular data for churn training and scoring: a header and rows of optional text cells, read from
-//! CSV/TSV/JSONL or built in memory (the Python module passes DataFrame rows), with the parsing rules
-//! for missing values, numbers and yes/no labels in one place.
+//! Tabular data: a header and rows of optional text cells, read from CSV/TSV/JSONL or built in memory
+//! (the Python module passes DataFrame rows). The one reader of tabular files: customer tables for churn
+//! ([`Table::read`], cells cleaned) and labelled texts for the heads ([`Table::read_verbatim`], cells as
+//! written, read by `labelled.rs`). Also the parsing rules for missing values, numbers and yes/no labels,
+//! and the churn label columns looked for by the CLI and the Python module ([`LABEL_COLUMNS`]).
 
 use crate::error::{Error, Location, Result};
 use std::collections::HashSet;
@@ -14,8 +16,42 @@ pub struct Table {
     rows: Vec<Vec<Option<String>>>,
     /// File name for error messages, when the table came from a file.
     source: Option<String>,
-    /// File line of the first data row (2 for CSV with a header, 1 for JSONL), for error messages.
-    first_line: Option<usize>,
+    /// File line (1-based) of each row, for error messages, when the table came from a file.
+    lines: Option<Vec<usize>>,
+}
+
+/// A file format [`Table`] reads, from the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.csv` (comma) or `.tsv` (tab), with a header row.
+    Delimited(u8),
+    /// `.jsonl` / `.ndjson`: one object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// The format of `path` by its extension (any case); `None` when it is none of them.
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Format::Delimited(b',')),
+            "tsv" => Some(Format::Delimited(b'\t')),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// How cells are taken from a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cells {
+    /// Customer tables: names and cells trimmed, missing markers (`NA`, `null`, …) are `None`, column
+    /// names checked, every CSV row as long as the header.
+    Clean,
+    /// Labelled texts: names and cells exactly as written (a text may be `NA` or start with a space),
+    /// JSON `null` is an empty cell; `None` is a cell that is not there at all (a CSV row shorter than
+    /// the header, a key a JSON line lacks). Column names are not checked.
+    Verbatim,
 }
 
 impl Table {
@@ -52,29 +88,14 @@ impl Table {
                 r.into_iter().map(|c| c.filter(|s| !is_missing(s)).map(|s| s.trim().to_string())).collect()
             })
             .collect();
-        Ok(Table { columns, rows, source: None, first_line: None })
+        Ok(Table { columns, rows, source: None, lines: None })
     }
 
     /// Reads `.csv`, `.tsv` (header row) or `.jsonl`/`.ndjson` (one flat object per line; keys become
     /// columns, `null` is missing, nested values are kept as JSON text).
     pub fn read(path: &Path) -> Result<Table> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let source = path.display().to_string();
-        let mut table = match ext.as_str() {
-            "csv" => read_delimited(path, b',')?,
-            "tsv" => read_delimited(path, b'\t')?,
-            "jsonl" | "ndjson" => {
-                let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-                let (t, _) = Self::from_jsonl(&text)?;
-                t
-            }
-            _ => {
-                return Err(Error::invalid(
-                    Location::default().with_source(source),
-                    "unknown table format; use a .csv, .tsv or .jsonl file",
-                ))
-            }
-        };
+        let mut table = read_file(path, Cells::Clean)?;
         if table.rows.is_empty() {
             return Err(Error::invalid(Location::default().with_source(source), "the file has no data rows"));
         }
@@ -82,47 +103,21 @@ impl Table {
         Ok(table)
     }
 
-    /// Parses JSONL text: one object per non-empty line. Also returns the file line of each row.
-    pub fn from_jsonl(text: &str) -> Result<(Table, Vec<usize>)> {
-        let mut columns: Vec<String> = Vec::new();
-        let mut index = std::collections::HashMap::new();
-        let mut objects = Vec::new();
-        let mut lines = Vec::new();
-        for (i, raw) in text.lines().enumerate() {
-            if raw.trim().is_empty() {
-                continue;
-            }
-            let value: serde_json::Value = serde_json::from_str(raw)
-                .map_err(|e| Error::invalid(Location::line(i + 1), format!("not a JSON object: {e}")))?;
-            let serde_json::Value::Object(obj) = value else {
-                return Err(Error::invalid(Location::line(i + 1), "each line must be a JSON object"));
-            };
-            for k in obj.keys() {
-                if !index.contains_key(k) {
-                    index.insert(k.clone(), columns.len());
-                    columns.push(k.clone());
-                }
-            }
-            objects.push(obj);
-            lines.push(i + 1);
-        }
-        let rows = objects
-            .into_iter()
-            .map(|obj| {
-                let mut row = vec![None; columns.len()];
-                for (k, v) in obj {
-                    if let Some(cell) = index.get(&k).and_then(|&j| row.get_mut(j)) {
-                        *cell = json_cell(&v);
-                    }
-                }
-                row
-            })
-            .collect();
-        let mut table = Table::from_rows(columns, rows)?;
-        table.first_line = lines.first().copied();
-        Ok((table, lines))
+    /// Reads a file like [`Self::read`] but keeps every cell as written (see `Cells::Verbatim`): a CSV
+    /// row may be shorter or longer than the header (absent cells are `None`, extra ones dropped), JSON
+    /// `null` is `Some("")`, header names are neither trimmed nor checked, and a file without rows is
+    /// not an error. Every error names the file. For labelled texts, whose cells are data, not codes.
+    pub fn read_verbatim(path: &Path) -> Result<Table> {
+        let source = path.display().to_string();
+        let mut table = read_file(path, Cells::Verbatim).map_err(|e| with_source(e, &source))?;
+        table.source = Some(source);
+        Ok(table)
     }
 
+    /// Parses JSONL text: one object per non-empty line. Also returns the file line of each row.
+    pub fn from_jsonl(text: &str) -> Result<(Table, Vec<usize>)> {
+        parse_jsonl(text, Cells::Clean)
+    }
     pub fn columns(&self) -> &[String] {
         &self.columns
     }
@@ -164,8 +159,13 @@ impl Table {
             columns: self.columns.clone(),
             rows: indices.iter().filter_map(|&i| self.rows.get(i).cloned()).collect(),
             source: self.source.clone(),
-            first_line: None,
+            lines: None,
         }
+    }
+
+    /// The file line (1-based) of `row`, when the table was read from a file (not for [`Self::select`]).
+    pub fn line(&self, row: usize) -> Option<usize> {
+        self.lines.as_ref().and_then(|l| l.get(row)).copied()
     }
 
     /// Where a cell is, for error messages: file, line (when known) and column.
@@ -174,10 +174,11 @@ impl Table {
         if let Some(s) = &self.source {
             loc = loc.with_source(s.clone());
         }
-        match (row, self.first_line) {
-            (Some(r), Some(first)) => loc = loc.with_line(first + r),
-            (Some(r), None) => loc = loc.with_field(format!("rows[{r}]")),
-            _ => {}
+        if let Some(r) = row {
+            loc = match self.line(r) {
+                Some(line) => loc.with_line(line),
+                None => loc.with_field(format!("rows[{r}]")),
+            };
         }
         if let Some(c) = column {
             loc.field = Some(match loc.field {
@@ -197,6 +198,53 @@ impl Table {
     }
 }
 
+/// Parses JSONL text (see [`Table::from_jsonl`]) with cells taken as `cells` says.
+fn parse_jsonl(text: &str, cells: Cells) -> Result<(Table, Vec<usize>)> {
+    let mut columns: Vec<String> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let mut objects = Vec::new();
+    let mut lines = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(raw)
+            .map_err(|e| Error::invalid(Location::line(i + 1), format!("not a JSON object: {e}")))?;
+        let serde_json::Value::Object(obj) = value else {
+            return Err(Error::invalid(Location::line(i + 1), "each line must be a JSON object"));
+        };
+        for k in obj.keys() {
+            if !index.contains_key(k) {
+                index.insert(k.clone(), columns.len());
+                columns.push(k.clone());
+            }
+        }
+        objects.push(obj);
+        lines.push(i + 1);
+    }
+    let rows = objects
+        .into_iter()
+        .map(|obj| {
+            let mut row = vec![None; columns.len()];
+            for (k, v) in obj {
+                if let Some(cell) = index.get(&k).and_then(|&j| row.get_mut(j)) {
+                    *cell = match (cells, &v) {
+                        (Cells::Verbatim, serde_json::Value::Null) => Some(String::new()),
+                        _ => json_cell(&v),
+                    };
+                }
+            }
+            row
+        })
+        .collect();
+    let mut table = match cells {
+        Cells::Clean => Table::from_rows(columns, rows)?,
+        Cells::Verbatim => Table { columns, rows, source: None, lines: None },
+    };
+    table.lines = Some(lines.clone());
+    Ok((table, lines))
+}
+
 fn json_cell(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::Null => None,
@@ -205,10 +253,36 @@ fn json_cell(v: &serde_json::Value) -> Option<String> {
     }
 }
 
-fn read_delimited(path: &Path, delimiter: u8) -> Result<Table> {
+/// Reads a file in the format its extension names.
+fn read_file(path: &Path, cells: Cells) -> Result<Table> {
+    match Format::of(path) {
+        Some(Format::Delimited(delimiter)) => read_delimited(path, delimiter, cells),
+        Some(Format::Jsonl) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            Ok(parse_jsonl(&text, cells)?.0)
+        }
+        None => Err(Error::invalid(
+            Location::default().with_source(path.display().to_string()),
+            "unknown table format; use a .csv, .tsv or .jsonl file",
+        )),
+    }
+}
+
+/// `e` with the file named, when it is an invalid-input error.
+fn with_source(e: Error, source: &str) -> Error {
+    match e {
+        Error::InvalidInput { location, message } => {
+            Error::InvalidInput { location: location.with_source(source), message }
+        }
+        other => other,
+    }
+}
+
+fn read_delimited(path: &Path, delimiter: u8, cells: Cells) -> Result<Table> {
     let source = path.display().to_string();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .flexible(cells == Cells::Verbatim)
         .from_path(path)
         .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
     let columns: Vec<String> = reader
@@ -220,20 +294,20 @@ fn read_delimited(path: &Path, delimiter: u8) -> Result<Table> {
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
-            Error::invalid(
-                Location::line(i + 2).with_source(&source),
-                format!("{e}; every row needs as many cells as the header"),
-            )
+            let message = match cells {
+                Cells::Clean => format!("{e}; every row needs as many cells as the header"),
+                Cells::Verbatim => e.to_string(),
+            };
+            Error::invalid(Location::line(i + 2).with_source(&source), message)
         })?;
-        rows.push(record.iter().map(|c| Some(c.to_string())).collect());
+        rows.push((0..columns.len()).map(|j| record.get(j).map(str::to_string)).collect());
     }
-    let mut table = Table::from_rows(columns, rows).map_err(|e| match e {
-        Error::InvalidInput { location, message } => {
-            Error::InvalidInput { location: location.with_source(&source), message }
-        }
-        other => other,
-    })?;
-    table.first_line = Some(2);
+    let lines = (2..rows.len() + 2).collect();
+    let mut table = match cells {
+        Cells::Clean => Table::from_rows(columns, rows).map_err(|e| with_source(e, &source))?,
+        Cells::Verbatim => Table { columns, rows, source: None, lines: None },
+    };
+    table.lines = Some(lines);
     Ok(table)
 }
 
@@ -259,6 +333,10 @@ pub fn parse_number(text: &str) -> std::result::Result<f64, String> {
         )),
     }
 }
+
+/// Churn label columns tried, in order and in any case, when none is given — by `copiloot train/eval
+/// churn` and by the Python module alike.
+pub const LABEL_COLUMNS: &[&str] = &["churn", "churned", "label", "outcome", "left", "exited"];
 
 /// Reads a churn label: `Yes`/`No`, `true`/`false`, `1`/`0`, `y`/`n`, `ja`/`nee`, `churn(ed)`/`stayed`
 /// (any case). `None` for anything else.
@@ -374,7 +452,30 @@ mod tests {
         let t = Table::read(&p).unwrap();
         let e = t.number(1, 0).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("field `x`") && e.contains("t.csv"), "{e}");
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(&p, "{\"x\": 1, \"churn\": \"Yes\"}\n\n{\"x\": \"abc\", \"churn\": \"No\"}\n")
+            .unwrap();
+        let e = Table::read(&p).unwrap().number(1, 0).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("t.jsonl"), "the line after a blank one: {e}");
         assert!(Table::from_rows(vec!["a".into(), "a".into()], vec![]).is_err());
         assert!(Table::from_rows(vec!["a".into()], vec![vec![]]).is_err());
+    }
+
+    #[test]
+    fn verbatim_keeps_cells_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.csv");
+        std::fs::write(&p, ",text,text\n0, NA ,x\n1\n").unwrap();
+        let t = Table::read_verbatim(&p).unwrap();
+        assert_eq!(t.columns(), ["", "text", "text"]);
+        assert_eq!((t.cell(0, 1), t.cell(1, 1), t.line(1)), (Some(" NA "), None, Some(3)));
+        let p = dir.path().join("v.jsonl");
+        std::fs::write(&p, "{\"a\": null}\n{\"b\": 2}\n").unwrap();
+        let t = Table::read_verbatim(&p).unwrap();
+        assert_eq!((t.cell(0, 0), t.cell(0, 1), t.cell(1, 1)), (Some(""), None, Some("2")));
+        std::fs::write(&p, "{\"a\": 1}\n[2]\n").unwrap();
+        let e = Table::read_verbatim(&p).unwrap_err().to_string();
+        assert!(e.contains("v.jsonl") && e.contains("line 2"), "{e}");
+        assert_eq!(Format::of(Path::new("x.TSV")), Some(Format::Delimited(b'\t')));
     }
 }
