@@ -128,6 +128,11 @@ class Analysis:
         return self._data.get("churn")
 
     @property
+    def alerts(self) -> Optional[List[Dict[str, Any]]]:
+        """Moments the agent should act on (``id``, ``message``, cited ``turns``)."""
+        return self._data.get("alerts")
+
+    @property
     def warnings(self) -> List[str]:
         return list(self._data.get("warnings") or [])
 

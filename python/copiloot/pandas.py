@@ -33,6 +33,7 @@ OUTPUT_COLUMNS: Tuple[str, ...] = (
     "customer_sentiment_trend",
     "churn_score",
     "churn_band",
+    "alerts",
     "analysis",
     "error",
 )
@@ -67,6 +68,7 @@ def row_of(analysis: Dict[str, Any]) -> Dict[str, Any]:
     summary_text = summary.get("text") if isinstance(summary, dict) else None
     churn = analysis.get("churn")
     churn = churn if isinstance(churn, dict) else {}
+    alerts = analysis.get("alerts")
     return {
         "language": analysis.get("language"),
         "turns": (analysis.get("metrics") or {}).get("turns"),
@@ -78,6 +80,7 @@ def row_of(analysis: Dict[str, Any]) -> Dict[str, Any]:
         "customer_sentiment_trend": trajectory.get("trend"),
         "churn_score": _float(churn.get("score")),
         "churn_band": churn.get("band"),
+        "alerts": [a.get("id") for a in alerts] if isinstance(alerts, list) else None,
         "analysis": analysis,
         "error": None,
     }

@@ -161,9 +161,9 @@ def test_generator_rewrites_the_summary_note() -> None:
 
 def test_every_top_level_field_is_an_attribute() -> None:
     """A field a new Rust task adds is readable without a change to the Python class."""
-    a = copiloot.Analysis({"conversation_id": "c", "churn": {"score": 0.4}, "alerts": [{"id": "save_offer"}]})
+    a = copiloot.Analysis({"conversation_id": "c", "churn": {"score": 0.4}, "knowledge": [{"id": "kb-1"}]})
     assert a.churn == {"score": 0.4} == a["churn"]
-    assert a.alerts == [{"id": "save_offer"}]
-    assert a.knowledge is None
+    assert a.knowledge == [{"id": "kb-1"}]
+    assert a.live_state is None
     with pytest.raises(AttributeError):
         a._private  # noqa: B018

@@ -52,6 +52,7 @@ def test_one_row_per_conversation(analysed: pd.DataFrame, fixture_dicts: List[Di
     assert by_id.loc["nl_telecom_opzegging", "top_intent"] == "cancel"
     assert by_id.loc["en_energy_billing", "top_intent"] in ("meter_reading", "billing_question")
     assert by_id.loc["nl_telecom_opzegging", "language"] == "nl"
+    assert "retention_offer" in by_id.loc["nl_telecom_opzegging", "alerts"]
     assert analysed["error"].isna().all()
     assert analysed["top_intent_score"].between(0, 1).all()
     assert analysed["customer_sentiment_start"].between(-1, 1).all()
@@ -77,6 +78,7 @@ def test_summary_and_churn_columns_follow_the_analysis(analysed: pd.DataFrame) -
             assert math.isnan(row.churn_score) and row.churn_band is None
         else:
             assert row.churn_score == pytest.approx(churn["score"]) and row.churn_band == churn["band"]
+        assert row.alerts == [a["id"] for a in row.analysis["alerts"]]
 
 
 def test_row_of_reads_summary_and_churn_when_present(analysed: pd.DataFrame) -> None:

@@ -63,6 +63,9 @@ pub fn render(a: &Analysis) -> String {
             let _ = writeln!(s, "  churn: (not available)");
         }
     }
+    for alert in a.alerts.iter().flatten() {
+        let _ = writeln!(s, "  alert {}: {} (turns {:?})", alert.id, alert.message, alert.turns);
+    }
     for w in &a.warnings {
         let _ = writeln!(s, "  warning: {w}");
     }

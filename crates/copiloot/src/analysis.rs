@@ -2,6 +2,7 @@
 
 use crate::conversation::{Conversation, ConversationMetrics};
 use crate::redact::TurnSpan;
+use crate::tasks::alerts::Alert;
 use crate::tasks::churn::ChurnRisk;
 use crate::tasks::intent::ConversationIntents;
 use crate::tasks::sentiment::SentimentAnalysis;
@@ -29,6 +30,9 @@ pub struct Analysis {
     pub summary: Option<Summary>,
     /// Churn risk with reasons (churn task).
     pub churn: Option<ChurnRisk>,
+    /// Moments the agent should act on, each citing its turns (alerts task; `[]` when none fired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Vec<Alert>>,
     pub models: ModelsUsed,
     /// Personal data found per turn (kind and byte offsets, never the text), so anything that shows the
     /// transcript can mask it. Absent when redaction is off (`--no-redact`).
@@ -51,6 +55,7 @@ impl Analysis {
             sentiment: None,
             summary: None,
             churn: None,
+            alerts: None,
             models,
             pii: None,
             warnings: Vec::new(),

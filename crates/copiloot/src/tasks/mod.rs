@@ -6,12 +6,14 @@
 //! (the `classify` API, training and evaluation files) go through a [`TextEmbedder`]. Training and
 //! evaluation live apart, in [`crate::training`] and [`crate::eval`].
 
+pub mod alerts;
 pub mod churn;
 pub mod intent;
 mod pipeline;
 pub mod sentiment;
 pub mod summary;
 
+pub use alerts::AlertTask;
 pub use churn::ChurnScorer;
 pub use intent::IntentTask;
 pub use pipeline::{ConversationTask, TaskContext};
@@ -23,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The tasks `Copilot::analyze` runs by default, in order: zero-shot intents over the shipped taxonomy,
-/// the shipped sentiment head, the grounded summary, churn. Registering a new task is one line here.
+/// the shipped sentiment head, the grounded summary, churn, the alert rules. Registering a new task is one line here.
 pub fn default_tasks(
     models_dir: &Path,
     encoder: &dyn TextEmbedder,
@@ -34,6 +36,7 @@ pub fn default_tasks(
         Arc::new(SentimentTask::load(models_dir, encoder.model_id())?),
         Arc::new(SummaryTask::new(summary::SummaryModel::load(models_dir, encoder)?)),
         Arc::new(ChurnScorer::load(models_dir, churn)?),
+        Arc::new(AlertTask::load(models_dir)?),
     ])
 }
 

@@ -325,7 +325,7 @@ fn the_facade_runs_the_registered_tasks_in_order_then_added_ones() {
     let options = crate::CopilotOptions { models_dir: Some(models_dir()), ..Default::default() };
     let copilot = crate::Copilot::new(options).unwrap();
     let names: Vec<&str> = copilot.tasks().iter().map(|t| t.name()).collect();
-    assert_eq!(names, ["intent", "sentiment", "summary", "churn"]);
+    assert_eq!(names, ["intent", "sentiment", "summary", "churn", "alerts"]);
     assert!(copilot.task::<super::IntentTask>().is_some() && copilot.task::<ChurnAudit>().is_none());
 
     let audited = copilot.clone().with_task(std::sync::Arc::new(ChurnAudit));
@@ -344,4 +344,25 @@ fn the_facade_runs_the_registered_tasks_in_order_then_added_ones() {
         (&plain.intents, &plain.summary, &plain.churn)
     );
     assert_eq!(audited.tasks().last().unwrap().name(), "churn_audit");
+}
+
+#[test]
+fn a_dutch_cancellation_naming_a_competitor_raises_the_retention_alert() {
+    let Some(_) = encoder() else { return };
+    let options = crate::CopilotOptions { models_dir: Some(models_dir()), ..Default::default() };
+    let copilot = crate::Copilot::new(options).unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/conversations");
+    let text = std::fs::read_to_string(dir.join("nl_telecom_opzegging.txt")).unwrap();
+    let c = crate::conversation::parse_transcript("opzegging", &text, &Default::default()).unwrap();
+    let analysis = copilot.analyze(&c).unwrap();
+    let alerts = analysis.alerts.clone().unwrap();
+    let retention = alerts.iter().find(|a| a.id == "retention_offer").unwrap_or_else(|| panic!("{alerts:?}"));
+    assert!(retention.message.starts_with("Klant overweegt te vertrekken"), "{retention:?}");
+    let competitor = &analysis.churn.as_ref().unwrap().signals.as_ref().unwrap().competitor;
+    assert!(
+        !competitor.is_empty() && competitor.iter().all(|e| retention.turns.contains(&e.turn)),
+        "{alerts:?}"
+    );
+    assert!(retention.turns.iter().all(|&t| c.turns[t].speaker == Speaker::Customer), "{alerts:?}");
+    assert_eq!(copilot.tasks().last().unwrap().name(), "alerts");
 }
