@@ -3,6 +3,12 @@
 //! which Zen 4/5 and recent Xeons have) — and picks one by CPUID at each call. What the body calls must
 //! be `#[inline(always)]` to be compiled inside the wide copy. Results are the same up to float
 //! summation order.
+//!
+//! Why not the `multiversion` crate, which does the same (a `target_feature` clone plus a CPUID-cached
+//! dispatch): this 40-line macro is what every speed figure in the README and `benches/` was measured
+//! with, and it needs exactly one extra target. Swapping it is only worth it together with re-running
+//! those comparisons (or when a third target is wanted); the q8 kernels are hand-written intrinsics,
+//! which no multiversioning crate replaces.
 
 /// Whether the AVX-512 copies run here (std caches the CPUID answer).
 #[inline(always)]
