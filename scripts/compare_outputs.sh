@@ -20,7 +20,10 @@ for f in $F/*.txt $F/*.json; do
   "$BIN" summarize "$f" > "$OUT/$n.summarize.json" 2>/dev/null
   "$BIN" churn "$f" > "$OUT/$n.churn.json" 2>/dev/null
 done
-"$BIN" analyze --input $F/all.jsonl --output "$OUT/all.analyses.jsonl" > /dev/null 2>&1
+# Batch runs are parallel and write lines as they finish: compare them sorted.
+rm -f "$OUT/all.analyses.jsonl"
+"$BIN" analyze --input $F/all.jsonl --output "$OUT/batch.jsonl" > /dev/null 2>&1
+sort "$OUT/batch.jsonl" > "$OUT/all.analyses.jsonl" && rm "$OUT/batch.jsonl"
 "$BIN" churn --input $F/all.jsonl --by-customer > "$OUT/all.bycustomer.json" 2>/dev/null
 "$BIN" schema output > "$OUT/schema.output.json"
 "$BIN" schema input > "$OUT/schema.input.json"
