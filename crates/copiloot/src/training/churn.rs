@@ -1,6 +1,6 @@
 //! Fits a [`ChurnModel`] on a labelled table: column types inferred (numbers standardised, text one-hot,
 //! identifiers dropped), a stratified held-out split, L2-penalised binary logistic regression
-//! ([`super::logistic`]), and a report with the held-out metrics and the coefficients.
+//! (`super::logistic`), and a report with the held-out metrics and the coefficients.
 //!
 //! No class weights: an unweighted logistic fit is calibrated by construction (its mean prediction equals
 //! the observed churn rate), which a save team needs more than a balanced accuracy.

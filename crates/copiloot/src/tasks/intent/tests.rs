@@ -1,3 +1,4 @@
+//! Unit tests of the intent models on a toy embedder: zero-shot, conversation intents, typed errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;

@@ -1,3 +1,4 @@
+//! Unit tests of the sentiment trajectory thresholds and of label normalisation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;

@@ -4,7 +4,7 @@
 //!
 //! Extractive on purpose: it needs only the encoder (any language it knows), cannot invent facts, and
 //! handles conversations of any length, because every turn is read on its own. Per-turn work (sentence
-//! cues, facts, prototype similarities) is kept in [`TurnState`]s, so [`Summarizer::update`] processes
+//! cues, facts, prototype similarities) is kept in `TurnState`s, so [`Summarizer::update`] processes
 //! only new turns during a live conversation.
 
 pub mod claims;

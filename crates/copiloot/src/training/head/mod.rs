@@ -1,6 +1,6 @@
 //! Linear classification heads on frozen sentence embeddings: multinomial logistic regression with an L2
 //! penalty and class weights (what SetFit and sklearn users fit on top of sentence-transformers), fitted
-//! by [`super::logistic`] (L-BFGS), saved as `head.safetensors` + `head.json`.
+//! by `super::logistic` (L-BFGS), saved as `head.safetensors` + `head.json`.
 //!
 //! The JSON records the labels and the encoder the head expects, so a head is never silently applied to
 //! embeddings from another model.

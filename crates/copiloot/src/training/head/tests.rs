@@ -1,3 +1,4 @@
+//! Unit tests of the linear heads: training, determinism, bad data, loading and encoder ids.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
