@@ -2,14 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{copiloot_command, root};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 struct Server {
     child: Child,
@@ -18,10 +17,8 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_copiloot"))
-            .args(["serve", "--port", "0"])
+        let mut child = copiloot_command(&["serve", "--port", "0"])
             .args(extra)
-            .env("COPILOOT_MODELS", root().join("models"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -74,7 +71,7 @@ impl Drop for Server {
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(root().join("tests/fixtures/conversations").join(name)).unwrap()
+    std::fs::read_to_string(common::conversation(name)).unwrap()
 }
 
 #[test]
@@ -173,9 +170,7 @@ fn overload_gets_429_with_retry_after() {
 
 #[test]
 fn api_key_is_enforced_and_required_off_loopback() {
-    let out = Command::new(env!("CARGO_BIN_EXE_copiloot"))
-        .args(["serve", "--host", "0.0.0.0", "--port", "0"])
-        .env("COPILOOT_MODELS", root().join("models"))
+    let out = copiloot_command(&["serve", "--host", "0.0.0.0", "--port", "0"])
         .env_remove("COPILOOT_API_KEY")
         .output()
         .unwrap();
