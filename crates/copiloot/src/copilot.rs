@@ -12,7 +12,9 @@ use crate::redact::Redactor;
 use crate::tasks::churn::{ChurnOptions, ChurnScorer};
 use crate::tasks::sentiment::SentimentModel;
 use crate::tasks::summary::{Summary, SummaryModel, SummaryOptions};
-use crate::tasks::{default_tasks, ConversationTask, IntentTask, SentimentTask, SummaryTask, TaskContext};
+use crate::tasks::{
+    default_tasks, ConversationTask, IntentTask, SentimentTask, SummaryTask, TaskContext, TaskMemo,
+};
 use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -209,6 +211,19 @@ impl Copilot {
         &self.encoder
     }
 
+    /// Where PII redaction applies.
+    pub fn redaction(&self) -> Redaction {
+        self.redaction
+    }
+
+    /// The same copilot without the LLM rewrite of the note (a live session runs this one per turn).
+    pub fn without_generator(mut self) -> Self {
+        if self.generator().is_some() {
+            replace_summary(&mut self.tasks, |t| t.generator = None);
+        }
+        self
+    }
+
     /// The intent task `analyze` runs (its model and options), e.g. to classify single texts.
     pub fn intent(&self) -> Option<&IntentTask> {
         self.task::<IntentTask>()
@@ -227,7 +242,12 @@ impl Copilot {
     /// Encode every turn of a conversation once.
     pub fn embed_turns(&self, conversation: &Conversation) -> Result<TurnEmbeddings> {
         let texts: Vec<&str> = conversation.turns.iter().map(|t| t.text.as_str()).collect();
-        let encoded = self.encoder.encode(&texts, TextRole::Query, self.batch_size)?;
+        self.embed_texts(&texts)
+    }
+
+    /// Encode turn texts (query role, the configured batch size); `truncated` holds positions in `texts`.
+    pub(crate) fn embed_texts(&self, texts: &[&str]) -> Result<TurnEmbeddings> {
+        let encoded = self.encoder.encode(texts, TextRole::Query, self.batch_size)?;
         Ok(TurnEmbeddings { vectors: encoded.embeddings, truncated: encoded.truncated })
     }
 
@@ -283,6 +303,24 @@ impl Copilot {
         embeddings: TurnEmbeddings,
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Analysis> {
+        let mut memo = TaskMemo::default();
+        let (vectors, truncated) = (&embeddings.vectors, &embeddings.truncated);
+        self.run_tasks(conversation, display, pii, vectors, truncated, &mut memo, on_token)
+    }
+
+    /// The task list over one prepared conversation; `memo` keeps per-turn results between calls over
+    /// a growing conversation ([`crate::live::LiveSession`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_tasks(
+        &self,
+        conversation: &Conversation,
+        display: &[String],
+        pii: Option<Vec<crate::redact::TurnSpan>>,
+        vectors: &[Vec<f32>],
+        truncated: &[usize],
+        memo: &mut TaskMemo,
+        on_token: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Analysis> {
         let max = self.encoder.max_tokens();
         let models = ModelsUsed {
             encoder: self.encoder.model_id().to_string(),
@@ -290,18 +328,12 @@ impl Copilot {
         };
         let mut analysis = Analysis::empty(conversation, models);
         analysis.pii = pii;
-        analysis.warnings = embeddings
-            .truncated
+        analysis.warnings = truncated
             .iter()
             .map(|i| format!("turn {i} is longer than the encoder's {max} tokens; only its start was read"))
             .collect();
-        let mut context = TaskContext {
-            conversation,
-            display,
-            embeddings: &embeddings.vectors,
-            truncated: &embeddings.truncated,
-            on_token,
-        };
+        let mut context =
+            TaskContext { conversation, display, embeddings: vectors, truncated, on_token, memo };
         for task in &self.tasks {
             task.run(&mut context, &mut analysis)?;
         }

@@ -114,15 +114,24 @@ impl Conversation {
     /// turns counting double (the note is written for the customer's language). Mixed conversations get
     /// their dominant language; a conversation of only very short turns is judged on its whole text.
     pub fn detect_language(&self) -> Option<String> {
-        let mut votes: HashMap<String, f64> = HashMap::new();
-        for turn in &self.turns {
-            if let Some(g) = detect_language(&turn.text) {
+        let guesses: Vec<Option<LanguageGuess>> =
+            self.turns.iter().map(|t| detect_language(&t.text)).collect();
+        self.language_from_guesses(&guesses)
+    }
+
+    /// The vote of [`Self::detect_language`] over per-turn guesses made earlier (one per turn, from
+    /// [`detect_language`]): a live session guesses each turn once.
+    pub fn language_from_guesses(&self, guesses: &[Option<LanguageGuess>]) -> Option<String> {
+        let mut votes: HashMap<&str, f64> = HashMap::new();
+        for (turn, guess) in self.turns.iter().zip(guesses) {
+            if let Some(g) = guess {
                 let weight = if turn.speaker == Speaker::Customer { 2.0 } else { 1.0 };
-                *votes.entry(g.code).or_default() += weight * g.confidence.max(0.05) * turn.text.len() as f64;
+                *votes.entry(g.code.as_str()).or_default() +=
+                    weight * g.confidence.max(0.05) * turn.text.len() as f64;
             }
         }
         if let Some((code, _)) = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-            return Some(code);
+            return Some(code.to_string());
         }
         let all: Vec<&str> = self.turns.iter().map(|t| t.text.as_str()).collect();
         detect_language(&all.join(" ")).map(|g| g.code)

@@ -16,7 +16,7 @@ pub mod summary;
 pub use alerts::AlertTask;
 pub use churn::ChurnScorer;
 pub use intent::IntentTask;
-pub use pipeline::{ConversationTask, TaskContext};
+pub use pipeline::{ConversationTask, TaskContext, TaskMemo};
 pub use sentiment::SentimentTask;
 pub use summary::SummaryTask;
 

@@ -9,6 +9,7 @@ use crate::analysis::Analysis;
 use crate::conversation::Conversation;
 use crate::error::Result;
 use std::any::Any;
+use std::collections::HashMap;
 
 /// What every task may read about the conversation being analysed. Computed once by the facade.
 pub struct TaskContext<'a> {
@@ -23,6 +24,53 @@ pub struct TaskContext<'a> {
     pub truncated: &'a [usize],
     /// Receives generated text as it is written (the summary's LLM rewrite); `false` cancels it.
     pub on_token: &'a mut dyn FnMut(&str) -> bool,
+    /// Per-turn results kept from earlier runs over the same, growing conversation (a live session);
+    /// empty for a one-off `analyze`.
+    pub memo: &'a mut TaskMemo,
+}
+
+/// Per-turn work a task keeps between runs while a conversation grows turn by turn
+/// ([`crate::live::LiveSession`]), so that a new turn costs only its own work. A value depends only on
+/// its turn (its text, embedding and the per-turn results of earlier tasks), never on later turns, so
+/// reusing it gives exactly what a fresh run gives. `analyze` starts every conversation with an empty one.
+#[derive(Default)]
+pub struct TaskMemo {
+    slots: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
+}
+
+impl TaskMemo {
+    /// The values of turns `0..n` kept under `key`: those not seen before are computed by `compute`
+    /// (given the range of new turn positions, returning one value per turn) and kept.
+    pub fn per_turn<T: Send + Sync + 'static>(
+        &mut self,
+        key: &'static str,
+        n: usize,
+        compute: impl FnOnce(std::ops::Range<usize>) -> Result<Vec<T>>,
+    ) -> Result<&mut [T]> {
+        let slot = self.slots.entry(key).or_insert_with(|| Box::new(Vec::<T>::new()));
+        if !slot.is::<Vec<T>>() {
+            *slot = Box::new(Vec::<T>::new());
+        }
+        let kept = slot
+            .downcast_mut::<Vec<T>>()
+            .ok_or_else(|| crate::error::Error::Inference(format!("memo slot `{key}` has another type")))?;
+        // Fewer turns than kept: a different conversation, start over.
+        if kept.len() > n {
+            kept.clear();
+        }
+        if kept.len() < n {
+            let new = compute(kept.len()..n)?;
+            if new.len() != n - kept.len() {
+                return Err(crate::error::Error::Inference(format!(
+                    "`{key}` computed {} values for {} new turns",
+                    new.len(),
+                    n - kept.len()
+                )));
+            }
+            kept.extend(new);
+        }
+        Ok(&mut kept[..n])
+    }
 }
 
 /// One step of the analysis. Tasks run in the order they are registered, so a task may read the

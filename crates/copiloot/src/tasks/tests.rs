@@ -220,6 +220,7 @@ fn intent_and_sentiment(
         embeddings,
         truncated: &[],
         on_token: &mut |_| true,
+        memo: &mut Default::default(),
     };
     let mut analysis = crate::Analysis::empty(c, Default::default());
     for task in tasks {

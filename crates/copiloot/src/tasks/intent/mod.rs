@@ -9,7 +9,7 @@ pub use task::IntentTask;
 pub use taxonomy::{default_path as default_taxonomy_path, IntentDef, Taxonomy, OTHER};
 pub use zero_shot::{Calibration, ZeroShotIntents};
 
-use super::{argmax, check_text, TextEmbedder};
+use super::{argmax, check_text, TaskMemo, TextEmbedder};
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
 use crate::models::classifier::TextClassifier;
@@ -234,6 +234,17 @@ impl IntentModel {
         turn_embeddings: &[Vec<f32>],
         opts: &IntentOptions,
     ) -> Result<ConversationIntents> {
+        self.analyze_memo(conversation, turn_embeddings, opts, &mut TaskMemo::default())
+    }
+
+    /// [`Self::analyze_conversation`], reusing the per-turn predictions kept in `memo` (a live session).
+    pub(crate) fn analyze_memo(
+        &self,
+        conversation: &Conversation,
+        turn_embeddings: &[Vec<f32>],
+        opts: &IntentOptions,
+        memo: &mut TaskMemo,
+    ) -> Result<ConversationIntents> {
         if turn_embeddings.len() != conversation.turns.len() {
             return Err(Error::invalid(
                 Location::field("turn_embeddings"),
@@ -257,19 +268,27 @@ impl IntentModel {
         } else {
             customer
         };
-        let predictions = if chosen.is_empty() {
+        // Which turns decide can change as the conversation grows (the first customer turn), so the
+        // memo keeps a prediction per turn once it was needed, and only the missing ones are computed.
+        let kept =
+            memo.per_turn("intent", conversation.turns.len(), |new| Ok(new.map(|_| None).collect()))?;
+        let missing: Vec<usize> = chosen.iter().copied().filter(|&i| kept[i].is_none()).collect();
+        let predictions = if missing.is_empty() {
             Vec::new()
         } else if let IntentModel::Classifier(c) = self {
-            let texts: Vec<&str> = chosen.iter().map(|&i| conversation.turns[i].text.as_str()).collect();
+            let texts: Vec<&str> = missing.iter().map(|&i| conversation.turns[i].text.as_str()).collect();
             self.finish(c.predict_proba(&texts)?.into_iter().map(|p| (p, true)).collect(), opts)
         } else {
-            let embeddings: Vec<Vec<f32>> = chosen.iter().map(|&i| turn_embeddings[i].clone()).collect();
+            let embeddings: Vec<Vec<f32>> = missing.iter().map(|&i| turn_embeddings[i].clone()).collect();
             self.predict_embeddings(&embeddings, opts)?
         };
+        for (&i, p) in missing.iter().zip(predictions) {
+            kept[i] = Some(p);
+        }
 
         let mut found: Vec<DetectedIntent> = Vec::new();
         let mut turns = Vec::new();
-        for (&i, p) in chosen.iter().zip(&predictions) {
+        for (i, p) in chosen.iter().filter_map(|&i| kept[i].as_ref().map(|p| (i, p))) {
             let index = conversation.turns[i].index;
             turns.push(TurnIntent { turn: index, intent: p.intent.clone(), score: p.score });
             if p.intent == OTHER {

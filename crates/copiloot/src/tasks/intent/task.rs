@@ -56,7 +56,7 @@ impl ConversationTask for IntentTask {
 
     fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
         let intents =
-            self.model.analyze_conversation(context.conversation, context.embeddings, &self.options)?;
+            self.model.analyze_memo(context.conversation, context.embeddings, &self.options, context.memo)?;
         analysis.intents = Some(intents);
         Ok(())
     }

@@ -13,7 +13,7 @@ mod task;
 
 pub use task::SentimentTask;
 
-use super::{check_text, TextEmbedder};
+use super::{check_text, TaskMemo, TextEmbedder};
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
 use crate::training::head::LinearHead;
@@ -221,6 +221,16 @@ impl SentimentModel {
         conversation: &Conversation,
         turn_embeddings: &[Vec<f32>],
     ) -> Result<SentimentAnalysis> {
+        self.analyze_memo(conversation, turn_embeddings, &mut TaskMemo::default())
+    }
+
+    /// [`Self::analyze_conversation`], reusing the per-turn scores kept in `memo` (a live session).
+    pub(crate) fn analyze_memo(
+        &self,
+        conversation: &Conversation,
+        turn_embeddings: &[Vec<f32>],
+        memo: &mut TaskMemo,
+    ) -> Result<SentimentAnalysis> {
         if turn_embeddings.len() != conversation.turns.len() {
             return Err(Error::invalid(
                 Location::field("turn_embeddings"),
@@ -231,11 +241,13 @@ impl SentimentModel {
                 ),
             ));
         }
-        let predictions = self.predict_embeddings(turn_embeddings)?;
+        let predictions = memo.per_turn("sentiment", conversation.turns.len(), |new| {
+            self.predict_embeddings(&turn_embeddings[new])
+        })?;
         let turns: Vec<TurnSentiment> = conversation
             .turns
             .iter()
-            .zip(predictions)
+            .zip(predictions.iter().copied())
             .map(|(t, (label, score, confidence))| TurnSentiment {
                 turn: t.index,
                 speaker: t.speaker,

@@ -39,7 +39,7 @@ impl ConversationTask for SentimentTask {
         match &self.model {
             Some(model) => {
                 analysis.sentiment =
-                    Some(model.analyze_conversation(context.conversation, context.embeddings)?)
+                    Some(model.analyze_memo(context.conversation, context.embeddings, context.memo)?)
             }
             None => analysis.warnings.extend(self.skipped.iter().cloned()),
         }

@@ -27,7 +27,7 @@ use crate::conversation::{Conversation, Speaker, Turn};
 use crate::error::{Error, Location, Result};
 use crate::redact::Redactor;
 use crate::tasks::sentiment::SentimentModel;
-use crate::tasks::TextEmbedder;
+use crate::tasks::{TaskMemo, TextEmbedder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -237,6 +237,19 @@ impl SummaryModel {
         truncated: &[usize],
         signals: &Signals,
     ) -> Result<Summary> {
+        self.summarize_memo(conversation, display, embeddings, truncated, signals, &mut TaskMemo::default())
+    }
+
+    /// [`Self::summarize`], reusing the per-turn states kept in `memo` (a live session).
+    pub(crate) fn summarize_memo(
+        &self,
+        conversation: &Conversation,
+        display: &[String],
+        embeddings: &[Vec<f32>],
+        truncated: &[usize],
+        signals: &Signals,
+        memo: &mut TaskMemo,
+    ) -> Result<Summary> {
         let n = conversation.turns.len();
         if embeddings.len() != n || display.len() != n {
             return Err(Error::invalid(
@@ -248,19 +261,18 @@ impl SummaryModel {
                 ),
             ));
         }
-        let states: Vec<TurnState> = conversation
-            .turns
-            .iter()
-            .zip(display)
-            .zip(embeddings)
-            .enumerate()
-            .map(|(i, ((turn, text), e))| {
-                let sentiment = signals.sentiment.as_ref().and_then(|s| s.get(i).copied());
-                self.turn_state(turn, text, e.clone(), sentiment, truncated.contains(&turn.index))
-            })
-            .collect();
+        let states = memo.per_turn("summary", n, |new| {
+            Ok(new
+                .map(|i| {
+                    let turn = &conversation.turns[i];
+                    let sentiment = signals.sentiment.as_ref().and_then(|s| s.get(i).copied());
+                    let truncated = truncated.contains(&turn.index);
+                    self.turn_state(turn, &display[i], embeddings[i].clone(), sentiment, truncated)
+                })
+                .collect())
+        })?;
         let language = conversation.language.clone().or_else(|| conversation.detect_language());
-        self.build(&conversation.id, &states, language.as_deref(), &signals.primary_intent_turns)
+        self.build(&conversation.id, states, language.as_deref(), &signals.primary_intent_turns)
     }
 
     /// The summary of the turns in `states`.

@@ -37,12 +37,13 @@ impl ConversationTask for SummaryTask {
                 sentiment: analysis.sentiment.as_ref().map(|s| s.turns.iter().map(|t| t.score).collect()),
             },
         };
-        let summary = self.model.summarize(
+        let summary = self.model.summarize_memo(
             context.conversation,
             context.display,
             context.embeddings,
             context.truncated,
             &signals,
+            context.memo,
         );
         let mut summary = match summary {
             Ok(s) => s,
