@@ -73,10 +73,17 @@ fn replay_checked(copilot: &Copilot, c: &Conversation) -> (Vec<LiveUpdate>, BTre
 fn every_fixture_replayed_live_equals_analyze_after_every_turn() {
     let Some(copilot) = copilot() else { return };
     let dir = common::fixtures().join("conversations");
-    for name in ["nl_telecom_opzegging.txt", "en_telecom_cancellation.json", "nl_energie_jaarafrekening.json"]
-    {
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".jsonl"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 10);
+    for name in &names {
         let c = read(dir.join(name));
-        let (updates, _) = replay_checked(copilot, &c);
+        let (updates, first) = replay_checked(copilot, &c);
+        eprintln!("{name}: first turn per alert {first:?}");
         // The update carries the turn's own results and the running state.
         let last = updates.last().unwrap();
         assert!(last.summary.is_some() && last.churn.is_some(), "{name}: {last:?}");
