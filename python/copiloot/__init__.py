@@ -7,7 +7,8 @@ summary, churn), in Dutch and English.
     >>> a.top_intent, a.to_dict()["sentiment"]["customer_trajectory"]["end"]
 
 The work runs in Rust (``copiloot._native``) with the GIL released; this module gives it a Pythonic
-shape: :class:`Analysis` objects, NumPy embeddings, batches of any iterable, ``copiloot.pandas``, and
+shape: :class:`Analysis` objects, NumPy embeddings, batches of any iterable, :class:`LiveSession` for a
+conversation analysed while it happens, ``copiloot.pandas``, and
 :class:`ChurnModel` trained on DataFrames (``copiloot.churn``).
 """
 
@@ -55,6 +56,8 @@ __all__ = [
     "IntentHead",
     "InvalidInputError",
     "IoError",
+    "LiveSession",
+    "LiveUpdate",
     "ModelLoadError",
     "ModelNotFoundError",
     "evaluate",
@@ -266,8 +269,156 @@ class Copilot:
         buf, rows, dim = self._native.embed([str(t) for t in texts], role)
         return np.frombuffer(buf, dtype=np.float32).reshape(rows, dim)
 
+    def live(
+        self,
+        id: str,
+        *,
+        channel: Optional[str] = None,
+        language: Optional[str] = None,
+        customer: Optional[Dict[str, Any]] = None,
+    ) -> "LiveSession":
+        """A :class:`LiveSession` on this copilot's models: analyse a conversation while it happens."""
+        return LiveSession(self, id, channel=channel, language=language, customer=customer)
+
     def __repr__(self) -> str:
         return f"Copilot(encoder={self.encoder_id!r}, models={self.models_dir!r})"
+
+
+class LiveUpdate:
+    """What one pushed turn changed (the CLI's ``analyze --live`` update line, without ``event``): the
+    turn's own ``intent`` and ``sentiment``, the conversation's state so far (``primary_intent``,
+    ``intents``, ``trajectory``, ``summary``, ``churn`` and ``churn_change``), and the ``alerts`` that
+    fired with this turn (``cleared``: ids of alerts whose condition no longer holds).
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+
+    @classmethod
+    def from_json(cls, text: str) -> "LiveUpdate":
+        return cls(json.loads(text))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A deep copy of the update as plain Python values."""
+        return copy.deepcopy(self._data)
+
+    def to_json(self, indent: Optional[int] = None) -> str:
+        return json.dumps(self._data, ensure_ascii=False, indent=indent)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other field (``None`` when absent), as :class:`Analysis` does."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._data.get(name)
+
+    @property
+    def turn(self) -> int:
+        """Position of the turn just added (what alerts and summary fields cite)."""
+        return int(self._data["turn"])
+
+    @property
+    def speaker(self) -> str:
+        return str(self._data["speaker"])
+
+    @property
+    def text(self) -> str:
+        """The turn as it may be shown: personal data masked unless redaction is off."""
+        return str(self._data["text"])
+
+    @property
+    def alerts(self) -> List[Dict[str, Any]]:
+        """Alerts that fired with this turn (``id``, ``message`` in the conversation's language, ``turns``)."""
+        return list(self._data.get("alerts") or [])
+
+    @property
+    def churn(self) -> Optional[Dict[str, Any]]:
+        return self._data.get("churn")
+
+    @property
+    def churn_change(self) -> Optional[float]:
+        """The churn score now minus before this turn (``None`` on the first turn)."""
+        return self._data.get("churn_change")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LiveUpdate) and self._data == other._data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        ids = [a.get("id") for a in self.alerts]
+        return f"LiveUpdate(turn={self.turn}, speaker={self.speaker!r}, alerts={ids!r})"
+
+
+class LiveSession:
+    """A conversation analysed while it happens: :meth:`push` one turn at a time and get a
+    :class:`LiveUpdate`; :attr:`analysis` always equals ``copilot.analyze`` on the turns so far, and each
+    push encodes only its own turn.
+
+    :param copilot: the models to use (a :class:`Copilot`).
+    :param id: the conversation's id.
+    :param channel: ``"phone"``, ``"chat"``, ``"email"``, ``"social"`` or ``"other"`` (default).
+    :param language: ISO 639-1 code; detected from the turns when absent.
+    :param customer: the customer record for churn (``tenure_months``, ``contract_end``, ``plan``,
+        ``contacts_last_30_days``, ...).
+
+    ``push`` releases the GIL. A session takes one call at a time (calls from other threads wait);
+    separate sessions run in parallel. After :meth:`close` the session refuses new turns.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(
+        self,
+        copilot: Copilot,
+        id: str,
+        *,
+        channel: Optional[str] = None,
+        language: Optional[str] = None,
+        customer: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self._native = _native.LiveSession(copilot.native, id, channel, language, customer)
+
+    @property
+    def id(self) -> str:
+        return self._native.id
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def push(self, speaker: str, text: str, timestamp: Optional[float] = None) -> LiveUpdate:
+        """Add one turn. ``speaker`` as in transcripts (``customer``/``klant``, ``agent``/``medewerker``,
+        ``bot``, ``system``); ``timestamp`` in seconds since the start, never before the previous turn's.
+
+        Raises :class:`InvalidInputError` (empty text, out-of-order timestamp, unknown speaker, closed
+        session) or :class:`InputTooLargeError` (a turn or a conversation over the limits); the session
+        is then as it was before the call.
+        """
+        return LiveUpdate.from_json(self._native.push(speaker, text, timestamp))
+
+    @property
+    def analysis(self) -> Optional[Analysis]:
+        """The Analysis of the turns so far (``None`` before the first turn); after :meth:`close`, the
+        final one."""
+        text = self._native.analysis_json()
+        return Analysis.from_json(text) if text is not None else None
+
+    def close(self) -> Analysis:
+        """End the session and return the final Analysis (with the LLM rewrite of the note when the
+        copilot has a ``generator``). Raises :class:`InvalidInputError` for a session without turns or
+        one already closed; the session is closed afterwards in any case."""
+        return Analysis.from_json(self._native.close())
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    def __repr__(self) -> str:
+        return repr(self._native)
 
 
 def _strings(values: Iterable[Any]) -> List[str]:

@@ -16,6 +16,7 @@ __all__ = [
     "IntentHead",
     "InvalidInputError",
     "IoError",
+    "LiveSession",
     "ModelLoadError",
     "ModelNotFoundError",
     "SCHEMA_VERSION",
@@ -86,6 +87,25 @@ class Copilot:
     def analyze(self, conversation: Any, id: Optional[str] = None) -> str: ...
     def analyze_many(self, conversations: List[Any]) -> List[Union[str, CopilootError]]: ...
     def embed(self, texts: List[str], role: str = "query") -> Tuple[bytes, int, int]: ...
+
+@final
+class LiveSession:
+    def __new__(
+        cls,
+        copilot: Copilot,
+        id: str,
+        channel: Optional[str] = None,
+        language: Optional[str] = None,
+        customer: Optional[Any] = None,
+    ) -> LiveSession: ...
+    def push(self, speaker: str, text: str, timestamp: Optional[float] = None) -> str: ...
+    def analysis_json(self) -> Optional[str]: ...
+    def close(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __len__(self) -> int: ...
 
 @final
 class IntentHead:

@@ -1,5 +1,7 @@
-//! Human-readable rendering of an Analysis (`--format text`).
+//! Human-readable rendering of an Analysis (`--format text`), and the pieces the live replay's text
+//! lines share with it.
 
+use copiloot::tasks::alerts::Alert;
 use copiloot::Analysis;
 use std::fmt::Write;
 
@@ -64,11 +66,16 @@ pub fn render(a: &Analysis) -> String {
         }
     }
     for alert in a.alerts.iter().flatten() {
-        let _ = writeln!(s, "  alert {}: {} (turns {:?})", alert.id, alert.message, alert.turns);
+        let _ = writeln!(s, "  {}", alert_line(alert));
     }
     for w in &a.warnings {
         let _ = writeln!(s, "  warning: {w}");
     }
     let _ = writeln!(s, "  encoder: {}", a.models.encoder);
     s
+}
+
+/// One alert on one line (no indentation): its id, its message and the turns it cites.
+pub fn alert_line(alert: &Alert) -> String {
+    format!("alert {}: {} (turns {:?})", alert.id, alert.message, alert.turns)
 }

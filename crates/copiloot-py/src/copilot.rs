@@ -128,14 +128,17 @@ fn parse(py: Python<'_>, text: &str, transcript_id: Option<&str>) -> PyResult<Py
 
 /// `json.dumps(value)`, as an input error when the value is not JSON (e.g. a pandas Timestamp).
 fn dumps(value: &Bound<'_, PyAny>) -> Result<String, Failure> {
+    dumps_field(value, "conversation")
+}
+
+/// `json.dumps(value)` of the argument `field`, as an input error naming it when the value is not JSON.
+pub(crate) fn dumps_field(value: &Bound<'_, PyAny>, field: &str) -> Result<String, Failure> {
     let result = value.py().import("json").and_then(|json| json.call_method1("dumps", (value,)));
     match result.and_then(|s| s.extract::<String>()) {
         Ok(s) => Ok(s),
         Err(e) => Err(invalid(
-            "conversation",
-            format!(
-                "the conversation is not JSON-serialisable ({e}); use str, int, float, list and dict values"
-            ),
+            field,
+            format!("the {field} is not JSON-serialisable ({e}); use str, int, float, list and dict values"),
         )),
     }
 }

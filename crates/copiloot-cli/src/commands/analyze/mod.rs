@@ -1,5 +1,7 @@
 //! `copiloot analyze`: one conversation to stdout, or a batch to a JSONL file — parallel, resumable,
-//! whole lines only.
+//! whole lines only; `--live` replays one conversation turn by turn (`live.rs`).
+
+mod live;
 
 use crate::common::{read_input, GeneratorArgs, ModelArgs};
 use anyhow::Context;
@@ -34,6 +36,27 @@ pub struct AnalyzeArgs {
     /// `copiloot train intent`, or a Hugging Face `*ForSequenceClassification` folder.
     #[arg(long)]
     pub intent_model: Option<PathBuf>,
+    /// Replay FILE as if it were happening now: one line per turn as it is analysed, then the final
+    /// Analysis (`--help` for the format).
+    ///
+    /// A live session: each turn is analysed as it arrives. Prints one JSON line per turn as soon as it
+    /// is analysed,
+    /// `{"event":"update", …}` with the fields of a LiveUpdate (turn, speaker, masked text, this turn's
+    /// intent and sentiment, the running intents, trajectory, summary and churn with `churn_change`, and
+    /// the `alerts` this turn fired), then one line `{"event":"closed","analysis":{…}}` with the final
+    /// Analysis (equal to `copiloot analyze FILE`). `--format text`: one readable line per turn, alerts
+    /// highlighted, the CRM note at the end. FILE must hold one conversation (a JSONL file with more is
+    /// refused). A turn the session refuses (e.g. a timestamp before the previous one) stops the replay
+    /// with exit code 2; the lines already printed stay.
+    #[arg(long, conflicts_with_all = ["output", "jobs"])]
+    pub live: bool,
+    /// With --live: multiply the waits between turn timestamps by X (1 = real time, the default;
+    /// 0.1 = ten times faster; 0 = no waiting). Turns without a timestamp do not wait.
+    ///
+    /// A turn at t seconds is sent (t − t') × X seconds after the previous timestamped turn (at t') was
+    /// printed; the analysis time comes on top.
+    #[arg(long, requires = "live", value_name = "X")]
+    pub speed: Option<f64>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -54,11 +77,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let path = args.file.as_deref().or(args.input.as_deref());
     let (name, text) = read_input(path)?;
     let records = parse_records(&name, &text)?;
-    let mut copilot = args.generator.attach(args.model.copilot()?, args.model.models_dir.as_deref())?;
-    if let Some(dir) = &args.intent_model {
-        let model = copiloot::tasks::intent::IntentModel::from_dir(dir, copilot.encoder().model_id())?;
-        copilot = copilot.with_intent_model(model);
+    if args.live {
+        return live::run(args, &name, records);
     }
+    let copilot = copilot(args)?;
 
     if records.len() == 1 && args.output.is_none() {
         let conversation = records.into_iter().next().context("no conversation")??;
@@ -83,6 +105,16 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
             Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
     }
+}
+
+/// The models of the run: the encoder and tasks of `--encoder` …, the generator and the intent model.
+fn copilot(args: &AnalyzeArgs) -> anyhow::Result<Copilot> {
+    let mut copilot = args.generator.attach(args.model.copilot()?, args.model.models_dir.as_deref())?;
+    if let Some(dir) = &args.intent_model {
+        let model = copiloot::tasks::intent::IntentModel::from_dir(dir, copilot.encoder().model_id())?;
+        copilot = copilot.with_intent_model(model);
+    }
+    Ok(copilot)
 }
 
 /// JSONL is split per line so one bad record is reported with its line number and the rest still run.
