@@ -66,7 +66,7 @@ impl OperationOutput for PrometheusText {
 }
 
 async fn metrics(State(state): State<Shared>) -> PrometheusText {
-    PrometheusText(state.metrics.render(state.jobs.in_flight(), true))
+    PrometheusText(state.metrics.render(state.jobs.in_flight(), state.sessions.len(), true))
 }
 
 async fn openapi(Extension(spec): Extension<Spec>) -> Json<serde_json::Value> {
