@@ -28,7 +28,9 @@ pub fn routes() -> ApiRouter<Shared> {
             get_with(panel, |op| {
                 op.summary("The agent panel").description(
                     "A self-contained page defining `<copiloot-panel>`; embed it by iframe and \
-                     `postMessage({type: \"copiloot:analyze\", conversation})`. `?lang=nl|en` picks the language.",
+                     `postMessage({type: \"copiloot:analyze\", conversation})`. `?lang=nl|en` picks the language. \
+                     Live mode follows a session of `/v1/live` (`?live=ID`, or `postMessage({type: \
+                     \"copiloot:follow\", session_id, api_key})`): turns, running state and alerts as they come.",
                 )
             }),
         )
