@@ -22,8 +22,10 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use copiloot::conversation::Limits;
 use copiloot::{Analysis, LiveSession, LiveUpdate, NewTurn};
+use futures_util::{Stream, StreamExt};
 use std::convert::Infallible;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
 
 pub fn routes() -> ApiRouter<Shared> {
     ApiRouter::new()
@@ -151,7 +153,15 @@ async fn events(
     Path(path): Path<SessionPath>,
 ) -> Result<LiveEvents, ApiError> {
     let rx = state.sessions.subscribe(caller, &path.id)?;
-    let stream = futures_util::stream::unfold((rx, false), |(mut rx, ended)| async move {
+    let stream =
+        reader(rx).map(|event| Ok::<_, Infallible>(Event::default().event(event.name).data(&*event.data)));
+    Ok(LiveEvents(Sse::new(stream).keep_alive(KeepAlive::default()).into_response()))
+}
+
+/// What one reader gets: the session's events in order, a `lagged` notice in place of the ones it
+/// missed by falling behind, and the end after `closed` (or when the session is gone).
+fn reader(rx: Receiver<LiveEvent>) -> impl Stream<Item = LiveEvent> {
+    futures_util::stream::unfold((rx, false), |(mut rx, ended)| async move {
         if ended {
             return None;
         }
@@ -161,13 +171,8 @@ async fn events(
             Err(RecvError::Closed) => return None,
         };
         let last = event.is_final();
-        Some((Ok::<_, Infallible>(sse(&event)), (rx, last)))
-    });
-    Ok(LiveEvents(Sse::new(stream).keep_alive(KeepAlive::default()).into_response()))
-}
-
-fn sse(event: &LiveEvent) -> Event {
-    Event::default().event(event.name).data(&*event.data)
+        Some((event, (rx, last)))
+    })
 }
 
 /// The `text/event-stream` of a live session, documented with each event's data (`x-events`).
@@ -201,5 +206,48 @@ impl OperationOutput for LiveEvents {
             .map(|r| (Some(StatusCode::Code(200)), r))
             .into_iter()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::sessions::EVENT_BUFFER;
+
+    fn event(name: &'static str, n: usize) -> LiveEvent {
+        LiveEvent { name, data: format!("{{\"n\": {n}}}").into() }
+    }
+
+    /// A reader that did not read while more than the buffer was sent gets a `lagged` notice, then the
+    /// newest events, and its stream ends at `closed`; memory held is the buffer, whatever was sent.
+    #[test]
+    fn a_reader_that_falls_behind_is_told_and_one_that_keeps_up_gets_everything() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (tx, slow) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+        let fast = tx.subscribe();
+        let sent = EVENT_BUFFER * 3;
+        let mut fast_got = Vec::new();
+        let mut fast = Box::pin(reader(fast));
+        for n in 0..sent {
+            tx.send(event("update", n)).unwrap();
+            fast_got.push(runtime.block_on(fast.next()).unwrap().data.to_string());
+        }
+        tx.send(event("closed", sent)).unwrap();
+        tx.send(event("update", sent + 1)).unwrap();
+        assert_eq!(fast_got.len(), sent);
+        assert_eq!(runtime.block_on(fast.next()).unwrap().name, "closed");
+        assert!(runtime.block_on(fast.next()).is_none(), "the stream ends at closed");
+
+        // The slow reader read nothing of the `sent + 2` events: the channel kept the newest
+        // EVENT_BUFFER of them, the rest are reported missed.
+        let missed = sent + 2 - EVENT_BUFFER;
+        let got: Vec<LiveEvent> = runtime.block_on(reader(slow).collect());
+        assert_eq!(got[0].name, "error");
+        let notice = format!("missed {missed} events");
+        assert!(got[0].data.contains("\"lagged\"") && got[0].data.contains(&notice), "{:?}", got[0]);
+        // Then the kept events in order, up to `closed` (the update after it is not read).
+        assert_eq!(&*got[1].data, format!("{{\"n\": {missed}}}"));
+        assert_eq!(got.len(), EVENT_BUFFER);
+        assert_eq!(got.last().unwrap().name, "closed");
     }
 }
