@@ -4,71 +4,12 @@
 
 mod common;
 
+use common::server::{request, EventStream, Server};
 use common::{copiloot_command, root};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let mut child = copiloot_command(&["serve", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().rsplit("http://").next().unwrap().to_string();
-        assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}");
-        Server { child, addr }
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        stream.write_all(req.as_bytes()).unwrap();
-        let _ = stream.write_all(body);
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let text = String::from_utf8_lossy(&raw).to_string();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        (status, head.to_string(), body.to_string())
-    }
-
-    fn post_json(&self, path: &str, body: &str) -> (u16, String, serde_json::Value) {
-        let (status, head, body) =
-            self.request("POST", path, &[("Content-Type", "application/json")], body.as_bytes());
-        (status, head, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::Command;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(common::conversation(name)).unwrap()
@@ -148,8 +89,8 @@ fn overload_gets_429_with_retry_after() {
             let addr = s.addr.clone();
             let body = body.clone();
             std::thread::spawn(move || {
-                let srv = Server { child: Command::new("true").spawn().unwrap(), addr };
-                let r = srv.request(
+                let r = request(
+                    &addr,
                     "POST",
                     "/v1/analyze/batch",
                     &[("Content-Type", "application/json")],
@@ -190,6 +131,18 @@ fn api_key_is_enforced_and_required_off_loopback() {
     );
     assert_eq!(status, 200);
     assert_eq!(s.request("GET", "/healthz", &[], b"").0, 200, "health checks need no key");
+
+    // Several keys: comma-separated in COPILOOT_API_KEY (or `--api-key` repeated); each one works.
+    let mut cmd = copiloot_command(&["serve", "--port", "0"]);
+    cmd.env("COPILOOT_API_KEY", "first-key, second-key");
+    let s = Server::spawn(cmd);
+    for (key, want) in [("first-key", 200), ("second-key", 200), ("first-key, second-key", 401), ("", 401)] {
+        let auth = format!("Bearer {key}");
+        let headers = [("Content-Type", "application/json"), ("Authorization", auth.as_str())];
+        let (status, _, _) =
+            s.request("POST", "/v1/intent", &headers, br#"{"text": "Mijn internet is stuk"}"#);
+        assert_eq!(status, want, "key {key:?}");
+    }
 }
 
 #[test]
@@ -275,51 +228,9 @@ fn a_client_that_disconnects_mid_batch_stops_the_work() {
     assert!(done < n as f64, "only the conversations before the disconnect ran: {done} of {n}");
 }
 
-/// POST as HTTP/1.0 so the event stream comes close-delimited (no chunk framing to undo); returns the
-/// stream positioned at the body.
-fn open_event_stream(s: &Server, body: &str) -> BufReader<TcpStream> {
-    let mut stream = TcpStream::connect(&s.addr).unwrap();
-    let head = format!(
-        "POST /v1/summarize/stream HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert!(line.contains(" 200"), "status line {line:?}");
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line.to_ascii_lowercase().starts_with("content-type:") {
-            assert!(line.contains("text/event-stream"), "{line:?}");
-        }
-        if line.trim().is_empty() {
-            return reader;
-        }
-    }
-}
-
-/// The next server-sent event as (event name, data), skipping keep-alive comments; `None` at the end.
-fn next_event(reader: &mut BufReader<TcpStream>) -> Option<(String, serde_json::Value)> {
-    let (mut event, mut data) = (String::new(), String::new());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() && !data.is_empty() {
-            return Some((event, serde_json::from_str(&data).unwrap()));
-        }
-        if let Some(v) = line.strip_prefix("event:") {
-            event = v.trim().to_string();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push_str(v.trim_start());
-        }
-    }
+/// `POST /v1/summarize/stream` with `body`, at the start of the event stream.
+fn open_event_stream(s: &Server, body: &str) -> EventStream {
+    s.events("POST", "/v1/summarize/stream", &[], body)
 }
 
 #[test]
@@ -330,7 +241,7 @@ fn summarize_stream_sends_the_rewrite_token_by_token_then_the_summary() {
     let mut streamed = String::new();
     let mut tokens = 0;
     let summary = loop {
-        match next_event(&mut reader) {
+        match reader.next_event() {
             Some((e, data)) if e == "token" => {
                 streamed.push_str(data["text"].as_str().unwrap());
                 tokens += 1;
@@ -342,7 +253,7 @@ fn summarize_stream_sends_the_rewrite_token_by_token_then_the_summary() {
     assert!(tokens > 1, "the rewrite came in pieces ({tokens})");
     assert_eq!(summary["rewrite"]["text"].as_str().unwrap(), streamed.trim());
     assert!(summary["reason"]["turns"].is_array(), "{summary}");
-    assert!(next_event(&mut reader).is_none(), "the summary is the last event");
+    assert!(reader.next_event().is_none(), "the summary is the last event");
 
     // Refusals come before the stream starts, as the usual JSON errors.
     let (status, _, err) = s.post_json("/v1/summarize/stream", "{not json");
@@ -354,7 +265,7 @@ fn summarize_stream_sends_the_rewrite_token_by_token_then_the_summary() {
 fn a_client_that_leaves_a_stream_stops_the_generation() {
     let s = Server::start(&["--generator", "default", "--max-tokens", "400", "--temperature", "1.0"]);
     let mut reader = open_event_stream(&s, &fixture("en_energy_billing.json"));
-    let (event, _) = next_event(&mut reader).unwrap();
+    let (event, _) = reader.next_event().unwrap();
     assert_eq!(event, "token");
     drop(reader); // the agent closes the panel while the note is being written
 
@@ -390,13 +301,25 @@ fn path_literals_in_serve_source() -> std::collections::BTreeSet<String> {
         let text = std::fs::read_to_string(&file).unwrap();
         for piece in text.split("\"/").skip(1) {
             let literal: String = piece.chars().take_while(|&c| c != '"').collect();
-            if !literal.is_empty() && literal.chars().all(|c| c.is_ascii_alphanumeric() || "/_.-".contains(c))
+            if !literal.is_empty()
+                && literal.chars().all(|c| c.is_ascii_alphanumeric() || "/_.-{}".contains(c))
             {
                 paths.insert(format!("/{literal}"));
             }
         }
     }
     paths
+}
+
+/// `path` with each `{parameter}` filled in (`/v1/live/{id}` → `/v1/live/x`).
+fn concrete(path: &str) -> String {
+    path.split('/').map(|seg| if seg.starts_with('{') { "x" } else { seg }).collect::<Vec<_>>().join("/")
+}
+
+/// Whether the router has no route for the request: a 405, or a 404 with the router's own `not_found`
+/// (a route may answer 404 itself, e.g. `unknown_session` for a live session that does not exist).
+fn no_route(status: u16, body: &str) -> bool {
+    status == 405 || (status == 404 && body.contains("\"not_found\""))
 }
 
 #[test]
@@ -414,26 +337,23 @@ fn openapi_documents_every_route_and_every_documented_route_answers() {
     let mut documented = 0;
     for (path, item) in paths {
         for method in methods.iter().filter(|m| item.get(**m).is_some()) {
-            let (status, _, body) = s.request(&method.to_uppercase(), path, &json, b"");
-            assert!(
-                status != 404 && status != 405,
-                "{method} {path} is documented but answers {status}: {body}"
-            );
+            let (status, _, body) = s.request(&method.to_uppercase(), &concrete(path), &json, b"");
+            assert!(!no_route(status, &body), "{method} {path} is documented but answers {status}: {body}");
             assert!(status != 0, "{method} {path}: no answer");
             documented += 1;
         }
     }
     assert!(documented >= 12, "only {documented} operations documented");
 
-    // Router → spec: every path written in the server's source that answers a GET or a POST (anything
-    // but the JSON 404 or a 405) is documented with that method.
+    // Router → spec: every path written in the server's source that answers a GET, POST or DELETE
+    // (anything but the router's JSON 404 or a 405) is documented with that method.
     let candidates = path_literals_in_serve_source();
     assert!(candidates.contains("/v1/analyze") && candidates.contains("/panel"), "{candidates:?}");
     let mut served = 0;
     for path in &candidates {
-        for method in ["GET", "POST"] {
-            let (status, _, _) = s.request(method, path, &json, b"");
-            if status == 404 || status == 405 {
+        for method in ["GET", "POST", "DELETE"] {
+            let (status, _, body) = s.request(method, &concrete(path), &json, b"");
+            if no_route(status, &body) {
                 continue;
             }
             served += 1;
@@ -518,6 +438,22 @@ fn openapi_bodies_are_the_data_contract_types() {
     ];
     for (path, media, target) in cases {
         assert!(reaches(&spec, &response(path, media), target), "{path} does not lead to {target}");
+    }
+    // Live sessions: a turn in, its LiveUpdate out; the event stream documents each event's data.
+    let live_turn = &spec["paths"]["/v1/live/{id}/turns"]["post"];
+    assert_eq!(
+        live_turn["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/NewTurn"
+    );
+    assert!(reaches(&spec, &live_turn["responses"]["200"], "LiveUpdate"), "{live_turn}");
+    assert!(reaches(&spec, &spec["paths"]["/v1/live/{id}"]["delete"]["responses"]["200"], "Analysis"));
+    assert!(spec["paths"]["/v1/live"]["post"]["responses"].get("201").is_some());
+    let events =
+        &spec["paths"]["/v1/live/{id}/events"]["get"]["responses"]["200"]["content"]["text/event-stream"];
+    for (event, target) in
+        [("update", "LiveUpdate"), ("alert", "Alert"), ("closed", "Analysis"), ("error", "ErrorBody")]
+    {
+        assert!(reaches(&spec, &events["x-events"][event], target), "{event}: {events}");
     }
     let batch_request =
         &spec["paths"]["/v1/analyze/batch"]["post"]["requestBody"]["content"]["application/json"];

@@ -2,11 +2,15 @@
 //! skips for absent models and data, and the one command builder for the `copiloot` binary with the
 //! environment every CLI test runs it in.
 //!
+//! `server` starts `copiloot serve` for the HTTP tests and speaks HTTP and server-sent events to it.
+//!
 //! Every test target includes this module (`mod common;`) and uses a part of it, hence `dead_code` is
 //! allowed. The binary exists only for the test targets of `copiloot-cli` (`CARGO_BIN_EXE_copiloot`), so
 //! it is looked up with `option_env!`: in the core crate's targets [`copiloot_bin`] is never called.
 
 #![allow(dead_code, clippy::panic)]
+
+pub mod server;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

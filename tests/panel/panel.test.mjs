@@ -1,6 +1,6 @@
 // The agent panel in a real headless browser (Debian's chromium via playwright-core) against a real
 // `copiloot serve` on loopback with the default models: Dutch and English conversations, a citation click,
-// screenshots kept in tests/artifacts/.
+// live mode following a session while its turns are posted, screenshots kept in tests/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -94,4 +94,66 @@ test("English conversation: English UI and a keyboard-usable note button", async
     assert.ok(rewrite.includes(await mark.textContent()));
   }
   await page.screenshot({ path: `${artifacts}/panel-en.png`, fullPage: true });
+});
+
+/** A JSON request to the server from the test (not the page): {status, body}. */
+async function api(method, path, body) {
+  const resp = await fetch(base + path, { method, headers: { "Content-Type": "application/json" },
+                                          body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: resp.status, body: await resp.json() };
+}
+
+test("Live mode: turns, running state and alerts with their turns appear as a session is replayed", async () => {
+  const conv = JSON.parse(readFileSync(root + "tests/fixtures/live/nl_chat_opzegging.json", "utf8"));
+  const created = await api("POST", "/v1/live", { id: "panel-live", channel: conv.channel, customer: conv.customer });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const page = await browser.newPage({ viewport: { width: 520, height: 900 } });
+  const outside = [];
+  page.on("request", (r) => { if (!r.url().startsWith(base)) outside.push(r.url()); });
+  await page.goto(`${base}/panel?live=panel-live`);
+  await page.waitForSelector('#live[data-state="following"]', { timeout: 30_000 });
+
+  for (const [i, turn] of conv.turns.entries()) {
+    const r = await api("POST", "/v1/live/panel-live/turns", turn);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    // Each turn shows up as it comes, with the running state.
+    await page.waitForSelector(`#turn-${i}`, { timeout: 30_000 });
+    if (i === 3) {
+      assert.match(await page.locator("#live").textContent(), /volgen · panel-live · 4 beurten/);
+      assert.equal(await page.locator("svg.sparkline polyline").count(), 1, "the customer's mood so far");
+      await page.waitForSelector('.alert[data-alert="sentiment_drop"]');
+      const lit = await page.locator(".turn.highlight").evaluateAll((ns) => ns.map((n) => n.dataset.turn));
+      assert.ok(lit.includes("3"), `a new alert highlights the turn it cites: ${lit}`);
+    }
+  }
+  await page.waitForSelector('.alert[data-alert="pii_in_writing"]');
+  const alerts = await page.locator(".alert").evaluateAll((ns) => ns.map((n) => [n.dataset.alert, n.dataset.turn]));
+  assert.deepEqual(Object.fromEntries(alerts),
+    { sentiment_drop: "3", long_silence: "5", repeat_contact: "6", retention_offer: "7", pii_in_writing: "9" });
+  const retention = page.locator('.alert[data-alert="retention_offer"]');
+  assert.match(await retention.textContent(), /^beurt 7Klant overweegt te vertrekken/);
+  await retention.click();
+  const lit = await page.locator(".turn.highlight").evaluateAll((ns) => ns.map((n) => n.dataset.turn));
+  assert.ok(lit.includes("7"), `clicking an alert highlights its turns: ${lit}`);
+  assert.ok((await page.locator("#turn-7").textContent()).includes("Odido"));
+  const pii = await page.locator("#turn-9").textContent();
+  assert.ok(pii.includes("[IBAN]") && !pii.includes("NL91"), `the IBAN is masked: ${pii}`);
+  // Running state: intents, churn and the summary note, in Dutch.
+  assert.ok(await page.getByText("Meldingen").isVisible());
+  assert.ok((await page.locator(".intent-chip").count()) >= 1);
+  assert.match(await page.locator("#churn .gauge-value").textContent(), /\d+% · hoog/);
+  assert.ok((await page.locator("#note-text").textContent()).startsWith("Klant:"));
+
+  // Closing: the final analysis (with the generator's note) replaces the running state; alerts stay.
+  const closed = await api("DELETE", "/v1/live/panel-live");
+  assert.equal(closed.status, 200, JSON.stringify(closed.body));
+  await page.waitForSelector('#live[data-state="closed"]', { timeout: 60_000 });
+  assert.match(await page.locator("#live").textContent(), /afgesloten · panel-live · 11 beurten/);
+  assert.equal(await page.locator("#note-text").textContent(), closed.body.summary.text);
+  assert.equal(await page.locator("#churn .gauge-value").textContent(),
+    ` ${Math.round(closed.body.churn.score * 100)}% · hoog`);
+  assert.ok((await page.locator("#rewrite").textContent()).startsWith("AI-notitie (eerst controleren): "));
+  assert.equal(await page.locator(".alert").count(), 5);
+  await page.screenshot({ path: `${artifacts}/panel-live.png`, fullPage: true });
+  assert.deepEqual(outside, [], "the panel makes no requests outside the server");
 });

@@ -17,11 +17,12 @@ use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::Json;
 use copiloot::conversation::{parse_json, parse_transcript, ParseOptions};
+use copiloot::tasks::alerts::Alert;
 use copiloot::tasks::churn::ChurnRisk;
 use copiloot::tasks::intent::IntentPrediction;
 use copiloot::tasks::sentiment::SentimentLabel;
 use copiloot::tasks::summary::Summary;
-use copiloot::{Analysis, Conversation, ErrorKind};
+use copiloot::{Analysis, Channel, Conversation, CustomerInfo, ErrorKind, LiveStart, Speaker};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,17 @@ impl<T: DeserializeOwned> JsonBody<T> {
         let body = self.body?;
         serde_json::from_slice(&body).map_err(|e| ApiError::kind(ErrorKind::InvalidInput, invalid(e)))
     }
+
+    /// As [`Self::parse`], but an empty (or all-whitespace) body is `T::default()`.
+    pub fn parse_or_default(self, invalid: impl FnOnce(serde_json::Error) -> String) -> Result<T, ApiError>
+    where
+        T: Default,
+    {
+        match &self.body {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
+            _ => self.parse(invalid),
+        }
+    }
 }
 
 impl<S: Send + Sync, T> FromRequest<S> for JsonBody<T> {
@@ -202,6 +214,45 @@ impl BatchBody {
             BatchBody::List(v) | BatchBody::Wrapped { conversations: v } => v,
         }
     }
+}
+
+/// `POST /v1/live`: a `LiveStart` whose `id` may be left out. An empty body starts a session with a
+/// made-up id and the defaults.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct LiveStartBody {
+    /// The session's id, also the conversation id of its analysis (unique among this API key's open
+    /// sessions); a random `live-…` id when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub channel: Channel,
+    /// ISO 639-1 code when known; detected from the turns so far otherwise.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// The customer record, for churn (tenure, contract end, plan, …).
+    #[serde(default)]
+    pub customer: CustomerInfo,
+}
+
+impl LiveStartBody {
+    /// The core's `LiveStart`, with the id from `made_up` when none was given.
+    pub fn into_start(
+        self,
+        made_up: impl FnOnce() -> Result<String, ApiError>,
+    ) -> Result<LiveStart, ApiError> {
+        let id = match self.id.filter(|id| !id.trim().is_empty()) {
+            Some(id) => id,
+            None => made_up()?,
+        };
+        Ok(LiveStart { id, channel: self.channel, language: self.language, customer: self.customer })
+    }
+}
+
+/// The `{id}` of the `/v1/live/{id}` routes.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SessionPath {
+    /// The `session_id` that `POST /v1/live` answered.
+    pub id: String,
 }
 
 // ---- responses -----------------------------------------------------------------------------------
@@ -284,6 +335,91 @@ pub struct ChurnField {
     pub language: Option<String>,
     pub churn: Option<ChurnRisk>,
     pub warnings: Vec<String>,
+}
+
+/// A live session was opened: post its turns to `/v1/live/{session_id}/turns`, read its events from
+/// `/v1/live/{session_id}/events`, close it with `DELETE /v1/live/{session_id}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LiveCreated {
+    pub session_id: String,
+    /// Turns the session takes (`--max-session-turns`); more get 413.
+    pub max_turns: usize,
+    /// Characters per turn (`--max-turn-chars`); longer turns get 413.
+    pub max_turn_chars: usize,
+    /// The session is closed after this many seconds without a turn (`--session-idle-secs`).
+    pub idle_timeout_secs: u64,
+}
+
+/// A live session so far: its turns as shown to the agent and the analysis of them.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LiveState {
+    pub session_id: String,
+    /// Turns so far.
+    pub turns: usize,
+    pub transcript: Vec<TranscriptTurn>,
+    /// The analysis of the turns so far (`null` before the first turn), without the LLM rewrite, which
+    /// runs when the session is closed.
+    pub analysis: Option<Analysis>,
+}
+
+/// One turn of a live session as it may be shown: masked unless redaction is off.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TranscriptTurn {
+    pub speaker: Speaker,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<f64>,
+}
+
+/// The data of an `alert` event: an alert that fired with `turn`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AlertEvent {
+    /// The turn whose update raised the alert.
+    pub turn: usize,
+    pub alert: Alert,
+}
+
+/// The data of a `token` event: the next piece of an LLM rewrite.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StreamToken {
+    pub text: String,
+}
+
+/// JSON with status 201 Created.
+pub struct Created<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> axum::response::Response {
+        (axum::http::StatusCode::CREATED, Json(self.0)).into_response()
+    }
+}
+
+impl<T: JsonSchema> OperationOutput for Created<T> {
+    type Inner = T;
+
+    fn operation_response(ctx: &mut GenContext, operation: &mut Operation) -> Option<Response> {
+        Json::<T>::operation_response(ctx, operation)
+    }
+
+    fn inferred_responses(
+        ctx: &mut GenContext,
+        operation: &mut Operation,
+    ) -> Vec<(Option<StatusCode>, Response)> {
+        Self::operation_response(ctx, operation)
+            .map(|r| (Some(StatusCode::Code(201)), r))
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A `text/event-stream` response documented with the schema of each event's data as `x-events`
+/// (`{event name: schema}`), which OpenAPI has no field for.
+pub fn event_stream_response(description: &str, events: serde_json::Value) -> Response {
+    let mut response = text_response("text/event-stream", description);
+    if let Some(media) = response.content.get_mut("text/event-stream") {
+        media.extensions.insert("x-events".into(), events);
+    }
+    response
 }
 
 /// Models are loaded and the server answers.

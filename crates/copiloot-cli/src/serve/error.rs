@@ -26,7 +26,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable name of the error family: an `ErrorKind` code of the library (`invalid_input`,
     /// `input_too_large`, `model_not_found`, …) or one of the server's (`unauthorized`, `not_found`,
-    /// `body_too_large`, `bad_body`, `overloaded`, `timeout`, `internal`).
+    /// `body_too_large`, `bad_body`, `overloaded`, `timeout`, `internal`; for live sessions
+    /// `unknown_session`, `session_exists`, `too_many_sessions`, and in their event streams `lagged` and
+    /// `shutdown`).
     pub code: &'static str,
     /// What went wrong; never contains transcript text.
     pub message: String,
@@ -92,6 +94,38 @@ impl ApiError {
     /// 404 for any path the router does not serve.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /openapi.json")
+    }
+
+    /// 404 for a live session that does not exist for this API key: never created, created with another
+    /// key, closed, or closed after `--session-idle-secs` without a turn.
+    pub fn unknown_session() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+            "no such live session for this API key: it was never created (with this key), was closed, or \
+             timed out without turns; sessions are also lost when the server restarts",
+        )
+    }
+
+    /// 409: the caller already has an open live session with this id.
+    pub fn session_exists() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "session_exists",
+            "a live session with this id is already open for this API key; close it or pick another id",
+        )
+    }
+
+    /// 429 (with `Retry-After`): `--max-sessions` live sessions are open.
+    pub fn too_many_sessions(max: usize) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_sessions",
+            format!(
+                "the server already holds its maximum of {max} live sessions (--max-sessions); close one \
+                 (DELETE /v1/live/{{id}}) or wait for idle ones to time out"
+            ),
+        )
     }
 
     /// 429 (with `Retry-After`): running and waiting slots are all taken.
@@ -167,8 +201,10 @@ fn describe(status: u16) -> &'static str {
     match status {
         400 => "invalid input (malformed JSON, unknown speaker, empty conversation …)",
         401 => "missing or wrong API key (when the server has one)",
-        413 => "request body or conversation too large",
-        429 => "at capacity; retry after the Retry-After seconds",
+        404 => "no such live session for this API key (never created, closed or timed out)",
+        409 => "a live session with this id is already open for this API key",
+        413 => "request body, conversation or live turn too large, or too many turns in the session",
+        429 => "at capacity (or at --max-sessions live sessions); retry after the Retry-After seconds",
         503 => "the model for this task is not available on this server",
         504 => "the work exceeded the time limit",
         _ => "error",

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The gate and the time limit that every inference goes through.
+/// The gate and the time limit that every inference goes through. A clone is the same gate.
+#[derive(Clone)]
 pub struct Jobs {
     running: Arc<Semaphore>,
     /// Requests admitted (running or waiting).

@@ -1,4 +1,5 @@
-//! Prometheus text metrics: request counts per route and status, inference time, requests in flight.
+//! Prometheus text metrics: request counts per route and status, inference time, requests in flight,
+//! live sessions open.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +37,7 @@ impl Metrics {
         self.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, in_flight: usize, ready: bool) -> String {
+    pub fn render(&self, in_flight: usize, live_sessions: usize, ready: bool) -> String {
         let mut out = String::new();
         out.push_str("# HELP copiloot_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE copiloot_requests_total counter\n");
@@ -59,6 +60,10 @@ impl Metrics {
         out.push_str(&format!("copiloot_cancelled_total {}\n", self.cancelled.load(Ordering::Relaxed)));
         out.push_str("# HELP copiloot_in_flight Requests running or waiting for a slot.\n# TYPE copiloot_in_flight gauge\n");
         out.push_str(&format!("copiloot_in_flight {in_flight}\n"));
+        out.push_str(
+            "# HELP copiloot_live_sessions Live sessions open.\n# TYPE copiloot_live_sessions gauge\n",
+        );
+        out.push_str(&format!("copiloot_live_sessions {live_sessions}\n"));
         out.push_str("# HELP copiloot_ready Models loaded.\n# TYPE copiloot_ready gauge\n");
         out.push_str(&format!("copiloot_ready {}\n", u8::from(ready)));
         out

@@ -2,10 +2,11 @@
 //!
 //! Models are loaded once and shared; inference runs on blocking threads behind a bounded gate
 //! (`--max-concurrency` running + `--queue` waiting, anything more gets 429 with `Retry-After`).
-//! Loopback only unless an API key is set; CORS off unless an origin is given.
+//! Loopback only unless an API key is set; CORS off unless an origin is given. Live sessions
+//! (`/v1/live`) are held in memory, private to the key that opened them, and closed when idle.
 //!
 //! Modules, each using only the ones to its right (no cycles): `router` (the app) → `routes` (handlers
-//! with their docs) → `openapi` → `bodies`, `state` → `jobs` → `error`, `metrics`.
+//! with their docs) → `openapi`, `state` → `sessions` → `bodies`, `jobs` → `error`, `metrics`.
 
 mod bodies;
 mod error;
@@ -14,6 +15,7 @@ mod metrics;
 mod openapi;
 mod router;
 mod routes;
+mod sessions;
 mod state;
 
 use crate::common::ModelArgs;
@@ -31,9 +33,11 @@ pub struct ServeArgs {
     /// Port (0 picks a free one; the bound address is printed on stdout).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Require `Authorization: Bearer KEY` on every /v1 route.
-    #[arg(long, env = "COPILOOT_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    /// Require `Authorization: Bearer KEY` on every /v1 route. Repeat the flag (or separate keys with
+    /// commas, also in COPILOOT_API_KEY) to allow several keys; a live session belongs to the key that
+    /// opened it.
+    #[arg(long, env = "COPILOOT_API_KEY", hide_env_values = true, value_delimiter = ',')]
+    pub api_key: Vec<String>,
     /// Allow this browser origin (e.g. the agent desktop's) to call the API; CORS is off without it.
     #[arg(long)]
     pub cors_origin: Option<String>,
@@ -49,6 +53,18 @@ pub struct ServeArgs {
     /// Per-request time limit in seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_secs: u64,
+    /// Live sessions open at once (`POST /v1/live`); more get 429.
+    #[arg(long, default_value_t = 256)]
+    pub max_sessions: usize,
+    /// Turns per live session; more get 413.
+    #[arg(long, default_value_t = 2000)]
+    pub max_session_turns: usize,
+    /// Characters per live turn; longer turns get 413 (as does a body over --max-body-bytes).
+    #[arg(long, default_value_t = 20_000)]
+    pub max_turn_chars: usize,
+    /// A live session without a new turn for this many seconds is closed (its readers get `closed`).
+    #[arg(long, default_value_t = 900)]
+    pub session_idle_secs: u64,
     #[command(flatten)]
     pub model: ModelArgs,
     /// A local LLM that rewrites summary notes (`/v1/summarize/stream` streams its tokens).
@@ -57,7 +73,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    if !args.host.is_loopback() && args.api_key.as_deref().is_none_or(str::is_empty) {
+    let api_keys: Vec<String> =
+        args.api_key.iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
+    if !args.host.is_loopback() && api_keys.is_empty() {
         anyhow::bail!(
             "refusing to bind {} without an API key: set --api-key (or COPILOOT_API_KEY), or bind 127.0.0.1",
             args.host
@@ -72,22 +90,35 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         Duration::from_secs(args.timeout_secs.max(1)),
         metrics.clone(),
     );
-    let state = Arc::new(state::AppState { copilot, jobs, metrics });
+    let sessions = sessions::Sessions::new(sessions::SessionLimits {
+        max_sessions: args.max_sessions,
+        max_turns: args.max_session_turns.max(1),
+        max_turn_chars: args.max_turn_chars.max(1),
+        idle: Duration::from_secs(args.session_idle_secs.max(1)),
+    });
+    let state = Arc::new(state::AppState { copilot, jobs, sessions, metrics });
     let options = router::Options {
-        api_key: args.api_key.clone(),
+        api_keys,
         cors_origin: args.cors_origin.clone(),
         max_body_bytes: args.max_body_bytes,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let app = router::router(state, &options)?;
+        let app = router::router(state.clone(), &options)?;
+        let reaper = state.clone();
+        tokio::spawn(async move { reaper.sessions.reap_idle(&reaper.jobs).await });
         let addr = SocketAddr::new(args.host, args.port);
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot bind {addr}"))?;
         let local = listener.local_addr()?;
         // Tests and scripts read this line to find an ephemeral port.
         println!("copiloot serve listening on http://{local}");
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        let stopping = async move {
+            shutdown_signal().await;
+            // Live event streams never end by themselves: end them, or the shutdown waits forever.
+            state.sessions.shutdown();
+        };
+        axum::serve(listener, app).with_graceful_shutdown(stopping).await?;
         eprintln!("copiloot serve: stopped after finishing in-flight requests");
         anyhow::Ok(())
     })?;

@@ -1,10 +1,11 @@
 //! The routes of the HTTP API, one module per group. Each module defines its handlers together with
 //! their documentation (aide's `ApiRouter::api_route`): a route and its entry in `/openapi.json` are one
 //! call (`tests/serve.rs` checks that nothing is served undocumented). Route modules use `state`,
-//! `bodies`, `error` and `openapi` (the served document); nothing imports from them.
+//! `sessions`, `bodies`, `error` and `openapi` (the served document); nothing imports from them.
 
 mod analyze;
 mod fields;
+mod live;
 mod ops;
 mod stream;
 mod texts;
@@ -19,6 +20,7 @@ pub fn v1() -> ApiRouter<Shared> {
         .merge(texts::routes())
         .merge(fields::routes())
         .merge(stream::routes())
+        .merge(live::routes())
 }
 
 /// Health, readiness, metrics, the OpenAPI document and the agent panel: open to every caller.

@@ -28,7 +28,9 @@ pub fn routes() -> ApiRouter<Shared> {
             get_with(panel, |op| {
                 op.summary("The agent panel").description(
                     "A self-contained page defining `<copiloot-panel>`; embed it by iframe and \
-                     `postMessage({type: \"copiloot:analyze\", conversation})`. `?lang=nl|en` picks the language.",
+                     `postMessage({type: \"copiloot:analyze\", conversation})`. `?lang=nl|en` picks the language. \
+                     Live mode follows a session of `/v1/live` (`?live=ID`, or `postMessage({type: \
+                     \"copiloot:follow\", session_id, api_key})`): turns, running state and alerts as they come.",
                 )
             }),
         )
@@ -66,7 +68,7 @@ impl OperationOutput for PrometheusText {
 }
 
 async fn metrics(State(state): State<Shared>) -> PrometheusText {
-    PrometheusText(state.metrics.render(state.jobs.in_flight(), true))
+    PrometheusText(state.metrics.render(state.jobs.in_flight(), state.sessions.len(), true))
 }
 
 async fn openapi(Extension(spec): Extension<Spec>) -> Json<serde_json::Value> {

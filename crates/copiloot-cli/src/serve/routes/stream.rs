@@ -2,7 +2,7 @@
 //! is generated (`event: token`), then the whole summary (`event: summary`) or an `event: error` — so the
 //! agent sees the note grow instead of waiting for it. Without a generator only the summary event comes.
 
-use crate::serve::bodies::{text_response, ConversationBody, IdQuery};
+use crate::serve::bodies::{event_stream_response, ConversationBody, IdQuery, StreamToken};
 use crate::serve::error::{errors, ApiError, ErrorBody};
 use crate::serve::state::Shared;
 use aide::axum::routing::post_with;
@@ -15,7 +15,6 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use copiloot::tasks::summary::Summary;
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Instant;
@@ -33,12 +32,6 @@ fn docs(op: TransformOperation<'_>) -> TransformOperation<'_> {
     errors(op, &[400, 401, 413, 429])
 }
 
-/// The data of a `token` event: the next piece of the rewrite.
-#[derive(Serialize, JsonSchema)]
-pub struct StreamToken {
-    pub text: String,
-}
-
 /// A `text/event-stream` response; documented with the schema of each event's data (`x-events`).
 pub struct SummaryEvents(axum::response::Response);
 
@@ -52,17 +45,12 @@ impl OperationOutput for SummaryEvents {
     type Inner = ();
 
     fn operation_response(ctx: &mut GenContext, _operation: &mut Operation) -> Option<Response> {
-        let mut response =
-            text_response("text/event-stream", "server-sent events: token*, then summary or error");
         let events = serde_json::json!({
             "token": ctx.schema.subschema_for::<StreamToken>(),
             "summary": ctx.schema.subschema_for::<Summary>(),
             "error": ctx.schema.subschema_for::<ErrorBody>(),
         });
-        if let Some(media) = response.content.get_mut("text/event-stream") {
-            media.extensions.insert("x-events".into(), events);
-        }
-        Some(response)
+        Some(event_stream_response("server-sent events: token*, then summary or error", events))
     }
 
     fn inferred_responses(
