@@ -5,7 +5,7 @@
     by cycling the live fixtures (tests/fixtures/live/*.json, timestamps kept increasing); prints the
     per-turn HTTP latency of `POST /v1/live/{id}/turns` (p50/p95 per turn-index range, pooled over
     --repeat sessions) and the post-to-`update`-event latency seen by the reader.
-(b) `load`: --sessions (20) sessions at once, each posting a turn every --interval (2) s for --duration (60) s
+(b) `load`: (--rounds times on one server) --sessions (20) sessions at once, each posting a turn every --interval (2) s for --duration (60) s
     with one SSE reader each; prints errors (non-200 answers, failed requests, `error` events, updates a
     reader did not get), p50/p95/max turn latency, and the server's RSS before (models loaded, one warm-up
     analysis), at the end of the load, and after all sessions were closed (plus its peak, VmHWM).
@@ -173,75 +173,78 @@ def load(args):
         status, _ = server.call(conn, "POST", "/v1/analyze", {"id": "warm", "channel": "chat", "turns": chat[:11]})
         assert status == 200
         rss_before = server.rss()
-        sessions = [f"load-{k}" for k in range(args.sessions)]
-        readers = {}
-        for sid in sessions:
-            status, body = server.call(conn, "POST", "/v1/live", {"id": sid, "channel": "chat"})
-            assert status == 201, body
-            readers[sid] = Reader(server, sid)
-            readers[sid].start()
-        sent = {sid: {} for sid in sessions}
-        start = time.perf_counter() + 0.5
+        for round_ in range(1, args.rounds + 1):
+            for collected in (lat, errors, delivered):
+                collected.clear()
+            sessions = [f"load-{round_}-{k}" for k in range(args.sessions)]
+            readers = {}
+            for sid in sessions:
+                status, body = server.call(conn, "POST", "/v1/live", {"id": sid, "channel": "chat"})
+                assert status == 201, body
+                readers[sid] = Reader(server, sid)
+                readers[sid].start()
+            sent = {sid: {} for sid in sessions}
+            start = time.perf_counter() + 0.5
 
-        def poster(k, sid):
-            c = server.conn()
-            # Spread the sessions over the interval, then one turn every interval on a fixed clock.
-            at = start + k * args.interval / args.sessions
-            i = 0
-            while at < start + args.duration:
-                time.sleep(max(0.0, at - time.perf_counter()))
-                t0 = time.perf_counter()
-                try:
-                    status, body = server.call(c, "POST", f"/v1/live/{sid}/turns", chat[i])
-                    took = time.perf_counter() - t0
-                    with lock:
-                        lat.append(took)
-                        if status == 200:
-                            sent[sid][i] = t0
-                        else:
-                            errors.append(f"{sid} turn {i}: HTTP {status} {body[:120]!r}")
-                except Exception as e:  # noqa: BLE001 - every failure is counted and reported
-                    with lock:
-                        errors.append(f"{sid} turn {i}: {e!r}")
-                    c = server.conn()
-                i += 1
-                at += args.interval
+            def poster(k, sid):
+                c = server.conn()
+                # Spread the sessions over the interval, then one turn every interval on a fixed clock.
+                at = start + k * args.interval / args.sessions
+                i = 0
+                while at < start + args.duration:
+                    time.sleep(max(0.0, at - time.perf_counter()))
+                    t0 = time.perf_counter()
+                    try:
+                        status, body = server.call(c, "POST", f"/v1/live/{sid}/turns", chat[i])
+                        took = time.perf_counter() - t0
+                        with lock:
+                            lat.append(took)
+                            if status == 200:
+                                sent[sid][i] = t0
+                            else:
+                                errors.append(f"{sid} turn {i}: HTTP {status} {body[:120]!r}")
+                    except Exception as e:  # noqa: BLE001 - every failure is counted and reported
+                        with lock:
+                            errors.append(f"{sid} turn {i}: {e!r}")
+                        c = server.conn()
+                    i += 1
+                    at += args.interval
 
-        threads = [threading.Thread(target=poster, args=(k, sid)) for k, sid in enumerate(sessions)]
-        for t in threads:
-            t.start()
-        peak_during = 0.0
-        while any(t.is_alive() for t in threads):
-            peak_during = max(peak_during, server.rss())
-            time.sleep(0.5)
-        rss_end_of_load = server.rss()
-        for sid in sessions:
-            status, body = server.call(conn, "DELETE", f"/v1/live/{sid}")
-            if status != 200:
-                errors.append(f"{sid} close: HTTP {status} {body[:120]!r}")
-        missing = 0
-        for sid, reader in readers.items():
-            reader.join(30)
-            missing += len(set(sent[sid]) - set(reader.updates))
-            errors += [f"{sid} event error {e[:120]}" for e in reader.errors]
-            delivered += [reader.updates[i] - t for i, t in sent[sid].items() if i in reader.updates]
-            if not reader.closed:
-                errors.append(f"{sid}: reader got no closed event")
-        time.sleep(1.0)
-        metrics = server.call(conn, "GET", "/metrics")[1].decode()
-        open_sessions = [l for l in metrics.splitlines() if l.startswith("copiloot_live_sessions ")]
-        turns = sum(len(s) for s in sent.values())
-        print(f"load: {args.sessions} sessions x 1 turn / {args.interval:g} s for {args.duration:g} s, "
-              f"one SSE reader each, server {args.bin}")
-        print(f"  turns answered 200: {turns} of {len(lat)} posted; errors: {len(errors) + missing} "
-              f"({len(errors)} failed requests / error events, {missing} updates a reader did not get)")
-        for e in errors[:10]:
-            print("   ", e)
-        print(f"  turn latency:          {ms(lat)}")
-        print(f"  post -> update event:  {ms(delivered)}")
-        print(f"  RSS before {rss_before:.0f} MB, at the end of the load {rss_end_of_load:.0f} MB "
-              f"(max sampled {peak_during:.0f} MB), after closing all sessions {server.rss():.0f} MB, "
-              f"peak (VmHWM) {server.rss('VmHWM'):.0f} MB; {open_sessions[0] if open_sessions else ''}")
+            threads = [threading.Thread(target=poster, args=(k, sid)) for k, sid in enumerate(sessions)]
+            for t in threads:
+                t.start()
+            peak_during = 0.0
+            while any(t.is_alive() for t in threads):
+                peak_during = max(peak_during, server.rss())
+                time.sleep(0.5)
+            rss_end_of_load = server.rss()
+            for sid in sessions:
+                status, body = server.call(conn, "DELETE", f"/v1/live/{sid}")
+                if status != 200:
+                    errors.append(f"{sid} close: HTTP {status} {body[:120]!r}")
+            missing = 0
+            for sid, reader in readers.items():
+                reader.join(30)
+                missing += len(set(sent[sid]) - set(reader.updates))
+                errors += [f"{sid} event error {e[:120]}" for e in reader.errors]
+                delivered += [reader.updates[i] - t for i, t in sent[sid].items() if i in reader.updates]
+                if not reader.closed:
+                    errors.append(f"{sid}: reader got no closed event")
+            time.sleep(1.0)
+            metrics = server.call(conn, "GET", "/metrics")[1].decode()
+            open_sessions = [l for l in metrics.splitlines() if l.startswith("copiloot_live_sessions ")]
+            turns = sum(len(s) for s in sent.values())
+            print(f"load round {round_} of {args.rounds}: {args.sessions} sessions x 1 turn / {args.interval:g} s for {args.duration:g} s, "
+                  f"one SSE reader each, server {args.bin}")
+            print(f"  turns answered 200: {turns} of {len(lat)} posted; errors: {len(errors) + missing} "
+                  f"({len(errors)} failed requests / error events, {missing} updates a reader did not get)")
+            for e in errors[:10]:
+                print("   ", e)
+            print(f"  turn latency:          {ms(lat)}")
+            print(f"  post -> update event:  {ms(delivered)}")
+            print(f"  RSS before {rss_before:.0f} MB, at the end of the load {rss_end_of_load:.0f} MB "
+                  f"(max sampled {peak_during:.0f} MB), after closing all sessions {server.rss():.0f} MB, "
+                  f"peak (VmHWM) {server.rss('VmHWM'):.0f} MB; {open_sessions[0] if open_sessions else ''}")
     finally:
         server.stop()
 
@@ -256,6 +259,8 @@ def main():
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--interval", type=float, default=2.0)
     p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--rounds", type=int, default=1,
+                   help="load rounds on the same server: RSS after each round's close shows whether memory grows")
     p.add_argument("--serve-args", nargs=argparse.REMAINDER, default=[],
                    help="extra `copiloot serve` flags (last on the line)")
     args = p.parse_args()
