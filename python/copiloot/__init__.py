@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import numpy as np
 
@@ -70,11 +70,12 @@ ConversationLike = Union[Conversation, Dict[str, Any], str]
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class Analysis:
-    """Everything copiloot concludes about one conversation (the CLI's Analysis JSON).
+_Record = TypeVar("_Record", bound="_JsonRecord")
 
-    Attributes mirror the top-level keys; task fields are ``None`` until their task runs.
-    """
+
+class _JsonRecord:
+    """A JSON object from the Rust core with attribute access: the shared base of :class:`Analysis` and
+    :class:`LiveUpdate`."""
 
     __slots__ = ("_data",)
 
@@ -82,11 +83,11 @@ class Analysis:
         self._data = data
 
     @classmethod
-    def from_json(cls, text: str) -> "Analysis":
+    def from_json(cls: Type[_Record], text: str) -> _Record:
         return cls(json.loads(text))
 
     def to_dict(self) -> Dict[str, Any]:
-        """A deep copy of the Analysis as plain Python values."""
+        """A deep copy as plain Python values."""
         return copy.deepcopy(self._data)
 
     def to_json(self, indent: Optional[int] = None) -> str:
@@ -97,10 +98,19 @@ class Analysis:
 
     def __getattr__(self, name: str) -> Any:
         """Any other top-level field, e.g. of a task added to the Rust pipeline after this class was
-        written (``None`` when the Analysis has no such field), so new tasks need no change here."""
+        written (``None`` when there is no such field), so new tasks need no change here."""
         if name.startswith("_"):
             raise AttributeError(name)
         return self._data.get(name)
+
+
+class Analysis(_JsonRecord):
+    """Everything copiloot concludes about one conversation (the CLI's Analysis JSON).
+
+    Attributes mirror the top-level keys; task fields are ``None`` until their task runs.
+    """
+
+    __slots__ = ()
 
     @property
     def conversation_id(self) -> str:
@@ -284,37 +294,14 @@ class Copilot:
         return f"Copilot(encoder={self.encoder_id!r}, models={self.models_dir!r})"
 
 
-class LiveUpdate:
+class LiveUpdate(_JsonRecord):
     """What one pushed turn changed (the CLI's ``analyze --live`` update line, without ``event``): the
     turn's own ``intent`` and ``sentiment``, the conversation's state so far (``primary_intent``,
     ``intents``, ``trajectory``, ``summary``, ``churn`` and ``churn_change``), and the ``alerts`` that
     fired with this turn (``cleared``: ids of alerts whose condition no longer holds).
     """
 
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Dict[str, Any]) -> None:
-        self._data = data
-
-    @classmethod
-    def from_json(cls, text: str) -> "LiveUpdate":
-        return cls(json.loads(text))
-
-    def to_dict(self) -> Dict[str, Any]:
-        """A deep copy of the update as plain Python values."""
-        return copy.deepcopy(self._data)
-
-    def to_json(self, indent: Optional[int] = None) -> str:
-        return json.dumps(self._data, ensure_ascii=False, indent=indent)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __getattr__(self, name: str) -> Any:
-        """Any other field (``None`` when absent), as :class:`Analysis` does."""
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._data.get(name)
+    __slots__ = ()
 
     @property
     def turn(self) -> int:

@@ -405,11 +405,13 @@ impl<T: JsonSchema> OperationOutput for Created<T> {
         ctx: &mut GenContext,
         operation: &mut Operation,
     ) -> Vec<(Option<StatusCode>, Response)> {
-        Self::operation_response(ctx, operation)
-            .map(|r| (Some(StatusCode::Code(201)), r))
-            .into_iter()
-            .collect()
+        documented(201, Self::operation_response(ctx, operation))
     }
+}
+
+/// What a custom response type's `inferred_responses` returns: its one documented response, under `status`.
+pub fn documented(status: u16, response: Option<Response>) -> Vec<(Option<StatusCode>, Response)> {
+    response.map(|r| (Some(StatusCode::Code(status)), r)).into_iter().collect()
 }
 
 /// A `text/event-stream` response documented with the schema of each event's data as `x-events`

@@ -254,15 +254,7 @@ impl LiveSession {
                 return Ok(analysis);
             }
         }
-        self.closing.run_tasks(
-            &self.conversation,
-            &self.display,
-            self.pii.clone(),
-            &self.embeddings,
-            &self.truncated,
-            &mut self.memo,
-            on_token,
-        )
+        self.run_tasks(true, on_token)
     }
 
     /// The turn's text, trimmed, if it may join the conversation.
@@ -310,14 +302,20 @@ impl LiveSession {
 
     fn analyse(&mut self) -> Result<Analysis> {
         self.conversation.language = self.language();
-        self.copilot.run_tasks(
+        self.run_tasks(false, &mut |_| true)
+    }
+
+    /// The tasks over the turns so far: per turn (`closing` false) or the final run with the rewrite.
+    fn run_tasks(&mut self, closing: bool, on_token: &mut dyn FnMut(&str) -> bool) -> Result<Analysis> {
+        let copilot = if closing { &self.closing } else { &self.copilot };
+        copilot.run_tasks(
             &self.conversation,
             &self.display,
             self.pii.clone(),
             &self.embeddings,
             &self.truncated,
             &mut self.memo,
-            &mut |_| true,
+            on_token,
         )
     }
 

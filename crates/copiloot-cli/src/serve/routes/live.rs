@@ -4,8 +4,8 @@
 //! `DELETE /v1/live/{id}` closes it with the final analysis. The registry is `serve/sessions.rs`.
 
 use crate::serve::bodies::{
-    event_stream_response, AlertEvent, Created, JsonBody, LiveCreated, LiveStartBody, LiveState, SessionPath,
-    StreamToken,
+    documented, event_stream_response, AlertEvent, Created, JsonBody, LiveCreated, LiveStartBody, LiveState,
+    SessionPath, StreamToken,
 };
 use crate::serve::error::{errors, ApiError, ErrorBody};
 use crate::serve::sessions::{Caller, LiveEvent, Sessions};
@@ -202,10 +202,7 @@ impl OperationOutput for LiveEvents {
         ctx: &mut GenContext,
         operation: &mut Operation,
     ) -> Vec<(Option<StatusCode>, Response)> {
-        Self::operation_response(ctx, operation)
-            .map(|r| (Some(StatusCode::Code(200)), r))
-            .into_iter()
-            .collect()
+        documented(200, Self::operation_response(ctx, operation))
     }
 }
 

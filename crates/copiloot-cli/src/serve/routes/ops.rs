@@ -1,7 +1,7 @@
 //! The routes around the API: `GET /healthz`, `/readyz`, `/metrics` (Prometheus), `/openapi.json` and
 //! `/panel` (the agent panel: one self-contained page, no external requests).
 
-use crate::serve::bodies::{text_response, Readiness, Sorted};
+use crate::serve::bodies::{documented, text_response, Readiness, Sorted};
 use crate::serve::openapi::Spec;
 use crate::serve::state::Shared;
 use aide::axum::routing::get_with;
@@ -60,10 +60,7 @@ impl OperationOutput for PrometheusText {
         ctx: &mut GenContext,
         operation: &mut Operation,
     ) -> Vec<(Option<StatusCode>, Response)> {
-        Self::operation_response(ctx, operation)
-            .map(|r| (Some(StatusCode::Code(200)), r))
-            .into_iter()
-            .collect()
+        documented(200, Self::operation_response(ctx, operation))
     }
 }
 

@@ -2,7 +2,7 @@
 //! is generated (`event: token`), then the whole summary (`event: summary`) or an `event: error` — so the
 //! agent sees the note grow instead of waiting for it. Without a generator only the summary event comes.
 
-use crate::serve::bodies::{event_stream_response, ConversationBody, IdQuery, StreamToken};
+use crate::serve::bodies::{documented, event_stream_response, ConversationBody, IdQuery, StreamToken};
 use crate::serve::error::{errors, ApiError, ErrorBody};
 use crate::serve::state::Shared;
 use aide::axum::routing::post_with;
@@ -57,10 +57,7 @@ impl OperationOutput for SummaryEvents {
         ctx: &mut GenContext,
         operation: &mut Operation,
     ) -> Vec<(Option<StatusCode>, Response)> {
-        Self::operation_response(ctx, operation)
-            .map(|r| (Some(StatusCode::Code(200)), r))
-            .into_iter()
-            .collect()
+        documented(200, Self::operation_response(ctx, operation))
     }
 }
 
