@@ -63,6 +63,20 @@ impl Analysis {
     }
 }
 
+impl Analysis {
+    /// Only the summary; a conversation the summary task could not summarise (no customer turns) is an
+    /// `InvalidInput` error with the task's reason (`analyze` keeps `summary: null` and a warning).
+    pub fn into_summary(mut self) -> crate::Result<Summary> {
+        match self.summary.take() {
+            Some(s) => Ok(s),
+            None => Err(crate::Error::invalid(
+                crate::Location::field("turns"),
+                self.warnings.pop().unwrap_or_else(|| "no summary could be made".to_string()),
+            )),
+        }
+    }
+}
+
 /// Which models produced an Analysis, so results can be traced and compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelsUsed {

@@ -174,14 +174,7 @@ impl Copilot {
         conversation: &Conversation,
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Summary> {
-        let mut analysis = self.analyze_streaming(conversation, on_token)?;
-        match analysis.summary.take() {
-            Some(s) => Ok(s),
-            None => Err(Error::invalid(
-                crate::error::Location::field("turns"),
-                analysis.warnings.pop().unwrap_or_else(|| "no summary could be made".to_string()),
-            )),
-        }
+        self.analyze_streaming(conversation, on_token)?.into_summary()
     }
 
     /// The same copilot with the intent taxonomy read from `taxonomy` (a TOML file like

@@ -252,10 +252,7 @@ fn summarize(
     let vectors = cache.embed_for_classification(&texts)?;
     let display: Vec<String> = c.turns.iter().map(|t| copiloot::redact::redact(&t.text).text).collect();
     let embeddings = TurnEmbeddings { vectors, truncated: Vec::new() };
-    let mut analysis = copilot.analyze_embedded(&c, &display, None, embeddings, &mut |_| true)?;
-    analysis.summary.take().ok_or_else(|| {
-        copiloot::Error::invalid(Location::field("turns"), analysis.warnings.pop().unwrap_or_default())
-    })
+    copilot.analyze_embedded(&c, &display, None, embeddings, &mut |_| true)?.into_summary()
 }
 
 /// The first `n` turns' texts (no speaker names), the usual Lead-N baseline.
