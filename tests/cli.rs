@@ -319,3 +319,43 @@ fn a_closed_stdout_ends_quietly_with_the_pipe_status() {
         assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn eval_sentiment_on_a_binary_set_scores_the_labels_present_per_language() {
+    let rows = [
+        ("Thank you so much, the new router works perfectly!", "positive"),
+        ("Great service, the engineer fixed it within an hour.", "positive"),
+        ("I am really happy with how quickly you helped me.", "positive"),
+        ("This is the worst service I have ever had, I am furious.", "negative"),
+        ("My bill is wrong again and nobody helps me, ridiculous.", "negative"),
+        ("The internet keeps dropping and I am fed up with it.", "negative"),
+        ("Super bedankt, de monteur heeft alles keurig opgelost!", "positive"),
+        ("Wat een fijne en snelle service, echt top geregeld.", "positive"),
+        ("Ik ben heel blij met de hulp van de medewerker.", "positive"),
+        ("Ik ben het echt zat, mijn internet valt steeds weg.", "negative"),
+        ("Belachelijk dat mijn rekening weer veel te hoog is.", "negative"),
+        ("Niemand helpt mij en ik word er woedend van.", "negative"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("binary.csv");
+    let csv: String = rows.iter().map(|(t, l)| format!("\"{t}\",{l}\n")).collect();
+    std::fs::write(&data, format!("text,label\n{csv}")).unwrap();
+    let report = dir.path().join("report.json");
+    let out = copiloot(
+        &["eval", "sentiment", "--data", data.to_str().unwrap(), "--report", report.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("no neutral gold label") && stdout.contains("per language"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let labels: Vec<&str> =
+        r["per_class"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["negative", "positive"], "scored over the labels present: {r}");
+    assert!(r["neutral_rate"].as_f64().unwrap() <= 0.25, "{r}");
+    for code in ["en", "nl"] {
+        let l = &r["by_language"][code];
+        assert_eq!(l["examples"], 6, "{code}: {r}");
+        assert!(l["accuracy"].as_f64().unwrap() >= 0.8 && l["macro_f1"].as_f64().is_some(), "{code}: {r}");
+    }
+}

@@ -8,10 +8,11 @@ use crate::common::ModelArgs;
 use crate::labelled::{check_known_labels, embed_examples, read_all, DataArgs};
 use copiloot::eval::metrics::{evaluate, ClassificationReport};
 use copiloot::tasks::intent::{default_taxonomy_path, IntentModel, IntentOptions, Taxonomy};
-use copiloot::tasks::sentiment::{self, SentimentModel};
+use copiloot::tasks::sentiment::{self, SentimentLabel, SentimentModel};
 use copiloot::tasks::TextEmbedder;
 use copiloot::training::labelled::LabelledExample;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -79,9 +80,56 @@ struct Report<'a> {
     data: Vec<String>,
     /// Share of predictions that were `other` (intent with --min-confidence > 0).
     other_rate: f64,
+    /// Share of predictions that were `neutral` when the test set has no neutral gold label (binary sets
+    /// such as SST-2): the scores are over the labels present, and this says how often neutral cost a hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    neutral_rate: Option<f64>,
+    /// Accuracy and macro-F1 per detected language of the text (`other`: rare or undetectable).
+    by_language: BTreeMap<String, LanguageScores>,
     seconds: f64,
     #[serde(flatten)]
     metrics: ClassificationReport,
+}
+
+#[derive(Serialize)]
+struct LanguageScores {
+    examples: usize,
+    accuracy: f64,
+    macro_f1: f64,
+}
+
+/// The scores of the examples of each language (detected per text), languages in code order. Languages
+/// with under 5 % of the examples are pooled as `other`: on short texts they are mostly misdetections
+/// ("Good case, Excellent value." is not Danish), as are texts too short to tell.
+fn by_language(
+    examples: &[LabelledExample],
+    gold: &[String],
+    predicted: &[String],
+) -> BTreeMap<String, LanguageScores> {
+    let codes: Vec<Option<String>> =
+        examples.iter().map(|e| copiloot::conversation::detect_language(&e.text).map(|l| l.code)).collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for code in codes.iter().flatten() {
+        *counts.entry(code.as_str()).or_default() += 1;
+    }
+    let min = (examples.len() / 20).max(5);
+    let mut groups: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for ((code, g), p) in codes.iter().zip(gold).zip(predicted) {
+        let name = match code.as_deref() {
+            Some(c) if counts.get(c).is_some_and(|&n| n >= min) => c,
+            _ => "other",
+        };
+        let group = groups.entry(name.to_string()).or_default();
+        group.0.push(g.clone());
+        group.1.push(p.clone());
+    }
+    groups
+        .into_iter()
+        .map(|(code, (g, p))| {
+            let m = evaluate(&g, &p, 0);
+            (code, LanguageScores { examples: m.examples, accuracy: m.accuracy, macro_f1: m.macro_f1 })
+        })
+        .collect()
 }
 
 /// A classifier's answers on the labelled examples, in their order.
@@ -175,14 +223,39 @@ fn report(
         std::fs::write(path, out).map_err(|e| copiloot::Error::io(path, e))?;
     }
     let metrics = evaluate(&gold, &predicted, args.top_confused);
-    let other = predicted.iter().filter(|p| *p == copiloot::tasks::intent::OTHER).count();
+    let share =
+        |label: &str| predicted.iter().filter(|p| *p == label).count() as f64 / predicted.len().max(1) as f64;
+    let neutral = SentimentLabel::Neutral.as_str();
+    let neutral_rate = (task == "sentiment" && !gold.iter().any(|g| g == neutral)).then(|| share(neutral));
+    let languages = by_language(examples, &gold, &predicted);
     print_table(&metrics, &model_name);
+    if let Some(rate) = neutral_rate {
+        println!();
+        println!(
+            "no neutral gold label: scored over the labels present; neutral predicted for {:.2} %",
+            100.0 * rate
+        );
+    }
+    if languages.len() > 1 {
+        println!();
+        println!("per language  examples  accuracy  macro-F1");
+        for (code, l) in &languages {
+            println!(
+                "{code:12}  {:8}  {:7.2} %  {:7.2} %",
+                l.examples,
+                100.0 * l.accuracy,
+                100.0 * l.macro_f1
+            );
+        }
+    }
     let report = Report {
         task,
         model: model_name,
         encoder: encoder.model_id().to_string(),
         data: data.data.iter().map(|p| p.display().to_string()).collect(),
-        other_rate: other as f64 / predicted.len().max(1) as f64,
+        other_rate: share(copiloot::tasks::intent::OTHER),
+        neutral_rate,
+        by_language: languages,
         seconds: started.elapsed().as_secs_f64(),
         metrics,
     };
