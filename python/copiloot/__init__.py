@@ -348,7 +348,8 @@ class LiveSession:
 
     :param copilot: the models to use (a :class:`Copilot`).
     :param id: the conversation's id.
-    :param channel: ``"phone"``, ``"chat"``, ``"email"``, ``"social"`` or ``"other"`` (default).
+    :param channel: ``"phone"``, ``"chat"``, ``"email"``, ``"social"`` or ``"other"`` (default), or an alias
+        of the input format (``"telefoon"``, ``"whatsapp"``, ``"webcare"``, …).
     :param language: ISO 639-1 code; detected from the turns when absent.
     :param customer: the customer record for churn (``tenure_months``, ``contract_end``, ``plan``,
         ``contacts_last_30_days``, ...).

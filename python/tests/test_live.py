@@ -117,6 +117,10 @@ def test_bad_session_arguments_are_input_errors(copilot: copiloot.Copilot) -> No
         copilot.live("  ")
     with pytest.raises(copiloot.InvalidInputError, match="channel"):
         copilot.live("c", channel="pigeon")
+    # The aliases of the input format work here too.
+    whatsapp = copilot.live("w", channel="WhatsApp")
+    whatsapp.push("klant", "Mijn IBAN is NL91ABNA0417164300, kunt u het geld terugstorten?")
+    assert [a["id"] for a in whatsapp.analysis.alerts] == ["pii_in_writing"]
     with pytest.raises(copiloot.InvalidInputError, match="customer"):
         copilot.live("c", customer={"since": object()})
     with pytest.raises(copiloot.InvalidInputError, match="customer"):

@@ -54,7 +54,8 @@ impl PyLiveSession {
 
 #[pymethods]
 impl PyLiveSession {
-    /// A session on `copilot`'s models. `channel`: phone, chat, email, social or other (default);
+    /// A session on `copilot`'s models. `channel`: phone, chat, email, social or other (default), or an
+    /// alias of the input format (telefoon, whatsapp, webcare, …);
     /// `language`: an ISO 639-1 code (detected from the turns when absent); `customer`: the customer
     /// record as a dict (`customer_id`, `tenure_months`, `contract_end`, `plan`, `contacts_last_30_days`).
     #[new]
@@ -157,7 +158,7 @@ impl PyLiveSession {
     }
 }
 
-/// The core's `LiveStart` from the Python arguments (channel names as in the output: lower-case).
+/// The core's `LiveStart` from the Python arguments (channel names as in the input format, aliases included).
 fn live_start(
     id: String,
     channel: Option<String>,
@@ -167,10 +168,10 @@ fn live_start(
     let channel = match channel {
         None => Channel::default(),
         Some(name) => {
-            serde_json::from_value(serde_json::Value::String(name.trim().to_lowercase())).map_err(|_| {
+            Channel::from_name(&name).ok_or_else(|| {
                 invalid(
                     "channel",
-                    format!("unknown channel `{name}`; use phone, chat, email, social or other"),
+                    format!("unknown channel `{name}`; use phone, chat, email, social or other (or an alias such as telefoon, whatsapp, webcare)"),
                 )
             })?
         }

@@ -47,7 +47,7 @@ impl RawConversation {
         };
         let channel = match self.channel.as_deref() {
             None => Channel::Other,
-            Some(name) => parse_channel(name)
+            Some(name) => Channel::from_name(name)
                 .ok_or_else(|| Error::invalid(loc.clone().with_field("channel"), format!(
                     "unknown channel `{name}`; use phone, chat, email, social or other (Dutch: telefoon, e-mail, webcare …)"
                 )))?,
@@ -84,17 +84,6 @@ impl RawConversation {
         let customer = self.customer.unwrap_or_default();
         validate(Conversation { id, channel, language, turns, customer }, opts)
     }
-}
-
-fn parse_channel(name: &str) -> Option<Channel> {
-    Some(match name.trim().to_lowercase().as_str() {
-        "phone" | "call" | "voice" | "telefoon" | "telefonisch" | "bellen" => Channel::Phone,
-        "chat" | "livechat" | "whatsapp" | "messaging" => Channel::Chat,
-        "email" | "e-mail" | "mail" => Channel::Email,
-        "social" | "webcare" | "twitter" | "x" | "facebook" | "instagram" | "social media" => Channel::Social,
-        "other" | "overig" | "anders" => Channel::Other,
-        _ => return None,
-    })
 }
 
 fn parse_timestamp(v: &serde_json::Value) -> Option<f64> {

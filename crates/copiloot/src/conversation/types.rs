@@ -27,6 +27,23 @@ pub enum Channel {
     Other,
 }
 
+impl Channel {
+    /// A channel by its name in the output (`phone`, `chat`, …) or a common alias, Dutch included
+    /// (`telefoon`, `whatsapp`, `e-mail`, `webcare`, `overig`); case and surrounding spaces are ignored.
+    pub fn from_name(name: &str) -> Option<Channel> {
+        Some(match name.trim().to_lowercase().as_str() {
+            "phone" | "call" | "voice" | "telefoon" | "telefonisch" | "bellen" => Channel::Phone,
+            "chat" | "livechat" | "whatsapp" | "messaging" => Channel::Chat,
+            "email" | "e-mail" | "mail" => Channel::Email,
+            "social" | "webcare" | "twitter" | "x" | "facebook" | "instagram" | "social media" => {
+                Channel::Social
+            }
+            "other" | "overig" | "anders" => Channel::Other,
+            _ => return None,
+        })
+    }
+}
+
 /// One utterance (or message) in a conversation. `index` is its 0-based position, used for citations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Turn {
