@@ -87,6 +87,7 @@ fn dutch_cancellation_with_a_competitor_scores_above_a_compliment_with_dutch_rea
     let texts: Vec<&str> = c.reasons.iter().map(|r| r.text.as_str()).collect();
     assert!(texts.contains(&"klant noemt overstappen naar een concurrent (“Odido”)"), "{texts:?}");
     assert!(texts.iter().any(|t| t.starts_with("klant wil opzeggen")), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.contains("probleem opgelost")), "{texts:?}");
     let competitor = c.reasons.iter().find(|r| r.feature == "competitor_mention").unwrap();
     assert_eq!(competitor.evidence[0].turn, 3, "the customer names Odido in turn 3");
 }
@@ -100,6 +101,10 @@ fn english_record_fields_and_a_customer_chain() {
     assert!(texts.contains(&"contract ends in 1 month"), "{texts:?}");
     assert!(texts.contains(&"customer for only 7 months"), "{texts:?}");
     assert!(texts.contains(&"3 contacts in the last 30 days"), "{texts:?}");
+    // The agent confirmed the cancellation: that raises the risk, it is no solved problem lowering it.
+    assert!(!texts.contains(&"problem resolved"), "{texts:?}");
+    let leaving = risk.reasons.iter().find(|r| r.text == "cancellation processed: the customer is leaving");
+    assert!(leaving.is_some_and(|r| r.contribution > 0.0), "{texts:?}");
     assert_eq!(risk.band, Band::High);
     // The same customer calling again, calm this time: the chain keeps the earlier wish to leave.
     let mut calm = fixture("conversations/en_energy_billing.json");

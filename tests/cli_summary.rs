@@ -46,6 +46,24 @@ fn summarize_text_format_and_note_length() {
 }
 
 #[test]
+fn a_looping_rewrite_is_withheld_in_summarize_and_analyze_text() {
+    // The default generator loops on this Dutch call: the grounded note stands and the reason is shown.
+    let file = fixture("nl_verzekering_afgewezen.txt");
+    let args = ["--generator", "default", "--max-tokens", "128", "--format", "text", file.as_str()];
+    let out = ok(&copiloot(&[&["summarize"][..], &args[..]].concat()));
+    assert!(out.lines().any(|l| l.starts_with("note: Klant:")), "{out}");
+    assert!(out.contains("): it loops (generation stopped on a repeated phrase)"), "{out}");
+    assert!(out.contains("warning: LLM rewrite withheld: it loops"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("rewrite (")), "{out}");
+    let out = ok(&copiloot(&[&["analyze"][..], &args[..]].concat()));
+    assert!(out.contains("  summary: Klant:"), "{out}");
+    assert!(
+        out.contains("  LLM rewrite withheld: it loops (generation stopped on a repeated phrase)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn summarize_without_customer_turns_is_a_bad_input_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agents.txt");

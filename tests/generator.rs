@@ -126,7 +126,13 @@ fn max_tokens_and_cancel_stop_generation() {
 fn seeded_sampling_is_reproducible() {
     let g = generator();
     let messages = [ChatMessage::user("Name three colours.")];
-    let opts = |seed| GenerationOptions { max_tokens: 24, temperature: Some(0.9), top_p: Some(0.95), seed };
+    let opts = |seed| GenerationOptions {
+        max_tokens: 24,
+        temperature: Some(0.9),
+        top_p: Some(0.95),
+        seed,
+        ..GenerationOptions::default()
+    };
     let a = g.generate(&messages, &opts(7), &mut |_| true).unwrap();
     let b = g.generate(&messages, &opts(7), &mut |_| true).unwrap();
     assert_eq!(a.text, b.text);
@@ -323,10 +329,23 @@ fn the_copilot_rewrites_the_summary_note_and_streams_it() {
     for fact in &rewrite.missing_facts {
         assert!(found.contains(&fact.as_str()), "{fact} is not a grounded fact");
     }
-    assert_eq!(rewrite.restored_facts, rewrite.missing_facts);
-    if !rewrite.restored_facts.is_empty() {
-        let details = format!("Details: {}.", rewrite.restored_facts.join(", "));
-        assert!(rewrite.text.ends_with(&details), "{}", rewrite.text);
+    match &rewrite.withheld {
+        None => {
+            assert_eq!(rewrite.restored_facts, rewrite.missing_facts);
+            if !rewrite.restored_facts.is_empty() {
+                let details = format!("Details: {}.", rewrite.restored_facts.join(", "));
+                assert!(rewrite.text.ends_with(&details), "{}", rewrite.text);
+            }
+        }
+        // A withheld rewrite is kept as the model wrote it: nothing is added to a text nobody is shown.
+        Some(why) => {
+            assert!(rewrite.restored_facts.is_empty(), "{rewrite:?}");
+            assert!(
+                summary.warnings.contains(&format!("LLM rewrite withheld: {why}")),
+                "{:?}",
+                summary.warnings
+            );
+        }
     }
     // Greedy decoding: the same rewrite again.
     let again = copilot.summarize(&conversation).unwrap();
@@ -354,4 +373,69 @@ fn a_conversation_longer_than_the_context_gives_the_model_only_the_cited_turns()
         rewrite.prompt_turns.len()
     );
     assert_eq!(rewrite.prompt_turns, rewrite.evidence_turns, "only the cited turns");
+}
+
+#[test]
+fn the_gate_passes_or_withholds_the_rewrite_of_a_dutch_call_with_a_reason() {
+    use copiloot::conversation::detect_language;
+    use copiloot::tasks::summary::rewrite::prompt_labels;
+    let copilot = copilot_with_generator(48);
+    let conversation = fixture_conversation("nl_telecom_opzegging.txt");
+    let summary = copilot.summarize(&conversation).unwrap();
+    assert_eq!(summary.language, "nl");
+    assert!(summary.text.starts_with("Klant:"), "the grounded note: {}", summary.text);
+    let rewrite = summary.rewrite.as_ref().expect("a generator is set, so the summary has a rewrite");
+    let model_text = match rewrite.text.rfind("Details: ") {
+        Some(i) if rewrite.withheld.is_none() => rewrite.text[..i].trim(),
+        _ => rewrite.text.as_str(),
+    };
+    eprintln!(
+        "rewrite: {:?}\nwithheld: {:?}\nstop: {:?}",
+        rewrite.text, rewrite.withheld, rewrite.stop_reason
+    );
+    match &rewrite.withheld {
+        // Passed: Dutch, no loop, no prompt label, nothing the conversation lacks.
+        None => {
+            assert_eq!(detect_language(model_text).map(|g| g.code).as_deref(), Some("nl"), "{model_text}");
+            assert_ne!(rewrite.stop_reason, copiloot::models::generator::StopReason::Repetition);
+            assert!(rewrite.unsupported_claims.is_empty(), "{:?}", rewrite.unsupported_claims);
+            let lower = model_text.to_lowercase();
+            assert!(prompt_labels().iter().all(|l| !lower.contains(&format!("{}:", l.to_lowercase()))));
+        }
+        // Withheld: the reason names what is wrong, the warning repeats it, and the note is the grounded one.
+        Some(why) => {
+            let known = [
+                "it loops",
+                "prompt's labels",
+                "the conversation in Dutch",
+                "into a Dutch note",
+                "does not contain",
+                "too short",
+            ];
+            assert!(known.iter().any(|k| why.contains(k)), "{why}");
+            assert!(
+                summary.warnings.contains(&format!("LLM rewrite withheld: {why}")),
+                "{:?}",
+                summary.warnings
+            );
+            if rewrite.stop_reason == copiloot::models::generator::StopReason::Repetition {
+                assert!(why.contains("it loops"), "{why}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_looping_dutch_rewrite_is_stopped_and_withheld_and_the_grounded_note_stands() {
+    use copiloot::models::generator::StopReason;
+    // SmolLM2-135M repeats "van 245 euro voor de fysiotherapeut is afgewezen en ik begrijp niet waarom."
+    // on this call: the guard (on by default for notes) stops it and the gate withholds it.
+    let copilot = copilot_with_generator(128);
+    let summary = copilot.summarize(&fixture_conversation("nl_verzekering_afgewezen.txt")).unwrap();
+    let rewrite = summary.rewrite.as_ref().unwrap();
+    assert_eq!(rewrite.stop_reason, StopReason::Repetition, "{:?}", rewrite.text);
+    assert_eq!(rewrite.withheld.as_deref(), Some("it loops (generation stopped on a repeated phrase)"));
+    assert!(summary.warnings.iter().any(|w| w.starts_with("LLM rewrite withheld: it loops")));
+    assert!(summary.text.starts_with("Klant:") && !summary.text.contains("Details:"), "{}", summary.text);
+    assert!(rewrite.restored_facts.is_empty() && !rewrite.text.contains("Details:"), "{}", rewrite.text);
 }

@@ -98,6 +98,7 @@ impl GeneratorArgs {
             temperature: self.temperature,
             top_p: self.top_p,
             seed: self.sample_seed,
+            repetition: Default::default(),
         }
     }
 

@@ -49,6 +49,16 @@ pub fn render(a: &Analysis) -> String {
     match &a.summary {
         Some(summary) => {
             let _ = writeln!(s, "  summary: {}", summary.text);
+            // With --generator: the LLM's note, or why the gate held it back (the summary above stands).
+            match summary.rewrite.as_ref().map(|r| (r, r.withheld.as_deref())) {
+                Some((_, Some(why))) => {
+                    let _ = writeln!(s, "  LLM rewrite withheld: {why}");
+                }
+                Some((r, None)) => {
+                    let _ = writeln!(s, "  LLM rewrite: {}", r.text);
+                }
+                None => {}
+            }
         }
         None => {
             let _ = writeln!(s, "  summary: (not available)");

@@ -98,7 +98,17 @@ pub fn text(c: &Conversation, s: &Summary) -> String {
     let _ = writeln!(out, "conversation {}  (language: {}, {} turns read)", c.id, s.language, s.turns_read);
     let _ = writeln!(out, "note: {}", s.text);
     if let Some(r) = &s.rewrite {
-        let _ = writeln!(out, "rewrite ({}): {}  [turns {:?}]", r.generator, r.text, r.evidence_turns);
+        match &r.withheld {
+            // Shown for inspection, never as a note: the grounded note above stands.
+            Some(why) => {
+                let _ = writeln!(out, "rewrite withheld ({}): {why}", r.generator);
+                let _ = writeln!(out, "withheld text: {:?}", r.text);
+            }
+            None => {
+                let _ =
+                    writeln!(out, "rewrite ({}): {}  [turns {:?}]", r.generator, r.text, r.evidence_turns);
+            }
+        }
         for claim in &r.unsupported_claims {
             let _ = writeln!(out, "unsupported claim: {:?} (not in the conversation)", claim.text);
         }

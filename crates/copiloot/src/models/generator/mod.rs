@@ -77,11 +77,72 @@ pub struct GenerationOptions {
     /// Nucleus sampling cut-off, used only when sampling.
     pub top_p: Option<f64>,
     pub seed: u64,
+    /// Whether to stop when the output loops (see [`Repetition`]); the default is off for plain
+    /// generation and on for summary notes.
+    pub repetition: Repetition,
 }
 
 impl Default for GenerationOptions {
     fn default() -> Self {
-        Self { max_tokens: 256, temperature: None, top_p: None, seed: 42 }
+        Self { max_tokens: 256, temperature: None, top_p: None, seed: 42, repetition: Repetition::Default }
+    }
+}
+
+/// Stopping on a loop. Small models caught in a loop ("what the agent did: De reden is;" nine times) run
+/// to `max_tokens`; stopping early saves the time and tells the caller why (`StopReason::Repetition`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Repetition {
+    /// Off for [`Generator::generate`], on with [`RepetitionGuard::default`] for the summary's note
+    /// rewrite (`tasks::summary::llm::rewrite`), where a loop is never a good note.
+    #[default]
+    Default,
+    /// Never stop on a loop.
+    Off,
+    /// Stop with this guard.
+    Stop(RepetitionGuard),
+}
+
+impl Repetition {
+    /// The guard in force when `Default` means `default_on`.
+    pub fn guard(self, default_on: bool) -> Option<RepetitionGuard> {
+        match self {
+            Repetition::Default => default_on.then(RepetitionGuard::default),
+            Repetition::Off => None,
+            Repetition::Stop(g) => Some(g),
+        }
+    }
+}
+
+/// A loop is the last `ngram` tokens occurring `times` times or more among the last `window` tokens
+/// (overlaps count, so a token repeated `ngram + times - 1` times in a row is a loop too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RepetitionGuard {
+    pub ngram: usize,
+    pub times: usize,
+    pub window: usize,
+}
+
+impl Default for RepetitionGuard {
+    /// The same 6 tokens 3 times within 256. Six, not four: SmolLM2's English vocabulary cuts Dutch words
+    /// into several tokens, so ordinary Dutch repeats short token runs ("de klant heeft"); and a window of
+    /// 256, because a looping Dutch sentence ("van 245 euro voor de fysiotherapeut is afgewezen en ik
+    /// begrijp niet waarom.") runs to 30–40 tokens, and three of them did not fit in 64.
+    fn default() -> Self {
+        Self { ngram: 6, times: 3, window: 256 }
+    }
+}
+
+impl RepetitionGuard {
+    /// Whether `tokens` (the output so far) ends in a loop.
+    pub fn repeats(&self, tokens: &[u32]) -> bool {
+        let n = self.ngram.max(1);
+        if self.times < 2 || tokens.len() < n {
+            return false;
+        }
+        let recent = &tokens[tokens.len().saturating_sub(self.window.max(n))..];
+        let last = &recent[recent.len() - n..];
+        recent.windows(n).filter(|w| *w == last).count() >= self.times
     }
 }
 
@@ -95,6 +156,8 @@ pub enum StopReason {
     Length,
     /// The streaming callback asked to stop.
     Cancelled,
+    /// The output started to loop (`GenerationOptions::repetition`).
+    Repetition,
 }
 
 /// Wall-clock timings of one generation, in milliseconds.
@@ -328,6 +391,7 @@ impl Generator {
             _ => Sampling::ArgMax,
         };
         let mut sampler = LogitsProcessor::from_sampling(options.seed, sampling);
+        let guard = options.repetition.guard(false);
         let mut model = self.model.lock().map_err(|_| {
             Error::Inference("an earlier generation panicked; load the generator again".into())
         })?;
@@ -361,6 +425,10 @@ impl Generator {
                         }
                     }
                 }
+            }
+            if guard.is_some_and(|g| g.repeats(&generated)) {
+                stop_reason = StopReason::Repetition;
+                break;
             }
             if generated.len() >= budget {
                 break;
@@ -399,6 +467,38 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_guard_stops_on_a_repeated_ngram_and_not_before() {
+        let g = RepetitionGuard { ngram: 4, times: 3, window: 64 };
+        // "a b c d" three times: the third time completes the loop, the second does not.
+        let looped = [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4];
+        assert!(g.repeats(&looped));
+        assert!(!g.repeats(&looped[..11]) && !g.repeats(&looped[..8]));
+        // One token over and over is a loop of period 1: 4 + 3 - 1 tokens.
+        assert!(g.repeats(&[7; 6]) && !g.repeats(&[7; 5]));
+        // A 4-gram that recurs but is spread beyond the window is no loop.
+        let mut spread: Vec<u32> = vec![1, 2, 3, 4];
+        for k in 0..2 {
+            spread.extend(100 + k * 100..100 + k * 100 + 70);
+            spread.extend([1, 2, 3, 4]);
+        }
+        assert!(!g.repeats(&spread));
+        // Text that never repeats four tokens, and a guard that is off.
+        let plain: Vec<u32> = (0..200).collect();
+        assert!(!g.repeats(&plain));
+        assert!(!RepetitionGuard { times: 0, ..g }.repeats(&looped));
+        // The default: a 36-token sentence said three times (the loop of issue 18) is caught at the end
+        // of its third time, once it has been said twice it is not yet.
+        let d = RepetitionGuard::default();
+        let sentence: Vec<u32> = (500..536).collect();
+        let thrice: Vec<u32> = sentence.iter().cycle().take(36 * 2 + d.ngram).copied().collect();
+        assert!(d.repeats(&thrice) && !d.repeats(&thrice[..thrice.len() - 1]));
+        assert_eq!(Repetition::Default.guard(false), None);
+        assert_eq!(Repetition::Default.guard(true), Some(d));
+        assert_eq!(Repetition::Off.guard(true), None);
+        assert_eq!(Repetition::Stop(g).guard(false), Some(g));
+    }
 
     #[test]
     fn generator_is_send_and_sync() {

@@ -171,6 +171,11 @@ pub struct ChurnSignals {
     pub sentiment_end: Option<f64>,
     pub sentiment_drop: Option<f64>,
     pub resolution: Option<Resolution>,
+    /// The agent confirmed the cancellation the customer asked for (the summary's `request`): the
+    /// `unresolved` feature is then 1 whatever the resolution says — a customer who leaves is the risk
+    /// itself, never a solved problem that lowers it. Absent (false) for older signals.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancellation_processed: bool,
     pub competitor: Vec<Evidence>,
     pub price_complaint: Vec<Evidence>,
     pub repeat_contact: Vec<Evidence>,
@@ -292,6 +297,7 @@ impl ChurnSignals {
             out.sentiment_end = last.sentiment_end;
             out.sentiment_drop = last.sentiment_drop;
             out.resolution = last.resolution;
+            out.cancellation_processed = last.cancellation_processed;
         }
         if chain.len() >= 2 && out.repeat_contact.is_empty() {
             // Not a phrase: the chain itself. Turn 0 of the last conversation stands for "this contact".
@@ -313,11 +319,13 @@ impl ChurnSignals {
         let num = |v: Option<f64>| v.map(|x| x.to_string());
         let flag = |ev: &[Evidence]| Some(if ev.is_empty() { "0" } else { "1" }.to_string());
         let unresolved = self.resolution.and_then(|r| match r {
+            _ if self.cancellation_processed => Some(1.0),
             Resolution::Resolved => Some(0.0),
             Resolution::Partial => Some(0.5),
             Resolution::Unresolved => Some(1.0),
             Resolution::Unknown => None,
         });
+        let unresolved = unresolved.or(self.cancellation_processed.then_some(1.0));
         vec![
             num(Some(self.intent_cancel)),
             num(Some(self.intent_complaint)),

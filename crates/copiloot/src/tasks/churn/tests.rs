@@ -105,6 +105,26 @@ fn a_happy_contact_is_low_risk_in_english_and_resolution_counts() {
 }
 
 #[test]
+fn a_processed_cancellation_counts_as_unresolved_whatever_the_resolution() {
+    let scorer = ChurnScorer::builtin().unwrap();
+    let c = dutch();
+    let mut signals = scorer.signals(&c, None, None, Some(Resolution::Resolved), None);
+    let solved = scorer.score_signals(&signals, Some("nl")).unwrap();
+    assert!(solved.reasons.iter().any(|r| r.text == "probleem opgelost" && r.contribution < 0.0));
+    signals.cancellation_processed = true;
+    assert_eq!(signals.row()[5].as_deref(), Some("1"));
+    let leaving = scorer.score_signals(&signals, Some("nl")).unwrap();
+    assert!(leaving.score > solved.score);
+    let r = leaving.reasons.iter().find(|r| r.feature == "unresolved").unwrap();
+    assert!(r.contribution > 0.0 && r.text == "opzegging verwerkt: de klant vertrekt", "{r:?}");
+    // A customer's chain takes it from the last contact, and old signals without it read as false.
+    let chain = [("a".to_string(), ChurnSignals::default()), ("b".to_string(), signals.clone())];
+    assert!(ChurnSignals::combine(&chain).cancellation_processed);
+    let old: ChurnSignals = serde_json::from_str(r#"{"conversations":1,"intent_cancel":0.5,"intent_complaint":0,"intent_escalation":0,"sentiment_end":null,"sentiment_drop":null,"resolution":null,"competitor":[],"price_complaint":[],"repeat_contact":[],"tenure_months":null,"months_to_contract_end":null,"contacts_last_30_days":null,"plan":null,"plan_flexible":null}"#).unwrap();
+    assert!(!old.cancellation_processed);
+}
+
+#[test]
 fn bands_are_configurable_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     let options = ChurnOptions { bands: Some(Bands { medium: 0.01, high: 0.02 }), ..Default::default() };

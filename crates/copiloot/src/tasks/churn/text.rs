@@ -113,6 +113,10 @@ pub(crate) fn conversation_reason(
         "sentiment_drop" => {
             l.pick("stemming van de klant daalt niet".into(), "customer's mood does not drop".into())
         }
+        "unresolved" if s.cancellation_processed => l.pick(
+            "opzegging verwerkt: de klant vertrekt".into(),
+            "cancellation processed: the customer is leaving".into(),
+        ),
         "unresolved" => match s.resolution {
             Some(crate::tasks::summary::Resolution::Resolved) => {
                 l.pick("probleem opgelost".into(), "problem resolved".into())

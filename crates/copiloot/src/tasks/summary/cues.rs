@@ -42,7 +42,16 @@ pub struct Cues {
     pub question: bool,
     /// An explicit future in the first person ("I'll", "ik ga", "ik zal").
     pub future: bool,
+    /// Cancelling a subscription, contract or account comes up ("I'd like to cancel my contract", "ik wil
+    /// opzeggen"); an order or appointment being cancelled does not count: that is no customer leaving.
+    pub cancel: bool,
+    /// The cancellation is confirmed as carried out ("the cancellation confirmation by email", "u
+    /// ontvangt een bevestiging van de opzegging", "ik heb uw abonnement opgezegd").
+    pub cancel_done: bool,
 }
+
+/// Intent ids (of the intent task) that mean the customer wants to leave: the default model's `cancel`.
+pub const CANCEL_INTENTS: &[&str] = &["cancel"];
 
 fn re(pattern: &str) -> Option<Regex> {
     Regex::new(pattern).ok()
@@ -103,6 +112,22 @@ static FUTURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|i am going to|ik zal|ik ga|zal ik|ga ik|we gaan|wij gaan|we zullen)\b",
     )
 });
+static CANCEL: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:cancel(?:s|led|ed|ling|ing|lation)?|terminate|close (?:my|the|our) account|end (?:my|the|our) contract|opzeggen|opzegging|opzeg|opgezegd|beëindigen|stopzetten)\b",
+    )
+});
+/// Cancelling what is not a subscription: an order, a booking, a payment.
+static CANCEL_OTHER: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r"(?i)\bcancel\w*\s+(?:(?:my|the|this|that|your|our|an?)\s+)?(?:\w+\s+)?(?:order|booking|appointment|payment|delivery|reservation|flight|transfer|visit|request)s?\b",
+    )
+});
+static CANCEL_DONE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:cancellation (?:confirmation|is (?:now )?(?:processed|confirmed|done|complete|booked|in))|confirm(?:ation of|ing)? (?:the|your) cancellation|(?:i've|i have|we've|we have) (?:now |just )?(?:cancell?ed|terminated|processed (?:the|your) cancellation)|(?:has|have) (?:now )?been (?:cancell?ed|terminated)|is (?:now )?cancell?ed|bevestiging van (?:de|uw|je) opzegging|opzegging (?:is )?(?:verwerkt|bevestigd|doorgevoerd|ingediend|ingepland|geregistreerd|vastgelegd)|(?:ik heb|we hebben|wij hebben|heb ik)\b.{0,50}?\bopgezegd|(?:is|zijn) (?:nu |per .{1,20} )?opgezegd|(?:is|zijn) (?:nu |per .{1,20} )?(?:stopgezet|beëindigd))\b",
+    )
+});
 static THANKS: LazyLock<Option<Regex>> =
     LazyLock::new(|| re(r"(?i)\b(?:thanks?|thank you|thx|cheers|dank|bedankt|merci)\b"));
 
@@ -143,6 +168,8 @@ pub fn cues(sentence: &str) -> Cues {
         thanks: hit(&THANKS, s),
         question: s.trim_end().ends_with('?'),
         future: hit(&FUTURE, s),
+        cancel: hit(&CANCEL, s) && !hit(&CANCEL_OTHER, s),
+        cancel_done: hit(&CANCEL_DONE, s) && !hit(&CANCEL_OTHER, s),
     }
 }
 
@@ -212,5 +239,32 @@ mod tests {
         assert!(cues("Goedemiddag.").filler);
         assert!(!cues("My broadband has been dropping out every few minutes since Saturday.").filler);
         assert!(cues("Please DM us your order number.").request);
+    }
+
+    #[test]
+    fn cancellations_asked_and_confirmed_in_both_languages() {
+        for asked in ["Ik wil mijn mobiele abonnement opzeggen.", "I'd like to cancel my contract."] {
+            assert!(cues(asked).cancel && !cues(asked).cancel_done, "{asked}");
+        }
+        assert!(!cues("Can you cancel my order 5521?").cancel);
+        for done in [
+            "U ontvangt binnen 24 uur een bevestiging van de opzegging.",
+            "Ik heb uw abonnement per 1 maart opgezegd.",
+            "Uw abonnement is per 1 maart opgezegd.",
+            "De opzegging is verwerkt.",
+            "Your PAC code will be sent by text within the hour, and the cancellation confirmation by email.",
+            "I've cancelled your contract as of today.",
+            "Your subscription has been cancelled.",
+        ] {
+            assert!(cues(done).cancel_done, "{done}");
+        }
+        for open in [
+            "Dan kunt u opzeggen via Mijn KPN of door ons te bellen.",
+            "Uw contract loopt nog tot 1 februari, de opzegtermijn is een maand.",
+            "Cancelling now would mean an early termination fee of 40 pounds.",
+            "I've cancelled your order.",
+        ] {
+            assert!(!cues(open).cancel_done, "{open}");
+        }
     }
 }

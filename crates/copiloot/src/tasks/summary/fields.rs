@@ -5,7 +5,9 @@ use super::cues::{self, Sentence};
 use super::extract::EntityKind;
 use super::prototypes::Class;
 use super::Resolution;
-use super::{Commitment, Entity, Evidence, ResolutionField, SummaryOptions, TurnState};
+use super::{
+    Commitment, Entity, Evidence, RequestKind, RequestOutcome, ResolutionField, SummaryOptions, TurnState,
+};
 use crate::conversation::Speaker;
 
 /// Longest reason quote, in bytes: enough for the customer's problem in two or three sentences.
@@ -223,6 +225,35 @@ pub fn resolution(states: &[TurnState]) -> ResolutionField {
         }
     }
     field(Resolution::Unknown, Vec::new(), String::new())
+}
+
+/// The cancellation the customer asks for — in their own words (`cues::Cues::cancel`) or as the primary
+/// intent — and whether an agent turn after the first request confirms it done (the latest confirmation is
+/// quoted). `None` when the customer asked for no cancellation.
+pub fn request(states: &[TurnState], primary_intent: Option<&str>) -> Option<RequestOutcome> {
+    let mut turns: Vec<usize> = states
+        .iter()
+        .filter(|s| s.speaker == Speaker::Customer && s.sentences.iter().any(|x| x.cues.cancel))
+        .map(|s| s.index)
+        .collect();
+    let by_intent = primary_intent.is_some_and(|i| cues::CANCEL_INTENTS.contains(&i));
+    if turns.is_empty() && !by_intent {
+        return None;
+    }
+    let from = turns.first().copied().unwrap_or(0);
+    let company = company_speaker(states);
+    let confirmed = states.iter().rev().filter(|s| s.speaker == company && s.index >= from).find_map(|s| {
+        let x = s.sentences.iter().rev().find(|x| x.cues.cancel_done && !x.cues.question)?;
+        Some((s.index, quote(s, x.start, x.end)))
+    });
+    let quote = match confirmed {
+        Some((index, q)) => {
+            turns.push(index);
+            q
+        }
+        None => String::new(),
+    };
+    Some(RequestOutcome { kind: RequestKind::Cancellation, handled: !quote.is_empty(), turns, quote })
 }
 
 fn is_when(kind: EntityKind) -> bool {

@@ -3,11 +3,12 @@
 //! number, date or name the conversation does not contain, and gets the grounded facts the model dropped
 //! back in one closing "Details: …" sentence (a small model keeps few of them on its own).
 
+use super::gate;
 use super::rewrite::{rewrite_messages, rewrite_summary, GroundedField, PromptTurn, Rewrite};
 use super::Summary;
 use crate::conversation::{Conversation, Speaker};
 use crate::error::Result;
-use crate::models::generator::{GenerationOptions, Generator, StopReason};
+use crate::models::generator::{GenerationOptions, Generator, Repetition, StopReason};
 
 /// The summary's fields as the generator sees them, each with its turns.
 pub fn grounded_fields(summary: &Summary) -> Vec<GroundedField> {
@@ -46,6 +47,11 @@ pub fn grounded_fields(summary: &Summary) -> Vec<GroundedField> {
 /// The grounded facts (`summary.entities`) the model's text does not mention are listed in
 /// `missing_facts` and appended in a closing sentence (`restored_facts`), which `on_token` receives as the
 /// last piece: the streamed pieces stay the note. A cancelled stream gets no closing sentence.
+///
+/// The generation stops on a loop unless `options.repetition` says otherwise, and the model's text goes
+/// through the quality gate ([`gate::withhold`]): a rewrite in another language than the note's, a loop,
+/// a prompt label or an unsupported claim sets `Rewrite::withheld` (the text is kept for inspection, gets
+/// no closing sentence, and the grounded note stands).
 pub fn rewrite(
     generator: &Generator,
     summary: &Summary,
@@ -55,7 +61,12 @@ pub fn rewrite(
     on_token: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Rewrite> {
     let fields = grounded_fields(summary);
-    let language = if summary.language == "nl" { "Dutch" } else { "English" };
+    let (code, language) = if summary.language == "nl" { ("nl", "Dutch") } else { ("en", "English") };
+    // A loop is never a note: the guard is on unless the caller turned it off.
+    let options = &GenerationOptions {
+        repetition: options.repetition.guard(true).map_or(Repetition::Off, Repetition::Stop),
+        ..options.clone()
+    };
     let all: Vec<PromptTurn> = conversation
         .turns
         .iter()
@@ -74,13 +85,15 @@ pub fn rewrite(
         streamed.push_str(piece);
         on_token(piece)
     })?;
+    rewrite.withheld = gate::withhold(&rewrite.text, rewrite.stop_reason, &rewrite.unsupported_claims, code);
     rewrite.missing_facts = summary
         .entities
         .iter()
         .filter(|e| !mentions(&rewrite.text, &e.value))
         .map(|e| e.value.clone())
         .collect();
-    if rewrite.stop_reason != StopReason::Cancelled && !rewrite.missing_facts.is_empty() {
+    let shown = rewrite.withheld.is_none() && rewrite.stop_reason != StopReason::Cancelled;
+    if shown && !rewrite.missing_facts.is_empty() {
         let piece = closing_piece(&streamed, &rewrite.missing_facts);
         on_token(&piece);
         rewrite.text = format!("{streamed}{piece}").trim().to_string();

@@ -11,6 +11,7 @@ pub mod claims;
 mod cues;
 pub mod extract;
 mod fields;
+pub mod gate;
 pub mod llm;
 mod note;
 mod prototypes;
@@ -53,13 +54,39 @@ pub struct Evidence {
     pub quote: String,
 }
 
-/// How far the problem was solved, with the turns that decide it.
+/// How far the customer's problem was solved, with the turns that decide it. A request carried out is not
+/// a problem solved: a processed cancellation ([`RequestOutcome`]) is never `resolved` (the customer
+/// leaves); it is `unresolved` with the confirming sentence, unless something is still pending (`partial`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ResolutionField {
     pub status: Resolution,
     pub turns: Vec<usize>,
     /// The deciding sentence (empty when the status is `unknown`).
     pub quote: String,
+}
+
+/// What the customer asked to have done, apart from their problem: a cancellation can be carried out
+/// (`handled`) while the problem that made the customer leave is not solved. Added to the summary next to
+/// `resolution` without changing it for other conversations, so the schema stays backward compatible
+/// (no `schema_version` bump): readers that do not know `request` see the same fields as before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestOutcome {
+    pub kind: RequestKind,
+    /// The agent confirmed it was carried out ("the cancellation confirmation by email").
+    pub handled: bool,
+    /// The customer turns that ask for it and, when handled, the turn that confirms it.
+    pub turns: Vec<usize>,
+    /// The confirming sentence (empty when not handled).
+    pub quote: String,
+}
+
+/// The requests the summary tells apart from the problem (more kinds come with more cue lists in
+/// `cues.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    /// Ending a subscription, contract or account (not an order or an appointment).
+    Cancellation,
 }
 
 /// A promise or next step: who promised what, by when, with the facts its sentence holds.
@@ -98,6 +125,10 @@ pub struct Summary {
     /// What the agent did, in order.
     pub actions: Vec<Evidence>,
     pub resolution: ResolutionField,
+    /// A cancellation the customer asked for and whether it was carried out; absent when the customer
+    /// asked for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestOutcome>,
     /// Promises and next steps, in order.
     pub next_steps: Vec<Commitment>,
     pub entities: Vec<Entity>,
@@ -110,7 +141,8 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// The note rewritten by a local LLM when a generator is configured ([`llm::rewrite`]), with the
-    /// fields' evidence and the claims the conversation does not support.
+    /// fields' evidence and the claims the conversation does not support. When the quality gate held it
+    /// back, `rewrite.withheld` says why (and so does a warning): `text` above is then the note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<Rewrite>,
 }
@@ -141,6 +173,8 @@ impl Default for SummaryOptions {
 pub struct Signals {
     /// Turns cited by the primary intent (the reason for contact is looked for there first).
     pub primary_intent_turns: Vec<usize>,
+    /// The primary intent's id (a cancel intent makes the request a cancellation).
+    pub primary_intent: Option<String>,
     /// Sentiment score (−1..1) per turn, in turn order.
     pub sentiment: Option<Vec<f32>>,
 }
@@ -158,6 +192,7 @@ impl Signals {
                 .find(|i| Some(&i.intent) == intents.primary.as_ref())
                 .map(|i| i.turns.clone())
                 .unwrap_or_default(),
+            primary_intent: intents.primary.clone(),
             sentiment: sentiment.map(|s| s.turns.iter().map(|t| t.score).collect()),
         }
     }
@@ -272,7 +307,7 @@ impl SummaryModel {
                 .collect())
         })?;
         let language = conversation.language.clone().or_else(|| conversation.detect_language());
-        self.build(&conversation.id, states, language.as_deref(), &signals.primary_intent_turns)
+        self.build(&conversation.id, states, language.as_deref(), signals)
     }
 
     /// The summary of the turns in `states`.
@@ -281,7 +316,7 @@ impl SummaryModel {
         id: &str,
         states: &[TurnState],
         language: Option<&str>,
-        primary_intent_turns: &[usize],
+        signals: &Signals,
     ) -> Result<Summary> {
         if states.is_empty() {
             return Err(Error::invalid(
@@ -300,11 +335,22 @@ impl SummaryModel {
         }
         let language = if language == Some("nl") { "nl" } else { language.unwrap_or("en") };
         let o = &self.options;
-        let reason = fields::reason(states, primary_intent_turns);
+        let reason = fields::reason(states, &signals.primary_intent_turns);
         let scored = fields::actions(states, o);
         let actions: Vec<Evidence> = scored.iter().map(|(e, _)| e.clone()).collect();
         let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
-        let resolution = fields::resolution(states);
+        let request = fields::request(states, signals.primary_intent.as_deref());
+        let mut resolution = fields::resolution(states);
+        if let Some(done) = request.as_ref().filter(|r| r.handled) {
+            // The customer leaves: the confirmation is no solved problem (nor is their thanks for it).
+            if matches!(resolution.status, Resolution::Resolved | Resolution::Unknown) {
+                resolution = ResolutionField {
+                    status: Resolution::Unresolved,
+                    turns: done.turns.last().copied().into_iter().collect(),
+                    quote: done.quote.clone(),
+                };
+            }
+        }
         let next_steps = fields::next_steps(states, o.max_next_steps);
         let entities = fields::entities(states);
         let mut warnings: Vec<String> = states
@@ -318,8 +364,15 @@ impl SummaryModel {
                 )
             })
             .collect();
-        let (text, dropped) =
-            note::render(language, &reason, &actions, &scores, &resolution, &next_steps, o.max_chars);
+        let (text, dropped) = note::render(
+            language,
+            &reason,
+            &actions,
+            &scores,
+            (&resolution, request.as_ref()),
+            &next_steps,
+            o.max_chars,
+        );
         if dropped > 0 {
             warnings.push(format!(
                 "the note was shortened to {} characters: {dropped} item(s) are only in the fields",
@@ -331,6 +384,7 @@ impl SummaryModel {
             reason,
             actions,
             resolution,
+            request,
             next_steps,
             entities,
             text,
@@ -434,7 +488,7 @@ impl<'a> Summarizer<'a> {
             Some(l) => Some(l.clone()),
             None => self.detect_language(),
         };
-        self.model.build(&self.id, &self.states, language.as_deref(), &[])
+        self.model.build(&self.id, &self.states, language.as_deref(), &Signals::default())
     }
 
     fn detect_language(&self) -> Option<String> {

@@ -2,8 +2,7 @@
 //! quoted sentences), built only from the summary's fields and kept under a character budget by dropping
 //! whole items, least important first.
 
-use super::Resolution;
-use super::{Commitment, Evidence, ResolutionField};
+use super::{Commitment, Evidence, RequestKind, RequestOutcome, Resolution, ResolutionField};
 
 struct Labels {
     customer: &'static str,
@@ -13,6 +12,8 @@ struct Labels {
     resolved: &'static str,
     partial: &'static str,
     unresolved: &'static str,
+    /// The status of a request carried out, which is not a solved problem.
+    cancelled: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -23,6 +24,7 @@ const EN: Labels = Labels {
     resolved: "resolved.",
     partial: "partly resolved.",
     unresolved: "not resolved.",
+    cancelled: "cancellation processed.",
 };
 
 const NL: Labels = Labels {
@@ -33,6 +35,7 @@ const NL: Labels = Labels {
     resolved: "opgelost.",
     partial: "deels opgelost.",
     unresolved: "niet opgelost.",
+    cancelled: "opzegging verwerkt.",
 };
 
 /// A sentence as it should end in a note: with a full stop unless it has its own punctuation.
@@ -66,13 +69,14 @@ fn shorten(text: &str, max: usize) -> String {
     format!("{}…", cut[..at].trim_end_matches([',', ';', ':', ' ']))
 }
 
-/// The note and how many items did not fit in `max_chars`.
+/// The note and how many items did not fit in `max_chars`. A cancellation carried out is the status
+/// ("Status: opzegging verwerkt."), in place of how far the problem was solved.
 pub fn render(
     language: &str,
     reason: &Option<Evidence>,
     actions: &[Evidence],
     action_scores: &[f32],
-    resolution: &ResolutionField,
+    (resolution, request): (&ResolutionField, Option<&RequestOutcome>),
     next_steps: &[Commitment],
     max_chars: usize,
 ) -> (String, usize) {
@@ -100,7 +104,11 @@ pub fn render(
         items.push((1 + k, if r == 0 { 1 } else { 3 + 2 * r }, sentence(&a.text)));
     }
     let shown: Vec<&Evidence> = shown.into_iter().map(|(a, _)| a).collect();
+    let handled = request.filter(|r| r.handled).map(|r| match r.kind {
+        RequestKind::Cancellation => l.cancelled,
+    });
     let status = match resolution.status {
+        _ if handled.is_some() => handled,
         Resolution::Resolved => Some(l.resolved),
         Resolution::Partial => Some(l.partial),
         Resolution::Unresolved => Some(l.unresolved),

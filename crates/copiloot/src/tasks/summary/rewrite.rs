@@ -51,6 +51,31 @@ pub struct Rewrite {
     pub prompt_turns: Vec<usize>,
     pub generator: String,
     pub stop_reason: StopReason,
+    /// Why the rewrite is not the note, when the quality gate (`tasks::summary::gate`) held it back: not in
+    /// the conversation's language, a loop, a prompt label, or a claim the conversation does not back.
+    /// `text` is then the model's text, kept for inspection only: the grounded `summary.text` is the note
+    /// (and `summary.warnings` says why). Absent when the rewrite passed — older readers see no change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
+}
+
+/// The prompt's names for the fields (`name` of a [`GroundedField`] → label), in the prompt's order.
+const FIELD_LABELS: &[(&str, &str)] = &[
+    ("reason", "the customer's problem"),
+    ("action", "what the agent did"),
+    ("resolution", "outcome"),
+    ("next step", "next step"),
+];
+
+const FACTS_LABEL: &str = "Facts";
+const CONVERSATION_LABEL: &str = "Conversation, for reference";
+
+/// Every label the prompt writes before a colon: a note that repeats one ("what the agent did:") copies the
+/// prompt instead of writing a note. Read by the gate, so the two cannot drift apart.
+pub fn prompt_labels() -> Vec<&'static str> {
+    let mut labels: Vec<&'static str> = FIELD_LABELS.iter().map(|(_, label)| *label).collect();
+    labels.extend([FACTS_LABEL, CONVERSATION_LABEL]);
+    labels
 }
 
 /// The chat messages for a rewrite; `language` is a name such as "Dutch" or "English".
@@ -70,20 +95,14 @@ pub fn rewrite_messages(fields: &[GroundedField], turns: &[PromptTurn], language
     );
     let mut facts = Vec::new();
     for f in fields {
-        let label = match f.name.as_str() {
-            "reason" => "the customer's problem",
-            "action" => "what the agent did",
-            "resolution" => "outcome",
-            "next step" => "next step",
-            other => other,
-        };
+        let label = FIELD_LABELS.iter().find(|(name, _)| *name == f.name).map_or(f.name.as_str(), |(_, l)| l);
         facts.push(format!("{label}: {}", f.text.trim_end_matches(['.', ' '])));
     }
     let conversation: Vec<String> =
         turns.iter().map(|t| format!("{} wrote \"{}\"", t.speaker, t.text)).collect();
     let ask = format!("Write the note in {language}, two or three sentences, starting with \"{customer}\".");
     let user = format!(
-        "Facts: {}.\n\nConversation, for reference: {}\n\n{ask}",
+        "{FACTS_LABEL}: {}.\n\n{CONVERSATION_LABEL}: {}\n\n{ask}",
         facts.join("; "),
         conversation.join(" ")
     );
@@ -120,6 +139,7 @@ pub fn rewrite_summary(
         prompt_turns: turns.iter().map(|t| t.index).collect(),
         generator: generator.info().id.clone(),
         stop_reason: generation.stop_reason,
+        withheld: None,
     })
 }
 

@@ -34,6 +34,7 @@ impl ConversationTask for SummaryTask {
             Some(intents) => Signals::from_tasks(intents, analysis.sentiment.as_ref()),
             None => Signals {
                 primary_intent_turns: Vec::new(),
+                primary_intent: None,
                 sentiment: analysis.sentiment.as_ref().map(|s| s.turns.iter().map(|t| t.score).collect()),
             },
         };
@@ -64,7 +65,13 @@ impl ConversationTask for SummaryTask {
                 context.on_token,
             );
             match rewrite {
-                Ok(r) => summary.rewrite = Some(r),
+                Ok(r) => {
+                    // The grounded note stands; the warning says why the rewrite is not it.
+                    if let Some(why) = &r.withheld {
+                        summary.warnings.push(format!("LLM rewrite withheld: {why}"));
+                    }
+                    summary.rewrite = Some(r);
+                }
                 Err(e) => analysis.warnings.push(format!("no LLM rewrite of the note: {e}")),
             }
         }
