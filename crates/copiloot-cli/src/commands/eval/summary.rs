@@ -96,6 +96,9 @@ struct Report {
     /// `rewrite` only: % of those facts the model's own text mentions (before the "Details" sentence).
     #[serde(skip_serializing_if = "Option::is_none")]
     facts_kept_by_model: Option<f64>,
+    /// `rewrite` only: rewrites the quality gate withheld, by reason (their grounded note was scored).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    withheld: std::collections::BTreeMap<String, usize>,
     seconds: f64,
 }
 
@@ -145,10 +148,16 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
     let mut predictions = String::new();
     let (mut failed, mut words) = (0, 0usize);
     let (mut facts, mut facts_missing, mut facts_restored) = (0usize, 0usize, 0usize);
+    let mut withheld: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for e in &examples {
         let prediction = match &copilot {
             Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
                 Ok(summary) if args.system == SummarySystem::Rewrite => match summary.rewrite {
+                    // What the agent reads then is the grounded note: score that, and count why.
+                    Some(r) if r.withheld.is_some() => {
+                        *withheld.entry(r.withheld.unwrap_or_default()).or_default() += 1;
+                        summary.text
+                    }
                     Some(r) => {
                         facts += summary.entities.len();
                         facts_missing += r.missing_facts.len();
@@ -217,6 +226,7 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
             .then(|| 100.0 * (facts + facts_restored - facts_missing) as f64 / facts.max(1) as f64),
         facts_kept_by_model: (args.system == SummarySystem::Rewrite)
             .then(|| 100.0 * (facts - facts_missing) as f64 / facts.max(1) as f64),
+        withheld,
         seconds: started.elapsed().as_secs_f64(),
     };
     println!("system     {}", report.system);
@@ -228,6 +238,13 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
     if let (Some(kept), Some(by_model)) = (report.facts_kept, report.facts_kept_by_model) {
         println!("facts kept {kept:.1} % of the grounded facts are in the rewrite ({facts} facts)");
         println!("           {by_model:.1} % in the model's own text (the rest re-added as \"Details: …\")");
+    }
+    if !report.withheld.is_empty() {
+        let total: usize = report.withheld.values().sum();
+        println!("withheld   {total} rewrites by the quality gate (their grounded note was scored):");
+        for (why, n) in &report.withheld {
+            println!("           {n:4} × {why}");
+        }
     }
     println!("seconds    {:.1}", report.seconds);
     if let Some(path) = &args.report {

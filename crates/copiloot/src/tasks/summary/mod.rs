@@ -180,19 +180,16 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// From the intent and sentiment analyses of the same conversation.
+    /// From the intent and sentiment analyses of the same conversation (either may be missing when the
+    /// task list lacks it).
     pub fn from_tasks(
-        intents: &crate::tasks::intent::ConversationIntents,
+        intents: Option<&crate::tasks::intent::ConversationIntents>,
         sentiment: Option<&crate::tasks::sentiment::SentimentAnalysis>,
     ) -> Signals {
+        let primary = intents.and_then(|i| i.intents.iter().find(|d| Some(&d.intent) == i.primary.as_ref()));
         Signals {
-            primary_intent_turns: intents
-                .intents
-                .iter()
-                .find(|i| Some(&i.intent) == intents.primary.as_ref())
-                .map(|i| i.turns.clone())
-                .unwrap_or_default(),
-            primary_intent: intents.primary.clone(),
+            primary_intent_turns: primary.map(|d| d.turns.clone()).unwrap_or_default(),
+            primary_intent: intents.and_then(|i| i.primary.clone()),
             sentiment: sentiment.map(|s| s.turns.iter().map(|t| t.score).collect()),
         }
     }

@@ -30,14 +30,7 @@ impl ConversationTask for SummaryTask {
     }
 
     fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
-        let signals = match &analysis.intents {
-            Some(intents) => Signals::from_tasks(intents, analysis.sentiment.as_ref()),
-            None => Signals {
-                primary_intent_turns: Vec::new(),
-                primary_intent: None,
-                sentiment: analysis.sentiment.as_ref().map(|s| s.turns.iter().map(|t| t.score).collect()),
-            },
-        };
+        let signals = Signals::from_tasks(analysis.intents.as_ref(), analysis.sentiment.as_ref());
         let summary = self.model.summarize_memo(
             context.conversation,
             context.display,
