@@ -175,11 +175,6 @@ impl LiveSession {
         self.analysis.as_ref()
     }
 
-    /// The turns so far as outputs may show them (masked unless redaction is off).
-    pub fn display_texts(&self) -> &[String] {
-        &self.display
-    }
-
     /// Adds one turn and returns what changed. A rejected turn (empty, too long, out of order, over the
     /// turn limit) is a typed error and leaves the session as it was.
     pub fn push(&mut self, turn: NewTurn) -> Result<LiveUpdate> {
