@@ -38,6 +38,18 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// Only the encoder (no task models): for indexing and searching a knowledge base.
+    pub fn encoder(&self) -> anyhow::Result<copiloot::models::Encoder> {
+        let encoder = self.encoder.as_deref().map(copiloot::models::ModelSource::parse).transpose()?;
+        let options = CopilotOptions {
+            encoder,
+            models_dir: self.models_dir.clone(),
+            precision: self.precision,
+            ..CopilotOptions::default()
+        };
+        Ok(Copilot::load_encoder(&options)?)
+    }
+
     pub fn copilot(&self) -> anyhow::Result<Copilot> {
         self.copilot_with(copiloot::tasks::churn::ChurnOptions::default())
     }
@@ -182,5 +194,38 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
         Some(kind) if kind.is_input() => ExitCode::from(2),
         Some(kind) if kind.is_model() => ExitCode::from(3),
         _ => ExitCode::from(1),
+    }
+}
+
+/// How many suggestions and how sure: shared with `analyze --kb` and `serve --kb`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SearchFlags {
+    /// Articles to suggest at most.
+    #[arg(long, default_value_t = 3)]
+    pub top_k: usize,
+    /// Leave out suggestions scoring below this (the fused score).
+    #[arg(long, default_value_t = copiloot::knowledge::search::DEFAULT_MIN_SCORE)]
+    pub min_score: f32,
+    /// `hybrid` (default), or one half alone: `lexical` (BM25) or `dense` (cosine).
+    #[arg(long, value_parser = parse_retriever, default_value = "hybrid")]
+    pub retriever: copiloot::knowledge::Retriever,
+}
+
+impl SearchFlags {
+    pub fn options(&self) -> copiloot::knowledge::SearchOptions {
+        copiloot::knowledge::SearchOptions {
+            top_k: self.top_k.max(1),
+            min_score: self.min_score,
+            retriever: self.retriever,
+        }
+    }
+}
+
+pub fn parse_retriever(s: &str) -> Result<copiloot::knowledge::Retriever, String> {
+    match s.trim() {
+        "hybrid" => Ok(copiloot::knowledge::Retriever::Hybrid),
+        "lexical" | "bm25" => Ok(copiloot::knowledge::Retriever::Lexical),
+        "dense" => Ok(copiloot::knowledge::Retriever::Dense),
+        other => Err(format!("unknown retriever `{other}`: use hybrid, lexical (bm25) or dense")),
     }
 }

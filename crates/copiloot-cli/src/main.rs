@@ -42,6 +42,9 @@ enum Command {
     /// Train an intent or sentiment head on labelled CSV/JSONL data (frozen encoder), or a churn model.
     #[command(subcommand)]
     Train(commands::train::TrainCommand),
+    /// Knowledge base: index a company's articles (`kb index`) and search them (`kb search`).
+    #[command(subcommand)]
+    Kb(commands::kb::KbCommand),
     /// Run the local LLM (a GGUF file) on one prompt, streaming the reply.
     Generate(commands::generate::GenerateArgs),
     /// Evaluate intent/sentiment (accuracy, macro-F1, confusions), summaries (ROUGE) or churn (AUC, Brier).
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Train(cmd) => cmd.run(),
         Command::Eval(cmd) => cmd.run(),
+        Command::Kb(command) => command.run(),
         Command::Generate(args) => commands::generate::run(args),
     };
     match result {

@@ -1,6 +1,7 @@
 //! The output contract: one `Analysis` per conversation, versioned by `schema_version`.
 
 use crate::conversation::{Conversation, ConversationMetrics};
+use crate::knowledge::Suggestion;
 use crate::redact::TurnSpan;
 use crate::tasks::alerts::Alert;
 use crate::tasks::churn::ChurnRisk;
@@ -33,6 +34,10 @@ pub struct Analysis {
     /// Moments the agent should act on, each citing its turns (alerts task; `[]` when none fired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Vec<Alert>>,
+    /// Passages of the company's own articles that answer the customer, each citing the turn that asked
+    /// (knowledge task; absent unless a knowledge base is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge: Option<Vec<Suggestion>>,
     pub models: ModelsUsed,
     /// Personal data found per turn (kind and byte offsets, never the text), so anything that shows the
     /// transcript can mask it. Absent when redaction is off (`--no-redact`).
@@ -56,6 +61,7 @@ impl Analysis {
             summary: None,
             churn: None,
             alerts: None,
+            knowledge: None,
             models,
             pii: None,
             warnings: Vec::new(),

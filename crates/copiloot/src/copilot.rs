@@ -79,7 +79,28 @@ impl Copilot {
 
     pub fn new(options: CopilotOptions) -> Result<Self> {
         let models_dir = options.models_dir.clone().unwrap_or_else(default_models_dir);
-        let (source, name) = match options.encoder {
+        let encoder = Self::load_encoder(&options)?;
+        let mut tasks = default_tasks(&models_dir, &encoder, &options.churn)?;
+        if let Some(source) = &options.generator {
+            let generator = Arc::new(Generator::load(source)?);
+            replace_summary(&mut tasks, |t| {
+                t.generator = Some(generator);
+                t.generation = options.generation.clone();
+            });
+        }
+        Ok(Self {
+            encoder: Arc::new(encoder),
+            tasks,
+            batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+            redaction: options.redaction,
+        })
+    }
+
+    /// Only the encoder `options` name (the catalog's default when none), without the tasks: for work
+    /// that needs vectors alone, such as indexing a knowledge base.
+    pub fn load_encoder(options: &CopilotOptions) -> Result<Encoder> {
+        let models_dir = options.models_dir.clone().unwrap_or_else(default_models_dir);
+        let (source, name) = match options.encoder.clone() {
             Some(source) => {
                 let name = source.id();
                 (source, name)
@@ -103,20 +124,28 @@ impl Copilot {
         };
         let encoder_options = EncoderOptions { precision: options.precision.unwrap_or_default() };
         let encoder = Encoder::load_with(&source, &encoder_options)?.with_id(name);
-        let mut tasks = default_tasks(&models_dir, &encoder, &options.churn)?;
-        if let Some(source) = &options.generator {
-            let generator = Arc::new(Generator::load(source)?);
-            replace_summary(&mut tasks, |t| {
-                t.generator = Some(generator);
-                t.generation = options.generation.clone();
-            });
-        }
-        Ok(Self {
-            encoder: Arc::new(encoder),
-            tasks,
-            batch_size: options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
-            redaction: options.redaction,
-        })
+        Ok(encoder)
+    }
+
+    /// The same copilot with a knowledge assistant: every customer turn is searched in `kb` (built with
+    /// this copilot's encoder, or this is a `Config` error) and `Analysis::knowledge` lists what fits.
+    pub fn with_knowledge(
+        mut self,
+        kb: Arc<crate::knowledge::KnowledgeBase>,
+        options: crate::knowledge::SearchOptions,
+    ) -> Result<Self> {
+        kb.check_encoder(&self.encoder)?;
+        self.tasks.retain(|t| !(t.as_ref() as &dyn Any).is::<crate::tasks::KnowledgeTask>());
+        self.tasks.push(Arc::new(crate::tasks::KnowledgeTask { kb, options }));
+        Ok(self)
+    }
+
+    /// The knowledge base the copilot searches, when one is configured.
+    pub fn knowledge(&self) -> Option<&Arc<crate::knowledge::KnowledgeBase>> {
+        self.tasks
+            .iter()
+            .find_map(|t| (t.as_ref() as &dyn Any).downcast_ref::<crate::tasks::KnowledgeTask>())
+            .map(|t| &t.kb)
     }
 
     /// The same models with other summary options (e.g. a longer note).

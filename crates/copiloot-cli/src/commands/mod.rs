@@ -8,6 +8,7 @@ pub mod churn;
 pub mod embed;
 pub mod eval;
 pub mod generate;
+pub mod kb;
 pub mod models;
 pub mod redact;
 pub mod schema;

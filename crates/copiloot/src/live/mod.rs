@@ -12,6 +12,7 @@ use crate::conversation::{
 };
 use crate::copilot::{Copilot, Redaction};
 use crate::error::{Error, Location, Result};
+use crate::knowledge::Suggestion;
 use crate::redact::{PiiSpan, Redactor, TurnSpan};
 use crate::tasks::alerts::Alert;
 use crate::tasks::churn::ChurnRisk;
@@ -82,6 +83,10 @@ pub struct LiveUpdate {
     pub churn_change: Option<f64>,
     /// Alerts whose condition became true with this turn.
     pub alerts: Vec<Alert>,
+    /// Passages of the company's articles that answer this turn (not suggested earlier in the session);
+    /// absent without a knowledge base.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knowledge: Vec<Suggestion>,
     /// Ids of alerts whose condition no longer holds (they may fire again).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cleared: Vec<String>,
@@ -346,6 +351,13 @@ impl LiveSession {
                 _ => None,
             },
             alerts: fired,
+            knowledge: analysis
+                .knowledge
+                .iter()
+                .flatten()
+                .filter(|s| s.turn == Some(index))
+                .cloned()
+                .collect(),
             cleared,
             warnings: analysis.warnings.iter().filter(|w| !warnings_before.contains(w)).cloned().collect(),
         };

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod churn;
 pub mod intent;
+pub mod knowledge;
 mod pipeline;
 pub mod sentiment;
 pub mod summary;
@@ -16,6 +17,7 @@ pub mod summary;
 pub use alerts::AlertTask;
 pub use churn::ChurnScorer;
 pub use intent::IntentTask;
+pub use knowledge::KnowledgeTask;
 pub use pipeline::{ConversationTask, TaskContext, TaskMemo};
 pub use sentiment::SentimentTask;
 pub use summary::SummaryTask;

@@ -1,7 +1,8 @@
-//! `copiloot eval intent|sentiment|summary|churn`: one module per kind of score, one argument struct per leaf.
+//! `copiloot eval intent|sentiment|summary|churn|knowledge`: one module per kind of score, one argument struct per leaf.
 
 pub mod churn;
 pub mod classifier;
+pub mod knowledge;
 pub mod summary;
 
 use std::process::ExitCode;
@@ -17,6 +18,8 @@ pub enum EvalCommand {
     Summary(summary::EvalSummaryArgs),
     /// Churn: ROC AUC, PR AUC, Brier, log-loss, calibration per decile and a reliability plot.
     Churn(churn::EvalChurnArgs),
+    /// Knowledge assistant: recall@1/5/10 and MRR@10 of the retriever and its BM25 and dense halves.
+    Knowledge(knowledge::EvalKnowledgeArgs),
 }
 
 impl EvalCommand {
@@ -26,6 +29,7 @@ impl EvalCommand {
             EvalCommand::Sentiment(args) => classifier::run_sentiment(args),
             EvalCommand::Summary(args) => summary::run(args),
             EvalCommand::Churn(args) => churn::run(args),
+            EvalCommand::Knowledge(args) => knowledge::run(args),
         }
     }
 }
