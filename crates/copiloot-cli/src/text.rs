@@ -1,6 +1,7 @@
 //! Human-readable rendering of an Analysis (`--format text`), and the pieces the live replay's text
 //! lines share with it.
 
+use copiloot::knowledge::Suggestion;
 use copiloot::tasks::alerts::Alert;
 use copiloot::Analysis;
 use std::fmt::Write;
@@ -78,6 +79,9 @@ pub fn render(a: &Analysis) -> String {
     for alert in a.alerts.iter().flatten() {
         let _ = writeln!(s, "  {}", alert_line(alert));
     }
+    for k in a.knowledge.iter().flatten() {
+        let _ = writeln!(s, "  {}", knowledge_line(k));
+    }
     for w in &a.warnings {
         let _ = writeln!(s, "  warning: {w}");
     }
@@ -88,4 +92,14 @@ pub fn render(a: &Analysis) -> String {
 /// One alert on one line (no indentation): its id, its message and the turns it cites.
 pub fn alert_line(alert: &Alert) -> String {
     format!("alert {}: {} (turns {:?})", alert.id, alert.message, alert.turns)
+}
+
+/// One knowledge suggestion on one line: the turn that asked, the article › section, the sentence, the link.
+pub fn knowledge_line(k: &Suggestion) -> String {
+    let mut place = vec![k.title.as_str()];
+    place.extend(k.heading.iter().map(String::as_str));
+    place.retain(|p| !p.is_empty());
+    let turn = k.turn.map(|t| format!("turn {t}, ")).unwrap_or_default();
+    let url = k.url.as_deref().map(|u| format!("  <{u}>")).unwrap_or_default();
+    format!("kb ({turn}{:.2}): {} — “{}”{url}", k.score, place.join(" › "), k.highlight.sentence)
 }

@@ -94,7 +94,7 @@ pub struct Suggestion {
     pub highlight: Highlight,
     /// The fused score the threshold applies to (cosine plus a share of the relative BM25 score).
     pub score: f32,
-    /// Cosine of the (conversation) query vector and the passage.
+    /// Cosine of the question and the passage (with earlier turns: the weighted mean of their cosines).
     pub dense: f32,
     /// BM25 relative to the best passage for this query (0–1).
     pub lexical: f32,
@@ -156,7 +156,8 @@ impl KnowledgeBase {
                 })?;
                 q.iter_mut().zip(v).for_each(|(a, b)| *a += w * b);
             }
-            self.cosines(&q)
+            let total: f32 = weights.iter().map(|(_, w)| w).sum();
+            self.cosines(&q, total)
         };
         let lexical = if options.retriever == Retriever::Dense {
             vec![0.0; n]
@@ -186,17 +187,19 @@ impl KnowledgeBase {
             .collect())
     }
 
-    /// Cosine of `q` (any length) with every passage, from the int8 vectors.
-    fn cosines(&self, q: &[f32]) -> Vec<f32> {
+    /// `q · p / total` for every passage `p`, from the int8 vectors. With `q` a weighted sum of unit
+    /// vectors and `total` the sum of the weights, this is the weighted mean of the turns' cosines: it
+    /// ranks exactly as the cosine of the summed vector, but stays on the scale of one turn's cosine, so
+    /// one threshold serves a single question and a conversation alike.
+    fn cosines(&self, q: &[f32], total: f32) -> Vec<f32> {
         let dim = q.len();
-        let norm = q.iter().map(|x| x * x).sum::<f32>().sqrt();
         let max = q.iter().fold(0f32, |m, x| m.max(x.abs()));
-        if norm == 0.0 || max == 0.0 {
+        if total <= 0.0 || max == 0.0 {
             return vec![0.0; self.passage_count()];
         }
         let q_scale = max / 127.0;
         let q8: Vec<i8> = q.iter().map(|x| (x / q_scale).round() as i8).collect();
-        let factor = q_scale / norm;
+        let factor = q_scale / total;
         self.stored
             .vectors
             .par_chunks(dim)
@@ -208,7 +211,7 @@ impl KnowledgeBase {
     /// Passage indices of the `k` best articles (each by its best passage), best first.
     fn best_per_article(&self, scores: &[f32], k: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..scores.len()).collect();
-        let pool = (k * 20).clamp(50, order.len().max(1));
+        let pool = (k * 20).max(50).min(order.len());
         if pool < order.len() {
             order.select_nth_unstable_by(pool, |a, b| scores[*b].total_cmp(&scores[*a]));
             order.truncate(pool);

@@ -3,7 +3,7 @@
 //! moment it is computed, so a demo or an integration sees what an agent would see during the call.
 
 use super::{copilot, AnalyzeArgs, Format, Record};
-use crate::text::alert_line;
+use crate::text::{alert_line, knowledge_line};
 use anyhow::Context;
 use copiloot::{Analysis, Conversation, Error, LiveSession, LiveStart, LiveUpdate, Location, NewTurn};
 use serde::Serialize;
@@ -131,6 +131,9 @@ fn update_text(u: &LiveUpdate, colour: bool) -> String {
         let alert = format!("    !! {}", alert_line(alert));
         // Bold red on a terminal; plain in a pipe or with NO_COLOR, where the `!!` marks the line.
         line += &if colour { format!("\x1b[1;31m{alert}\x1b[0m\n") } else { alert + "\n" };
+    }
+    for k in &u.knowledge {
+        line += &format!("    ?? {}\n", knowledge_line(k));
     }
     line
 }

@@ -3,7 +3,7 @@
 
 mod live;
 
-use crate::common::{read_input, GeneratorArgs, ModelArgs};
+use crate::common::{read_input, GeneratorArgs, ModelArgs, SearchFlags};
 use anyhow::Context;
 use copiloot::conversation::{parse_json, parse_str, ParseOptions};
 use copiloot::{Analysis, Conversation, Copilot, Error};
@@ -57,6 +57,12 @@ pub struct AnalyzeArgs {
     /// printed; the analysis time comes on top.
     #[arg(long, requires = "live", value_name = "X")]
     pub speed: Option<f64>,
+    /// A knowledge base from `copiloot kb index`: each customer turn is searched in it and the Analysis
+    /// lists the passages that answer it (`knowledge`), the live replay per turn.
+    #[arg(long)]
+    pub kb: Option<PathBuf>,
+    #[command(flatten)]
+    pub kb_search: SearchFlags,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -113,6 +119,10 @@ fn copilot(args: &AnalyzeArgs) -> anyhow::Result<Copilot> {
     if let Some(dir) = &args.intent_model {
         let model = copiloot::tasks::intent::IntentModel::from_dir(dir, copilot.encoder().model_id())?;
         copilot = copilot.with_intent_model(model);
+    }
+    if let Some(path) = &args.kb {
+        let kb = std::sync::Arc::new(copiloot::KnowledgeBase::load(path)?);
+        copilot = copilot.with_knowledge(kb, args.kb_search.options())?;
     }
     Ok(copilot)
 }
