@@ -186,6 +186,17 @@ fn task_endpoints_classify_single_texts() {
     let (status, _, r) = s.post_json("/v1/churn", &fixture("nl_webshop_bezorging.json"));
     assert_eq!(status, 200, "{r}");
     assert!(r.get("churn").is_some(), "{r}");
+
+    // Without --kb there is no knowledge base to search (tests/serve_knowledge.rs has one): a typed 404
+    // that says how to get one, whatever the body; analyses carry no `knowledge` field.
+    for body in [r#"{"text": "ik wil mijn abonnement stopzetten"}"#, "not json"] {
+        let (status, head, e) = s.post_json("/v1/knowledge/search", body);
+        assert_eq!((status, e["error"]["code"].as_str()), (404, Some("no_knowledge_base")), "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("--kb"), "{e}");
+        assert!(!head.to_lowercase().contains("retry-after"), "retrying does not help: {head}");
+    }
+    let (_, _, r) = s.post_json("/v1/analyze", &fixture("nl_webshop_bezorging.json"));
+    assert!(r.get("knowledge").is_none(), "{r}");
 }
 
 /// The number after `name ` in Prometheus text.

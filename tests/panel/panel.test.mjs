@@ -1,20 +1,47 @@
 // The agent panel in a real headless browser (Debian's chromium via playwright-core) against a real
 // `copiloot serve` on loopback with the default models: Dutch and English conversations, a citation click,
-// live mode following a session while its turns are posted, screenshots kept in tests/artifacts/.
+// live mode following a session while its turns are posted, knowledge-base suggestions (the server runs
+// with --kb, a small index of the Dutch Polderlink fixture), screenshots kept in tests/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync, mkdtempSync, copyFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const root = new URL("../../", import.meta.url).pathname;
 const artifacts = root + "tests/artifacts";
-let server, base, browser;
+let server, base, browser, kbDir;
+
+// A few articles of the Dutch fixture: the live chat below asks about an outage and about cancelling.
+// Kept above 50 passages (the core's search needs that many today; see tests/serve_knowledge.rs).
+const ARTICLES = ["abonnement/opzeggen.md", "abonnement/wijzigen.md", "mobiel/nummer-meenemen.md",
+  "mobiel/simkaart-blokkeren.md", "mobiel/esim-activeren.md", "internet/wifi-traag.md", "factuur/uitleg-factuur.md",
+  "storingen/internet-storing-melden.md"];
+
+/** Index ARTICLES with the built `copiloot kb index` into a temporary folder; the index file's path. */
+async function buildKb() {
+  kbDir = mkdtempSync(join(tmpdir(), "copiloot-panel-kb-"));
+  for (const name of ARTICLES) {
+    mkdirSync(dirname(join(kbDir, "articles", name)), { recursive: true });
+    copyFileSync(root + "tests/fixtures/knowledge/nl_polderlink/" + name, join(kbDir, "articles", name));
+  }
+  const kb = join(kbDir, "kb.bin");
+  const index = spawn(root + "target/debug/copiloot", ["kb", "index", join(kbDir, "articles"), "--out", kb], {
+    env: { ...process.env, COPILOOT_MODELS: root + "models" }, stdio: ["ignore", "ignore", "inherit"],
+  });
+  const code = await new Promise((resolve) => index.once("exit", resolve));
+  assert.equal(code, 0, "copiloot kb index");
+  return kb;
+}
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  server = spawn(root + "target/debug/copiloot", ["serve", "--port", "0", "--generator", "default", "--max-tokens", "24"], {
+  const kb = await buildKb();
+  server = spawn(root + "target/debug/copiloot", ["serve", "--port", "0", "--generator", "default", "--max-tokens", "24",
+                                                   "--kb", kb], {
     env: { ...process.env, COPILOOT_MODELS: root + "models" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -34,6 +61,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill("SIGTERM");
+  if (kbDir) rmSync(kbDir, { recursive: true, force: true });
 });
 
 async function analyse(fixture, lang) {
@@ -70,6 +98,7 @@ test("Dutch conversation: Dutch UI, intents, sentiment, citation click", async (
   assert.equal(await page.locator("#churn meter").count(), 1);
   assert.match(await page.locator("#churn .gauge-value").textContent(), /\d+% · (laag|middel|hoog)/);
   assert.ok((await page.locator("#churn .reasons li").count()) >= 1);
+  assert.equal(await page.locator("#knowledge h2").textContent(), "Kennisbank", "a server with --kb: the card is there");
   await page.screenshot({ path: `${artifacts}/panel-nl.png`, fullPage: true });
   assert.deepEqual(outside, [], "the panel makes no requests outside the server");
 });
@@ -124,6 +153,8 @@ test("Live mode: turns, running state and alerts with their turns appear as a se
       await page.waitForSelector('.alert[data-alert="sentiment_drop"]');
       const lit = await page.locator(".turn.highlight").evaluateAll((ns) => ns.map((n) => n.dataset.turn));
       assert.ok(lit.includes("3"), `a new alert highlights the turn it cites: ${lit}`);
+      // The outage question raised a `knowledge` event: the outage article is suggested for turn 3.
+      await page.waitForSelector('.suggestion[data-article="storingen/internet-storing-melden"][data-turn="3"]');
     }
   }
   await page.waitForSelector('.alert[data-alert="pii_in_writing"]');
@@ -154,6 +185,28 @@ test("Live mode: turns, running state and alerts with their turns appear as a se
     ` ${Math.round(closed.body.churn.score * 100)}% · hoog`);
   assert.ok((await page.locator("#rewrite").textContent()).startsWith("AI-notitie (eerst controleren): "));
   assert.equal(await page.locator(".alert").count(), 5);
+
+  // Knowledge: the cancellation article for turn 7, newest first; a link to the article in a new tab, its
+  // best sentence marked inside the passage, and a button that copies that sentence.
+  const wanted = closed.body.knowledge.find((s) => s.article_id === "abonnement/opzeggen");
+  assert.equal(wanted.turn, 7, JSON.stringify(closed.body.knowledge));
+  const order = await page.locator(".suggestion").evaluateAll((ns) => ns.map((n) => Number(n.dataset.turn)));
+  assert.deepEqual(order, [...order].sort((a, b) => b - a), "newest question first");
+  const card = page.locator('.suggestion[data-article="abonnement/opzeggen"]');
+  const link = card.locator(".where a");
+  assert.equal(await link.getAttribute("href"), "https://www.polderlink.nl/help/abonnement/opzeggen");
+  assert.equal(await link.getAttribute("target"), "_blank");
+  assert.match(await link.getAttribute("rel"), /\bnoopener\b/);
+  assert.equal(await link.textContent(), wanted.title);
+  assert.equal(await card.locator("mark.answer").textContent(), wanted.highlight.sentence);
+  assert.equal(await card.locator(".passage").textContent(), wanted.passage, "the sentence is marked inside its passage");
+  const copyButton = card.locator("button.copy-answer");
+  assert.equal(await copyButton.textContent(), "Kopiëren");
+  await copyButton.click();
+  assert.equal(await page.evaluate(() => document.getElementById("panel").lastCopied), wanted.highlight.sentence);
+  assert.equal(await copyButton.textContent(), "Gekopieerd");
+  await card.getByRole("button", { name: "beurt 7" }).click();
+  assert.ok((await page.locator(".turn.highlight").evaluateAll((ns) => ns.map((n) => n.dataset.turn))).includes("7"));
   await page.screenshot({ path: `${artifacts}/panel-live.png`, fullPage: true });
   assert.deepEqual(outside, [], "the panel makes no requests outside the server");
 });

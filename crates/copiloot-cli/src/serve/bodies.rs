@@ -17,6 +17,7 @@ use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::Json;
 use copiloot::conversation::{parse_json, parse_transcript, ParseOptions};
+use copiloot::knowledge::{KnowledgeQuery, QueryTurn, Retriever, SearchOptions, Suggestion};
 use copiloot::tasks::alerts::Alert;
 use copiloot::tasks::churn::ChurnRisk;
 use copiloot::tasks::intent::IntentPrediction;
@@ -248,6 +249,78 @@ impl LiveStartBody {
     }
 }
 
+/// Largest `top_k` of `POST /v1/knowledge/search`.
+pub const MAX_TOP_K: usize = 20;
+
+/// `POST /v1/knowledge/search`: one question (`text`) or the conversation so far (`turns`, whose last
+/// customer turn is the question and whose earlier turns say what it is about), and optionally other
+/// settings than the server's `--top-k`, `--min-score` and `--retriever`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeSearchBody {
+    /// The customer's question (instead of `turns`).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The conversation so far, oldest first (instead of `text`), up to 256 turns.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub turns: Option<Vec<SearchTurn>>,
+    /// Articles to suggest at most (1 to 20).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 20))]
+    pub top_k: Option<usize>,
+    /// Leave out suggestions whose fused score is below this.
+    #[serde(default)]
+    pub min_score: Option<f32>,
+    #[serde(default)]
+    pub retriever: Option<Retriever>,
+}
+
+/// One turn of a knowledge search.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchTurn {
+    pub speaker: Speaker,
+    pub text: String,
+}
+
+impl KnowledgeSearchBody {
+    /// The core's query and options (`defaults` for what the body leaves out); 400 for a body with
+    /// neither or both of `text` and `turns`, a setting out of range or no customer turn to answer, 413
+    /// for more than [`MAX_TEXTS`] turns.
+    pub fn into_query(self, defaults: SearchOptions) -> Result<(KnowledgeQuery, SearchOptions), ApiError> {
+        let invalid = |m: String| ApiError::kind(ErrorKind::InvalidInput, m);
+        let query = match (self.text, self.turns) {
+            (Some(text), None) => KnowledgeQuery::text(text),
+            (None, Some(turns)) if turns.len() > MAX_TEXTS => {
+                return Err(ApiError::kind(
+                    ErrorKind::InputTooLarge,
+                    format!("send at most {MAX_TEXTS} turns (got {})", turns.len()),
+                ))
+            }
+            (None, Some(turns)) => KnowledgeQuery {
+                turns: turns
+                    .into_iter()
+                    .map(|t| QueryTurn { customer: t.speaker == Speaker::Customer, text: t.text })
+                    .collect(),
+            },
+            _ => {
+                return Err(invalid("send either {\"text\": …} or {\"turns\": [{speaker, text}, …]}".into()))
+            }
+        };
+        query.question()?;
+        let top_k = self.top_k.unwrap_or(defaults.top_k);
+        if top_k == 0 || top_k > MAX_TOP_K {
+            return Err(invalid(format!("top_k must be 1 to {MAX_TOP_K} (got {top_k})")));
+        }
+        let min_score = self.min_score.unwrap_or(defaults.min_score);
+        if !min_score.is_finite() {
+            return Err(invalid("min_score must be a number".into()));
+        }
+        let retriever = self.retriever.unwrap_or(defaults.retriever);
+        Ok((query, SearchOptions { top_k, min_score, retriever }))
+    }
+}
+
 /// The `{id}` of the `/v1/live/{id}` routes.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SessionPath {
@@ -377,6 +450,21 @@ pub struct AlertEvent {
     /// The turn whose update raised the alert.
     pub turn: usize,
     pub alert: Alert,
+}
+
+/// The data of a `knowledge` event: an article passage that answers what the customer asked in `turn`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KnowledgeEvent {
+    /// The turn whose update raised the suggestion (the customer's question).
+    pub turn: usize,
+    pub suggestion: Suggestion,
+}
+
+/// What `POST /v1/knowledge/search` found: the best passage of each fitting article, best first (empty
+/// when nothing scores above `min_score`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KnowledgeResults {
+    pub suggestions: Vec<Suggestion>,
 }
 
 /// The data of a `token` event: the next piece of an LLM rewrite.

@@ -26,9 +26,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable name of the error family: an `ErrorKind` code of the library (`invalid_input`,
     /// `input_too_large`, `model_not_found`, …) or one of the server's (`unauthorized`, `not_found`,
-    /// `body_too_large`, `bad_body`, `overloaded`, `timeout`, `internal`; for live sessions
-    /// `unknown_session`, `session_exists`, `too_many_sessions`, and in their event streams `lagged` and
-    /// `shutdown`).
+    /// `body_too_large`, `bad_body`, `overloaded`, `timeout`, `internal`, `no_knowledge_base`; for live
+    /// sessions `unknown_session`, `session_exists`, `too_many_sessions`, and in their event streams
+    /// `lagged` and `shutdown`).
     pub code: &'static str,
     /// What went wrong; never contains transcript text.
     pub message: String,
@@ -104,6 +104,17 @@ impl ApiError {
             "unknown_session",
             "no such live session for this API key: it was never created (with this key), was closed, or \
              timed out without turns; sessions are also lost when the server restarts",
+        )
+    }
+
+    /// 404 for the knowledge routes of a server started without `--kb`: there is no knowledge base to
+    /// search, and retrying will not make one appear (unlike a 503).
+    pub fn no_knowledge_base() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "no_knowledge_base",
+            "this server has no knowledge base: build one with `copiloot kb index` and start the server \
+             with `--kb`",
         )
     }
 
@@ -201,7 +212,10 @@ fn describe(status: u16) -> &'static str {
     match status {
         400 => "invalid input (malformed JSON, unknown speaker, empty conversation …)",
         401 => "missing or wrong API key (when the server has one)",
-        404 => "no such live session for this API key (never created, closed or timed out)",
+        404 => {
+            "no such live session for this API key (never created, closed or timed out), or no knowledge \
+             base on this server (`no_knowledge_base`: start it with --kb)"
+        }
         409 => "a live session with this id is already open for this API key",
         413 => "request body, conversation or live turn too large, or too many turns in the session",
         429 => "at capacity (or at --max-sessions live sessions); retry after the Retry-After seconds",

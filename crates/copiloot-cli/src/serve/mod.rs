@@ -3,7 +3,8 @@
 //! Models are loaded once and shared; inference runs on blocking threads behind a bounded gate
 //! (`--max-concurrency` running + `--queue` waiting, anything more gets 429 with `Retry-After`).
 //! Loopback only unless an API key is set; CORS off unless an origin is given. Live sessions
-//! (`/v1/live`) are held in memory, private to the key that opened them, and closed when idle.
+//! (`/v1/live`) are held in memory, private to the key that opened them, and closed when idle. With
+//! `--kb` the copilot suggests knowledge-base articles and `/v1/knowledge/search` answers questions.
 //!
 //! Modules, each using only the ones to its right (no cycles): `router` (the app) → `routes` (handlers
 //! with their docs) → `openapi`, `state` → `sessions` → `bodies`, `jobs` → `error`, `metrics`.
@@ -20,7 +21,9 @@ mod state;
 
 use crate::common::ModelArgs;
 use anyhow::Context;
+use copiloot::KnowledgeBase;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +73,13 @@ pub struct ServeArgs {
     /// A local LLM that rewrites summary notes (`/v1/summarize/stream` streams its tokens).
     #[command(flatten)]
     pub generator: crate::common::GeneratorArgs,
+    /// A knowledge base from `copiloot kb index` (built with the same encoder): analyses and live sessions
+    /// suggest its articles (`knowledge` events), and `POST /v1/knowledge/search` searches it.
+    #[arg(long)]
+    pub kb: Option<PathBuf>,
+    /// How many knowledge suggestions and how sure (with --kb).
+    #[command(flatten)]
+    pub search: crate::common::SearchFlags,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -81,7 +91,22 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             args.host
         );
     }
-    let copilot = args.generator.attach(args.model.copilot()?, args.model.models_dir.as_deref())?;
+    // The knowledge base first: a wrong path fails before the models are loaded.
+    let kb = match &args.kb {
+        Some(path) => {
+            let kb = KnowledgeBase::load(path)
+                .with_context(|| format!("cannot load the knowledge base --kb {}", path.display()))?;
+            Some((path, Arc::new(kb)))
+        }
+        None => None,
+    };
+    let search = args.search.options();
+    let mut copilot = args.generator.attach(args.model.copilot()?, args.model.models_dir.as_deref())?;
+    if let Some((path, kb)) = kb {
+        copilot = copilot
+            .with_knowledge(kb, search)
+            .with_context(|| format!("cannot use the knowledge base --kb {}", path.display()))?;
+    }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let metrics = Arc::new(metrics::Metrics::default());
     let jobs = jobs::Jobs::new(
@@ -96,7 +121,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         max_turn_chars: args.max_turn_chars.max(1),
         idle: Duration::from_secs(args.session_idle_secs.max(1)),
     });
-    let state = Arc::new(state::AppState { copilot, jobs, sessions, metrics });
+    let state = Arc::new(state::AppState { copilot, search, jobs, sessions, metrics });
     let options = router::Options {
         api_keys,
         cors_origin: args.cors_origin.clone(),

@@ -7,7 +7,7 @@
 //! events: a reader that stops reading holds at most that many (it is told it lagged when it resumes),
 //! so no reader can make the server's memory grow, and a reader that leaves affects nobody else.
 
-use super::bodies::{AlertEvent, StreamToken, TranscriptTurn};
+use super::bodies::{AlertEvent, KnowledgeEvent, StreamToken, TranscriptTurn};
 use super::error::{ApiError, ErrorBody};
 use super::jobs::{Jobs, Ticket};
 use copiloot::{Analysis, LiveSession, LiveUpdate, NewTurn};
@@ -38,7 +38,7 @@ pub struct SessionLimits {
 /// One server-sent event, serialised once for every reader.
 #[derive(Clone, Debug)]
 pub struct LiveEvent {
-    /// `update`, `alert`, `token`, `closed` or `error`.
+    /// `update`, `alert`, `knowledge`, `token`, `closed` or `error`.
     pub name: &'static str,
     pub data: Arc<str>,
 }
@@ -82,8 +82,9 @@ pub struct Snapshot {
 
 impl Session {
     /// Adds one turn on a blocking thread behind the job gate (so `--max-concurrency` holds for live
-    /// turns too) and publishes its `update` event and one `alert` event per alert it raised. Turns of one
-    /// session run one at a time, in the order they arrived.
+    /// turns too) and publishes its `update` event, one `alert` event per alert it raised and one
+    /// `knowledge` event per article it made the copilot suggest. Turns of one session run one at a time,
+    /// in the order they arrived.
     pub async fn push(self: &Arc<Self>, jobs: &Jobs, turn: NewTurn) -> Result<LiveUpdate, ApiError> {
         let mut state = self.state.clone().lock_owned().await;
         if state.is_none() {
@@ -106,6 +107,10 @@ impl Session {
                 for alert in &update.alerts {
                     let event = AlertEvent { turn: update.turn, alert: alert.clone() };
                     let _ = session.events.send(LiveEvent::new("alert", &event));
+                }
+                for suggestion in &update.knowledge {
+                    let event = KnowledgeEvent { turn: update.turn, suggestion: suggestion.clone() };
+                    let _ = session.events.send(LiveEvent::new("knowledge", &event));
                 }
                 Ok::<_, ApiError>(update)
             })

@@ -1,11 +1,11 @@
 //! Live sessions over HTTP: `POST /v1/live` opens one, `POST /v1/live/{id}/turns` adds a turn and answers
 //! what changed (a `LiveUpdate`), `GET /v1/live/{id}/events` follows it as server-sent events (`update`,
-//! `alert`, `token`, `closed`), `GET /v1/live/{id}` gives the transcript and analysis so far, and
+//! `alert`, `knowledge`, `token`, `closed`), `GET /v1/live/{id}` gives the transcript and analysis so far, and
 //! `DELETE /v1/live/{id}` closes it with the final analysis. The registry is `serve/sessions.rs`.
 
 use crate::serve::bodies::{
-    documented, event_stream_response, AlertEvent, Created, JsonBody, LiveCreated, LiveStartBody, LiveState,
-    SessionPath, StreamToken,
+    documented, event_stream_response, AlertEvent, Created, JsonBody, KnowledgeEvent, LiveCreated,
+    LiveStartBody, LiveState, SessionPath, StreamToken,
 };
 use crate::serve::error::{errors, ApiError, ErrorBody};
 use crate::serve::sessions::{Caller, LiveEvent, Sessions};
@@ -100,7 +100,7 @@ async fn state(
 fn turn_docs(op: TransformOperation<'_>) -> TransformOperation<'_> {
     let op = op.summary("Add one turn to a live session; answers what changed with it").description(
         "The turn is analysed with the turns before it (the session's analysis equals `/v1/analyze` on \
-         the turns so far) and its `update` and `alert` events go to the session's readers. Turns of one \
+         the turns so far) and its `update`, `alert` and `knowledge` events go to the session's readers. Turns of one \
          session are applied one at a time in arrival order. 400 for an empty turn or a timestamp before \
          the previous turn's, 413 for a turn over `--max-turn-chars` or a session at \
          `--max-session-turns`; after a 504 the turn may still be applied (its `update` event says so).",
@@ -138,11 +138,12 @@ async fn close(
 
 fn events_docs(op: TransformOperation<'_>) -> TransformOperation<'_> {
     let op = op.summary("Follow a live session as server-sent events").description(
-        "From the moment of subscribing: one `update` event (a LiveUpdate) per turn and one `alert` event \
-         per alert it raised, `token` events while the LLM rewrite is written at close, then `closed` (the \
-         final Analysis) and the end of the stream. `error` events: `lagged` (the reader fell more than 64 \
-         events behind and missed some; GET the session to catch up), `shutdown` (the server stops; the \
-         session is lost), or why the close had no analysis. Keep-alive comments every 15 s.",
+        "From the moment of subscribing: one `update` event (a LiveUpdate) per turn, one `alert` event \
+         per alert it raised and, on a server with `--kb`, one `knowledge` event per article passage it \
+         made the copilot suggest (each article once per session), `token` events while the LLM rewrite \
+         is written at close, then `closed` (the final Analysis) and the end of the stream. `error` \
+         events: `lagged` (the reader fell more than 64 events behind and missed some; GET the session to \
+         catch up), `shutdown` (the server stops; the session is lost), or why the close had no analysis. Keep-alive comments every 15 s.",
     );
     errors(op, &[401, 404])
 }
@@ -191,11 +192,15 @@ impl OperationOutput for LiveEvents {
         let events = serde_json::json!({
             "update": ctx.schema.subschema_for::<LiveUpdate>(),
             "alert": ctx.schema.subschema_for::<AlertEvent>(),
+            "knowledge": ctx.schema.subschema_for::<KnowledgeEvent>(),
             "token": ctx.schema.subschema_for::<StreamToken>(),
             "closed": ctx.schema.subschema_for::<Analysis>(),
             "error": ctx.schema.subschema_for::<ErrorBody>(),
         });
-        Some(event_stream_response("server-sent events: (update, alert*)*, token*, then closed", events))
+        Some(event_stream_response(
+            "server-sent events: (update, alert*, knowledge*)*, token*, then closed",
+            events,
+        ))
     }
 
     fn inferred_responses(

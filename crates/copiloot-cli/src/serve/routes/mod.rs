@@ -5,6 +5,7 @@
 
 mod analyze;
 mod fields;
+mod knowledge;
 mod live;
 mod ops;
 mod stream;
@@ -21,6 +22,7 @@ pub fn v1() -> ApiRouter<Shared> {
         .merge(fields::routes())
         .merge(stream::routes())
         .merge(live::routes())
+        .merge(knowledge::routes())
 }
 
 /// Health, readiness, metrics, the OpenAPI document and the agent panel: open to every caller.
