@@ -8,7 +8,8 @@ summary, churn), in Dutch and English.
 
 The work runs in Rust (``copiloot._native``) with the GIL released; this module gives it a Pythonic
 shape: :class:`Analysis` objects, NumPy embeddings, batches of any iterable, :class:`LiveSession` for a
-conversation analysed while it happens, ``copiloot.pandas``, and
+conversation analysed while it happens, :class:`KnowledgeBase` for suggestions from your own articles
+(``copiloot.knowledge``), ``copiloot.pandas``, and
 :class:`ChurnModel` trained on DataFrames (``copiloot.churn``).
 """
 
@@ -37,6 +38,7 @@ from copiloot._native import (
     ModelNotFoundError,
 )
 from copiloot.churn import ChurnModel
+from copiloot.knowledge import KnowledgeBase
 
 __version__: str = _native.__version__
 
@@ -56,6 +58,7 @@ __all__ = [
     "IntentHead",
     "InvalidInputError",
     "IoError",
+    "KnowledgeBase",
     "LiveSession",
     "LiveUpdate",
     "ModelLoadError",
@@ -146,6 +149,12 @@ class Analysis(_JsonRecord):
         return self._data.get("alerts")
 
     @property
+    def knowledge(self) -> Optional[List[Dict[str, Any]]]:
+        """Suggestions from the copilot's knowledge base for the customer's questions, each citing its
+        ``turn`` (``None`` without a knowledge base); see ``copiloot.knowledge``."""
+        return self._data.get("knowledge")
+
+    @property
     def warnings(self) -> List[str]:
         return list(self._data.get("warnings") or [])
 
@@ -188,6 +197,12 @@ class Copilot:
     :param batch_size: turns per encoder forward pass.
     :param redaction: ``"outputs"`` (PII spans reported, default), ``"everything"`` (the models only see
         masked turns) or ``"off"``.
+    :param kb: a :class:`KnowledgeBase` or the path of an index file: every customer turn is searched in
+        it, ``Analysis.knowledge`` and ``LiveUpdate.knowledge`` list what fits. It must have been built
+        with this copilot's encoder (else :class:`ConfigError`).
+    :param kb_top_k: suggestions per customer turn at most.
+    :param kb_min_score: the score threshold (``None``: the core's default for the default encoder).
+    :param kb_retriever: ``"hybrid"`` (default), ``"lexical"`` or ``"dense"``.
 
     A Copilot is thread-safe; its methods release the GIL, so threads run concurrently.
     """
@@ -201,7 +216,16 @@ class Copilot:
         batch_size: Optional[int] = None,
         redaction: str = "outputs",
         max_tokens: int = 160,
+        kb: Optional[Union[KnowledgeBase, PathLike]] = None,
+        kb_top_k: int = 3,
+        kb_min_score: Optional[float] = None,
+        kb_retriever: str = "hybrid",
     ) -> None:
+        native_kb: Any = kb  # anything else: the native side raises InvalidInputError
+        if isinstance(kb, KnowledgeBase):
+            native_kb = kb.native
+        elif isinstance(kb, (str, os.PathLike)):
+            native_kb = os.fspath(kb)
         self._native = _native.Copilot(
             models=os.fspath(models) if models is not None else None,
             encoder=encoder,
@@ -210,6 +234,10 @@ class Copilot:
             redaction=redaction,
             generator=generator,
             max_tokens=max_tokens,
+            kb=native_kb,
+            kb_top_k=kb_top_k,
+            kb_min_score=kb_min_score,
+            kb_retriever=kb_retriever,
         )
 
     @property
@@ -228,6 +256,13 @@ class Copilot:
     @property
     def models_dir(self) -> str:
         return os.fspath(self._native.models_dir)
+
+    @property
+    def knowledge_base(self) -> Optional[KnowledgeBase]:
+        """The knowledge base the copilot searches (``None`` without one); its searches use this
+        copilot's encoder."""
+        native = self._native.knowledge_base
+        return KnowledgeBase(native) if native is not None else None
 
     def analyze(self, conversation: ConversationLike, id: Optional[str] = None) -> Analysis:
         """Analyse one conversation. ``id`` names a transcript string (JSON carries its own id)."""
@@ -297,8 +332,9 @@ class Copilot:
 class LiveUpdate(_JsonRecord):
     """What one pushed turn changed (the CLI's ``analyze --live`` update line, without ``event``): the
     turn's own ``intent`` and ``sentiment``, the conversation's state so far (``primary_intent``,
-    ``intents``, ``trajectory``, ``summary``, ``churn`` and ``churn_change``), and the ``alerts`` that
-    fired with this turn (``cleared``: ids of alerts whose condition no longer holds).
+    ``intents``, ``trajectory``, ``summary``, ``churn`` and ``churn_change``), the ``alerts`` that
+    fired with this turn (``cleared``: ids of alerts whose condition no longer holds), and with a
+    knowledge base the ``knowledge`` suggestions for this turn.
     """
 
     __slots__ = ()
@@ -325,6 +361,11 @@ class LiveUpdate(_JsonRecord):
     @property
     def churn(self) -> Optional[Dict[str, Any]]:
         return self._data.get("churn")
+
+    @property
+    def knowledge(self) -> List[Dict[str, Any]]:
+        """Suggestions from the knowledge base for this turn (a customer's question); empty otherwise."""
+        return list(self._data.get("knowledge") or [])
 
     @property
     def churn_change(self) -> Optional[float]:

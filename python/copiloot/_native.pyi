@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension (crates/copiloot-py); checked against the built module by stubtest."""
 
 from os import PathLike
-from typing import Any, List, Optional, Tuple, Union, final
+from typing import Any, Callable, List, Optional, Tuple, Union, final
 
 __all__ = [
     "ChecksumError",
@@ -16,6 +16,7 @@ __all__ = [
     "IntentHead",
     "InvalidInputError",
     "IoError",
+    "KnowledgeBase",
     "LiveSession",
     "ModelLoadError",
     "ModelNotFoundError",
@@ -77,6 +78,10 @@ class Copilot:
         redaction: str = "outputs",
         generator: Optional[str] = None,
         max_tokens: int = 160,
+        kb: Optional[Union[KnowledgeBase, str, PathLike[str]]] = None,
+        kb_top_k: int = 3,
+        kb_min_score: Optional[float] = None,
+        kb_retriever: str = "hybrid",
     ) -> Copilot: ...
     @property
     def encoder_id(self) -> str: ...
@@ -84,9 +89,50 @@ class Copilot:
     def dim(self) -> int: ...
     @property
     def models_dir(self) -> str: ...
+    @property
+    def knowledge_base(self) -> Optional[KnowledgeBase]: ...
     def analyze(self, conversation: Any, id: Optional[str] = None) -> str: ...
     def analyze_many(self, conversations: List[Any]) -> List[Union[str, CopilootError]]: ...
     def embed(self, texts: List[str], role: str = "query") -> Tuple[bytes, int, int]: ...
+
+@final
+class KnowledgeBase:
+    @staticmethod
+    def index(
+        source: Union[str, PathLike[str]],
+        out: Union[str, PathLike[str]],
+        *,
+        encoder: Optional[str] = None,
+        models: Optional[Union[str, PathLike[str]]] = None,
+        copilot: Optional[Copilot] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+    ) -> KnowledgeBase: ...
+    @staticmethod
+    def load(
+        path: Union[str, PathLike[str]],
+        *,
+        encoder: Optional[str] = None,
+        models: Optional[Union[str, PathLike[str]]] = None,
+    ) -> KnowledgeBase: ...
+    def search(
+        self,
+        turns: List[Tuple[str, str]],
+        *,
+        top_k: int = 3,
+        min_score: Optional[float] = None,
+        retriever: str = "hybrid",
+        copilot: Optional[Copilot] = None,
+    ) -> str: ...
+    def report_json(self) -> Optional[str]: ...
+    @property
+    def articles(self) -> int: ...
+    @property
+    def passages(self) -> int: ...
+    @property
+    def encoder_id(self) -> str: ...
+    @property
+    def path(self) -> Optional[PathLike[str]]: ...
+    def article_ids(self) -> List[str]: ...
 
 @final
 class LiveSession:

@@ -2,6 +2,7 @@
 //! then the GIL is released for parsing, encoding and the tasks (in parallel for `analyze_many`).
 
 use crate::errors::{guarded, invalid, Failure};
+use crate::knowledge::{search_options, PyKnowledgeBase};
 use copiloot::conversation::{parse_json, parse_str, ParseOptions};
 use copiloot::models::{ModelSource, TextRole};
 use copiloot::{Conversation, Copilot, CopilotOptions, Redaction};
@@ -9,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use rayon::prelude::*;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// One conversation, parsed and validated by the core (the same rules as the CLI's JSON input).
 #[pyclass(name = "Conversation", module = "copiloot._native", frozen)]
@@ -190,7 +192,7 @@ impl PyCopilot {
     #[new]
     // Options are set field by field so fields added to the core later keep their defaults here.
     #[allow(clippy::field_reassign_with_default)]
-    #[pyo3(signature = (models=None, encoder=None, taxonomy=None, batch_size=None, redaction="outputs", generator=None, max_tokens=160))]
+    #[pyo3(signature = (models=None, encoder=None, taxonomy=None, batch_size=None, redaction="outputs", generator=None, max_tokens=160, kb=None, kb_top_k=3, kb_min_score=None, kb_retriever="hybrid"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -201,6 +203,10 @@ impl PyCopilot {
         redaction: &str,
         generator: Option<String>,
         max_tokens: usize,
+        kb: Option<Bound<'_, PyAny>>,
+        kb_top_k: usize,
+        kb_min_score: Option<f32>,
+        kb_retriever: &str,
     ) -> PyResult<Self> {
         let redaction = match redaction {
             "outputs" => Redaction::Outputs,
@@ -213,10 +219,18 @@ impl PyCopilot {
                 .into_py(py))
             }
         };
+        let kb = match kb_input(kb.as_ref()).map_err(|f| f.into_py(py))? {
+            Some(kb) => {
+                Some((kb, search_options(kb_top_k, kb_min_score, kb_retriever).map_err(|f| f.into_py(py))?))
+            }
+            None => None,
+        };
         let models_dir = models.unwrap_or_else(copiloot::models::default_models_dir);
         let dir = models_dir.clone();
         py.detach(move || {
             guarded(|| {
+                // The knowledge base first: a bad index file fails before the models load.
+                let kb = kb.map(|(kb, options)| kb.load().map(|kb| (kb, options))).transpose()?;
                 let encoder = encoder.as_deref().map(ModelSource::parse).transpose()?;
                 let mut options = CopilotOptions::default();
                 options.encoder = encoder;
@@ -229,8 +243,12 @@ impl PyCopilot {
                     .transpose()?;
                 options.generation.max_tokens = max_tokens.max(1);
                 let copilot = Copilot::new(options)?;
-                Ok(match taxonomy {
+                let copilot = match taxonomy {
                     Some(path) => copilot.with_taxonomy(&dir, &path)?,
+                    None => copilot,
+                };
+                Ok(match kb {
+                    Some((kb, options)) => copilot.with_knowledge(kb, options)?,
                     None => copilot,
                 })
             })
@@ -249,6 +267,13 @@ impl PyCopilot {
     #[getter]
     fn dim(&self) -> usize {
         self.inner.encoder().dim()
+    }
+
+    /// The knowledge base the copilot searches (`None` without one); searches on it use this
+    /// copilot's encoder.
+    #[getter]
+    fn knowledge_base(&self) -> Option<PyKnowledgeBase> {
+        self.inner.knowledge().map(|kb| PyKnowledgeBase::of_copilot(Arc::clone(kb), &self.inner))
     }
 
     /// The models folder in use.
@@ -322,6 +347,31 @@ impl PyCopilot {
             self.models_dir.display().to_string()
         )
     }
+}
+
+/// The `kb` argument of `Copilot(...)`: a loaded `KnowledgeBase` or the path of an index file.
+enum KbInput {
+    Loaded(Arc<copiloot::KnowledgeBase>),
+    Path(PathBuf),
+}
+
+impl KbInput {
+    fn load(self) -> copiloot::Result<Arc<copiloot::KnowledgeBase>> {
+        match self {
+            KbInput::Loaded(kb) => Ok(kb),
+            KbInput::Path(path) => Ok(Arc::new(copiloot::KnowledgeBase::load(&path)?)),
+        }
+    }
+}
+
+fn kb_input(value: Option<&Bound<'_, PyAny>>) -> Result<Option<KbInput>, Failure> {
+    let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
+    if let Ok(kb) = value.cast::<PyKnowledgeBase>() {
+        return Ok(Some(KbInput::Loaded(Arc::clone(&kb.get().inner))));
+    }
+    value.extract::<PathBuf>().map(|p| Some(KbInput::Path(p))).map_err(|_| {
+        invalid("kb", "`kb` must be a KnowledgeBase or the path of an index file (`copiloot kb index`)")
+    })
 }
 
 fn analyze_one(copilot: &Copilot, input: Input) -> Result<String, Failure> {

@@ -5,6 +5,7 @@
 mod churn;
 mod copilot;
 mod errors;
+mod knowledge;
 mod live;
 mod train;
 
@@ -18,6 +19,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<copilot::PyCopilot>()?;
     m.add_class::<copilot::PyConversation>()?;
     m.add_class::<live::PyLiveSession>()?;
+    m.add_class::<knowledge::PyKnowledgeBase>()?;
     m.add_class::<train::PyIntentHead>()?;
     m.add_class::<churn::PyChurnModel>()?;
     m.add_function(wrap_pyfunction!(train::evaluate_json, m)?)?;

@@ -211,7 +211,8 @@ impl KnowledgeBase {
     /// Passage indices of the `k` best articles (each by its best passage), best first.
     fn best_per_article(&self, scores: &[f32], k: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..scores.len()).collect();
-        let pool = (k * 20).max(50).min(order.len());
+        // Not `clamp`: it panics when the index holds fewer than 50 passages.
+        let pool = k.saturating_mul(20).max(50).min(order.len());
         if pool < order.len() {
             order.select_nth_unstable_by(pool, |a, b| scores[*b].total_cmp(&scores[*a]));
             order.truncate(pool);
