@@ -40,7 +40,7 @@ pub struct KnowledgeBase {
 pub struct IndexReport {
     pub articles: usize,
     pub passages: usize,
-    /// Passages run through the encoder now (new or changed articles).
+    /// Passages of new or changed articles (given vectors now; identical texts are encoded once).
     pub embedded: usize,
     /// Passages whose vectors came from the previous index (unchanged articles).
     pub reused: usize,
@@ -123,24 +123,35 @@ impl KnowledgeBase {
         }
         report.removed = old.keys().filter(|id| !articles.iter().any(|a| a.id == **id)).count();
 
-        // Embed the passages without a kept vector.
-        let todo: Vec<usize> = (0..passages.len()).filter(|i| vectors[*i].is_none()).collect();
-        let texts: Vec<String> = todo
-            .iter()
-            .map(|i| passage_document(&articles[passages[*i].article as usize], &passages[*i]))
-            .collect();
+        // Embed the passages without a kept vector; a text that occurs more than once (a "contact us"
+        // section under every article) is embedded once.
+        let mut first_of: HashMap<String, usize> = HashMap::new();
+        let mut copies: Vec<(usize, usize)> = Vec::new();
+        let mut todo: Vec<(usize, String)> = Vec::new();
+        for i in (0..passages.len()).filter(|i| vectors[*i].is_none()) {
+            let text = passage_document(&articles[passages[i].article as usize], &passages[i]);
+            match first_of.get(&text) {
+                Some(first) => copies.push((i, *first)),
+                None => {
+                    first_of.insert(text.clone(), i);
+                    todo.push((i, text));
+                }
+            }
+        }
         progress(0, todo.len());
         for (batch_no, batch) in todo.chunks(INDEX_BATCH).enumerate() {
-            let start = batch_no * INDEX_BATCH;
-            let refs: Vec<&str> = texts[start..start + batch.len()].iter().map(String::as_str).collect();
+            let refs: Vec<&str> = batch.iter().map(|(_, t)| t.as_str()).collect();
             let embedded = encoder.embed_with(&refs, TextRole::Passage, INDEX_BATCH)?;
-            for (i, v) in batch.iter().zip(embedded) {
+            for ((i, _), v) in batch.iter().zip(embedded) {
                 vectors[*i] = Some(quantize(&v));
             }
-            progress(start + batch.len(), todo.len());
+            progress(batch_no * INDEX_BATCH + batch.len(), todo.len());
         }
-        report.embedded = todo.len();
-        report.reused = passages.len() - todo.len();
+        for (i, first) in &copies {
+            vectors[*i] = vectors[*first].clone();
+        }
+        report.embedded = todo.len() + copies.len();
+        report.reused = passages.len() - report.embedded;
 
         let mut flat = Vec::with_capacity(passages.len() * dim);
         let mut scales = Vec::with_capacity(passages.len());

@@ -23,6 +23,9 @@ pub struct EvalKnowledgeArgs {
     /// Write every query's ranking (ids, scores, rank of the first gold article) as JSON lines here.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
+    /// Also time each query alone, end to end (encoding its turns + hybrid search), and print p50/p95.
+    #[arg(long)]
+    pub latency: bool,
     /// Write the full report as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -31,7 +34,9 @@ pub struct EvalKnowledgeArgs {
 }
 
 pub fn run(args: &EvalKnowledgeArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let kb = KnowledgeBase::load(&args.kb)?;
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let queries = read_queries(&args.data)?;
     let encoder = args.model.encoder()?;
     let report = evaluate(&kb, &encoder, &queries, &args.retriever, args.model.batch_size)?;
@@ -42,13 +47,36 @@ pub fn run(args: &EvalKnowledgeArgs) -> anyhow::Result<ExitCode> {
             report.missing_gold[0]
         );
     }
-    println!("{} queries, {} articles, {} passages", queries.len(), kb.article_count(), kb.passage_count());
+    println!(
+        "{} queries, {} articles, {} passages (index loaded in {load_ms:.0} ms)",
+        queries.len(),
+        kb.article_count(),
+        kb.passage_count()
+    );
     println!("{:<10} {:>9} {:>9} {:>10} {:>8}", "retriever", "recall@1", "recall@5", "recall@10", "MRR@10");
     for s in &report.scores {
         let name = serde_json::to_value(s.retriever)?.as_str().unwrap_or_default().to_string();
         println!(
             "{:<10} {:>9.3} {:>9.3} {:>10.3} {:>8.3}",
             name, s.recall_at_1, s.recall_at_5, s.recall_at_10, s.mrr_at_10
+        );
+    }
+    if args.latency {
+        let options =
+            copiloot::knowledge::SearchOptions { min_score: f32::NEG_INFINITY, ..Default::default() };
+        let mut times = Vec::with_capacity(queries.len());
+        for q in &queries {
+            let t = std::time::Instant::now();
+            kb.search(&encoder, &q.query, &options)?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "latency per query (encode + hybrid search): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            at(0.5),
+            at(0.95),
+            at(1.0)
         );
     }
     if let Some(p) = &args.predictions {
