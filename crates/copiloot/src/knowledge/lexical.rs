@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn bm25_prefers_the_passage_with_the_rare_term() {
-        let docs: Vec<Vec<String>> = ["de factuur is hoog", "de modem knippert", "de factuur en de modem"]
+        let docs: Vec<Vec<String>> = ["de factuur is hoog", "de modem knippert", "de factuur, de modem en de router"]
             .iter()
             .map(|t| terms(t, "nl"))
             .collect();
