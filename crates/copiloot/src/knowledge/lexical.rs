@@ -204,10 +204,11 @@ mod tests {
 
     #[test]
     fn bm25_prefers_the_passage_with_the_rare_term() {
-        let docs: Vec<Vec<String>> = ["de factuur is hoog", "de modem knippert", "de factuur, de modem en de router"]
-            .iter()
-            .map(|t| terms(t, "nl"))
-            .collect();
+        let docs: Vec<Vec<String>> =
+            ["de factuur is hoog", "de modem knippert", "de factuur, de modem en de router"]
+                .iter()
+                .map(|t| terms(t, "nl"))
+                .collect();
         let index = LexicalIndex::build(&docs);
         let q = weighted_terms(&[("mijn modem", 1.0)], &["nl".to_string()]);
         let s = index.scores(&q);
