@@ -8,8 +8,9 @@
 mod common;
 
 use copiloot::eval::knowledge::{evaluate, read_queries};
-use copiloot::knowledge::{KnowledgeQuery, QueryTurn, Retriever, SearchOptions};
+use copiloot::knowledge::{KnowledgeQuery, QueryTurn, Retriever, SearchOptions, DEFAULT_INTENT_WEIGHT};
 use copiloot::models::{Encoder, ModelSource};
+use copiloot::tasks::knowledge::search_with_intents;
 use copiloot::{Copilot, ErrorKind, KnowledgeBase, LiveSession, LiveStart, NewTurn, Speaker};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -61,7 +62,10 @@ fn dutch_questions_find_their_articles_better_than_either_half_alone() {
     let queries = read_queries(&fixture().join("nl_polderlink_queries.jsonl")).unwrap();
     assert_eq!(queries.len(), 70);
     let retrievers = [Retriever::Hybrid, Retriever::Lexical, Retriever::Dense];
-    let report = evaluate(&s.kb, s.copilot.encoder(), &queries, &retrievers, 32).unwrap();
+    let intents = s.copilot.intent().map(|t| &t.model);
+    let report =
+        evaluate(&s.kb, s.copilot.encoder(), &queries, &retrievers, &SearchOptions::default(), intents, 32)
+            .unwrap();
     assert!(report.missing_gold.is_empty(), "{:?}", report.missing_gold);
     let [hybrid, lexical, dense] = [0, 1, 2].map(|i| &report.scores[i]);
     // Measured 0.84 / 0.67 / 0.76 (README); the floors leave room for float differences across CPUs.
@@ -96,7 +100,7 @@ fn a_question_gets_the_passage_and_sentence_that_answer_it() {
 #[test]
 fn a_follow_up_question_is_read_with_the_turns_before_it() {
     let Some(s) = shared() else { return };
-    let turn = |customer: bool, text: &str| QueryTurn { customer, text: text.to_string() };
+    let turn = |customer: bool, text: &str| QueryTurn::new(customer, text);
     let query = KnowledgeQuery {
         turns: vec![
             turn(true, "Ik stap over naar jullie en wil mijn 06-nummer meenemen van mijn oude provider."),
@@ -151,6 +155,81 @@ fn analysis_and_live_session_cite_the_customer_turn_that_asked() {
     assert!(updates[0].knowledge.is_empty() && updates[0].speaker == Speaker::Agent);
     assert_eq!(updates[1].knowledge[0].article_id, "mobiel/simkaart-blokkeren");
     assert_eq!(live.analysis().unwrap().knowledge, analysis.knowledge);
+}
+
+#[test]
+fn the_intents_the_customer_turns_show_favour_articles_tagged_with_them() {
+    let Some(s) = shared() else { return };
+    let intents = s.copilot.intent().map(|t| &t.model);
+    // "What does it cost to stop now?" names no cancellation; the first turn's intent does.
+    let query = KnowledgeQuery {
+        turns: vec![
+            QueryTurn::new(true, "Ik wil er vanaf, ik heb een goedkoper aanbod gevonden bij een ander."),
+            QueryTurn::new(false, "Wat vervelend dat u weg wilt. Om welk abonnement gaat het?"),
+            QueryTurn::new(true, "Mijn mobiel. Wat kost het als ik nu al stop?"),
+        ],
+    };
+    let options = SearchOptions { top_k: 5, min_score: 0.0, ..Default::default() };
+    let encoder = s.copilot.encoder();
+    let plain = s.kb.search(encoder, &query, &options).unwrap();
+    let tagged = search_with_intents(&s.kb, encoder, &query, intents, &options).unwrap();
+    let ids =
+        |f: &[copiloot::knowledge::Suggestion]| f.iter().map(|x| x.article_id.clone()).collect::<Vec<_>>();
+    assert_ne!(plain[0].article_id, "abonnement/opzeggen", "{:?}", ids(&plain));
+    assert_eq!(tagged[0].article_id, "abonnement/opzeggen", "{:?}", ids(&tagged));
+    assert_eq!(tagged[0].intent.as_deref(), Some("cancel"));
+    // The bonus is the weight times the weight of the turn that showed the intent (here the first one).
+    let before = plain.iter().find(|x| x.article_id == "abonnement/opzeggen").unwrap();
+    let bonus = tagged[0].score - before.score;
+    assert!(bonus > 0.0 && bonus <= DEFAULT_INTENT_WEIGHT + 1e-6, "{bonus}");
+    // Untagged articles and intent_weight 0 leave the ranking as it was.
+    assert!(tagged.iter().filter(|x| x.intent.is_none()).all(|x| plain.iter().any(|p| p == x)));
+    let off = SearchOptions { intent_weight: 0.0, ..options };
+    assert_eq!(
+        search_with_intents(&s.kb, encoder, &query, intents, &off).unwrap(),
+        s.kb.search(encoder, &query, &off).unwrap()
+    );
+
+    // The analysis passes its own per-turn intents: the same suggestion, cited at the turn that asked.
+    let copilot = s.copilot.clone().with_knowledge(s.kb.clone(), SearchOptions::default()).unwrap();
+    let text = "Klant: Ik wil er vanaf, ik heb een goedkoper aanbod gevonden bij een ander.\n\
+                Medewerker: Wat vervelend dat u weg wilt. Om welk abonnement gaat het?\n\
+                Klant: Mijn mobiel. Wat kost het als ik nu al stop?";
+    let conversation = copiloot::conversation::parse_transcript("kb", text, &Default::default()).unwrap();
+    let knowledge = copilot.analyze(&conversation).unwrap().knowledge.unwrap();
+    let cancel = knowledge.iter().find(|k| k.article_id == "abonnement/opzeggen").expect("suggested");
+    assert_eq!(cancel.intent.as_deref(), Some("cancel"), "{knowledge:#?}");
+}
+
+#[test]
+fn a_knowledge_base_without_intent_tags_ranks_as_before() {
+    let Some(s) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("kb.jsonl");
+    let mut lines = String::new();
+    for (id, file) in
+        [("opzeggen", "abonnement/opzeggen.md"), ("verhuizen", "verhuizen/verhuizen-internet.md")]
+    {
+        let text = std::fs::read_to_string(fixture().join("nl_polderlink").join(file)).unwrap();
+        lines.push_str(&serde_json::json!({"id": id, "title": id, "text": text}).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(&jsonl, &lines).unwrap();
+    let encoder = s.copilot.encoder();
+    let (kb, _) = KnowledgeBase::index(&jsonl, &dir.path().join("kb"), encoder, &mut |_, _| {}).unwrap();
+    assert!(!kb.has_intents());
+    let query = KnowledgeQuery::text("Ik wil opzeggen, moet ik het modem terugsturen?");
+    let options = SearchOptions { min_score: 0.0, ..Default::default() };
+    let intents = s.copilot.intent().map(|t| &t.model);
+    let found = search_with_intents(&kb, encoder, &query, intents, &options).unwrap();
+    assert_eq!(found, kb.search(encoder, &query, &options).unwrap());
+    assert_eq!(found[0].article_id, "opzeggen");
+    assert!(found.iter().all(|f| f.intent.is_none()));
+
+    // JSONL records may carry their tags.
+    std::fs::write(&jsonl, lines.replacen("\"title\"", "\"intents\": [\"cancel\"], \"title\"", 1)).unwrap();
+    let (kb, _) = KnowledgeBase::index(&jsonl, &dir.path().join("kb"), encoder, &mut |_, _| {}).unwrap();
+    assert!(kb.has_intents());
 }
 
 /// A copy of a few fixture articles in a temporary folder (cheap to index).

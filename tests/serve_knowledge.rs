@@ -149,14 +149,7 @@ fn a_server_with_a_kb_searches_and_suggests_articles_in_live_sessions() {
     );
     let (status, _, closed) = s.json("DELETE", "/v1/live/sim-kwijt", &[], "");
     assert_eq!(status, 200, "{closed}");
-    let mut events = Vec::new();
-    while let Some((name, data)) = stream.next_event() {
-        let last = name == "closed";
-        events.push((name, data));
-        if last {
-            break;
-        }
-    }
+    let events = stream.until_closed();
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).filter(|n| *n != "alert").collect();
     let knowledge = updates[1]["knowledge"].as_array().unwrap().len();
     let mut want = vec!["update", "update"];

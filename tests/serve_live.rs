@@ -19,17 +19,7 @@ fn fixture() -> Value {
 
 /// Reads events until `closed` (included) or the end of the stream, on a thread of its own.
 fn collect(mut stream: EventStream) -> std::thread::JoinHandle<Vec<(String, Value)>> {
-    std::thread::spawn(move || {
-        let mut events = Vec::new();
-        while let Some((name, data)) = stream.next_event() {
-            let last = name == "closed";
-            events.push((name, data));
-            if last {
-                break;
-            }
-        }
-        events
-    })
+    std::thread::spawn(move || stream.until_closed())
 }
 
 #[test]

@@ -122,6 +122,7 @@ class KnowledgeBase:
         min_score: Optional[float] = None,
         retriever: str = "hybrid",
         copilot: Optional[Copilot] = None,
+        intent_weight: Optional[float] = None,
     ) -> str: ...
     def report_json(self) -> Optional[str]: ...
     @property

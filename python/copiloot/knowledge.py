@@ -122,6 +122,7 @@ class KnowledgeBase:
         min_score: Optional[float] = None,
         retriever: str = "hybrid",
         copilot: Optional[Copilot] = None,
+        intent_weight: Optional[float] = None,
     ) -> List[Dict[str, Any]]:
         """The best passage of up to ``top_k`` articles for ``query``, best first, as dicts (see the
         module docs). Earlier turns of a conversation say what the question is about.
@@ -130,7 +131,11 @@ class KnowledgeBase:
             default encoder, which keeps greetings and small talk without suggestions).
         :param retriever: ``"hybrid"`` (dense and BM25 over the conversation), ``"lexical"`` or ``"dense"``
             (the last customer turn only).
-        :param copilot: embed the query with this copilot's encoder.
+        :param copilot: embed the query with this copilot's encoder; its intent model labels the customer
+            turns, and articles tagged with one of those intents (``intents:`` in their front matter) get a
+            bonus and name the ``intent`` (a knowledge base made or loaded without a copilot has no intent
+            model).
+        :param intent_weight: the size of that bonus (``None``: the core's default, 0.01; ``0`` turns it off).
 
         Raises :class:`InvalidInputError` for a query without a customer turn or with an unknown
         speaker, :class:`ConfigError` for a knowledge base made with another encoder.
@@ -141,6 +146,7 @@ class KnowledgeBase:
             min_score=min_score,
             retriever=retriever,
             copilot=copilot.native if copilot is not None else None,
+            intent_weight=intent_weight,
         )
         result: List[Dict[str, Any]] = json.loads(text)
         return result

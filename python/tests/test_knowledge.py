@@ -272,3 +272,23 @@ def test_kb_of_another_encoder_is_refused(copilot: copiloot.Copilot, tmp_path: P
         other.search("ik wil opzeggen", copilot=copilot)
     with pytest.raises(copiloot.ConfigError, match="built with encoder"):
         copiloot.Copilot(models=MODELS, kb=other)
+
+
+def test_the_copilots_intents_favour_articles_tagged_with_them(
+    kb: copiloot.KnowledgeBase, copilot: copiloot.Copilot
+) -> None:
+    # "What does it cost to stop now?" names no cancellation; the first turn's `cancel` intent does, and
+    # `abonnement/opzeggen` is tagged with it (front matter `intents: [cancel]`).
+    turns = [
+        ("klant", "Ik wil er vanaf, ik heb een goedkoper aanbod gevonden bij een ander."),
+        ("agent", "Wat vervelend dat u weg wilt. Om welk abonnement gaat het?"),
+        ("klant", "Mijn mobiel. Wat kost het als ik nu al stop?"),
+    ]
+    found = kb.search(turns, copilot=copilot, min_score=0.0, top_k=6)
+    cancel = next(s for s in found if s["article_id"] == "abonnement/opzeggen")
+    assert cancel["intent"] == "cancel"
+    assert all("intent" not in s for s in found if s["article_id"] != "abonnement/opzeggen")
+    # With the bonus turned off the article keeps its own score.
+    off = kb.search(turns, copilot=copilot, min_score=0.0, top_k=6, intent_weight=0.0)
+    plain = next(s for s in off if s["article_id"] == "abonnement/opzeggen")
+    assert "intent" not in plain and plain["score"] < cancel["score"]

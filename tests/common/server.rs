@@ -133,6 +133,19 @@ pub fn request(
 pub struct EventStream(pub BufReader<TcpStream>);
 
 impl EventStream {
+    /// Every event up to `closed` (included) or the end of the stream.
+    pub fn until_closed(&mut self) -> Vec<(String, serde_json::Value)> {
+        let mut events = Vec::new();
+        while let Some((name, data)) = self.next_event() {
+            let last = name == "closed";
+            events.push((name, data));
+            if last {
+                break;
+            }
+        }
+        events
+    }
+
     /// The next event as (event name, data as JSON), skipping keep-alive comments; `None` at the end.
     pub fn next_event(&mut self) -> Option<(String, serde_json::Value)> {
         let (mut event, mut data) = (String::new(), String::new());

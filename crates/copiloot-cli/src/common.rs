@@ -40,14 +40,17 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Only the encoder (no task models): for indexing and searching a knowledge base.
     pub fn encoder(&self) -> anyhow::Result<copiloot::models::Encoder> {
-        let encoder = self.encoder.as_deref().map(copiloot::models::ModelSource::parse).transpose()?;
-        let options = CopilotOptions {
-            encoder,
-            models_dir: self.models_dir.clone(),
-            precision: self.precision,
-            ..CopilotOptions::default()
-        };
-        Ok(Copilot::load_encoder(&options)?)
+        Ok(Copilot::load_encoder(&self.options(Default::default())?)?)
+    }
+
+    /// The zero-shot intent model over the models folder's taxonomy, on `encoder` (for knowledge
+    /// searches outside an analysis, whose articles may be tagged with intents).
+    pub fn intent_model(
+        &self,
+        encoder: &copiloot::models::Encoder,
+    ) -> anyhow::Result<copiloot::tasks::intent::IntentModel> {
+        let dir = self.models_dir.clone().unwrap_or_else(copiloot::models::catalog::default_models_dir);
+        Ok(copiloot::tasks::IntentTask::load(&dir, encoder)?.model)
     }
 
     pub fn copilot(&self) -> anyhow::Result<Copilot> {
@@ -57,8 +60,12 @@ impl ModelArgs {
     /// Like [`Self::copilot`] with churn options (the `as_of` date is always set from `--as-of` or today).
     pub fn copilot_with(&self, mut churn: copiloot::tasks::churn::ChurnOptions) -> anyhow::Result<Copilot> {
         churn.as_of = Some(as_of(self.as_of.as_deref())?);
+        Ok(Copilot::new(self.options(churn)?)?)
+    }
+
+    fn options(&self, churn: copiloot::tasks::churn::ChurnOptions) -> anyhow::Result<CopilotOptions> {
         let encoder = self.encoder.as_deref().map(copiloot::models::ModelSource::parse).transpose()?;
-        let options = CopilotOptions {
+        Ok(CopilotOptions {
             encoder,
             models_dir: self.models_dir.clone(),
             batch_size: Some(self.batch_size.max(1)),
@@ -70,8 +77,7 @@ impl ModelArgs {
             churn,
             precision: self.precision,
             ..CopilotOptions::default()
-        };
-        Ok(Copilot::new(options)?)
+        })
     }
 }
 
@@ -209,6 +215,9 @@ pub struct SearchFlags {
     /// `hybrid` (default), or one half alone: `lexical` (BM25) or `dense` (cosine).
     #[arg(long, value_parser = parse_retriever, default_value = "hybrid")]
     pub retriever: copiloot::knowledge::Retriever,
+    /// Bonus for articles tagged with an intent the customer turns show (0 turns intents off).
+    #[arg(long, default_value_t = copiloot::knowledge::DEFAULT_INTENT_WEIGHT)]
+    pub intent_weight: f32,
 }
 
 impl SearchFlags {
@@ -217,6 +226,7 @@ impl SearchFlags {
             top_k: self.top_k.max(1),
             min_score: self.min_score,
             retriever: self.retriever,
+            intent_weight: self.intent_weight,
         }
     }
 }

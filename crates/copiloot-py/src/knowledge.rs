@@ -7,6 +7,8 @@ use crate::errors::{guarded, invalid, Failure};
 use copiloot::conversation::{speaker_from_name, ParseOptions, SPEAKER_ALIASES};
 use copiloot::knowledge::{IndexReport, KnowledgeQuery, QueryTurn, Retriever, SearchOptions};
 use copiloot::models::{Encoder, ModelSource};
+use copiloot::tasks::intent::IntentModel;
+use copiloot::tasks::knowledge::search_with_intents;
 use copiloot::{Copilot, CopilotOptions, Error, KnowledgeBase, Speaker};
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -24,6 +26,14 @@ impl EncoderHandle {
         match self {
             EncoderHandle::Own(encoder) => encoder,
             EncoderHandle::Copilot(copilot) => copilot.encoder(),
+        }
+    }
+
+    /// The copilot's intent model: it labels the customer turns when the articles are tagged.
+    fn intents(&self) -> Option<&IntentModel> {
+        match self {
+            EncoderHandle::Own(_) => None,
+            EncoderHandle::Copilot(copilot) => copilot.intent().map(|t| &t.model),
         }
     }
 }
@@ -108,7 +118,7 @@ fn query(turns: Vec<(String, String)>) -> Result<KnowledgeQuery, Failure> {
                 format!("unknown speaker `{speaker}`; accepted (any case): {}", accepted.join(", ")),
             )
         })?;
-        out.push(QueryTurn { customer: speaker == Speaker::Customer, text });
+        out.push(QueryTurn::new(speaker == Speaker::Customer, text));
     }
     Ok(KnowledgeQuery { turns: out })
 }
@@ -192,8 +202,10 @@ impl PyKnowledgeBase {
 
     /// Searches with `turns` (`(speaker, text)` pairs, oldest first; the last customer turn is the
     /// question) and returns the suggestions as a JSON list. The query is embedded with `copilot`'s
-    /// encoder, else the knowledge base's own (loaded once).
-    #[pyo3(signature = (turns, *, top_k=3, min_score=None, retriever="hybrid", copilot=None))]
+    /// encoder, else the knowledge base's own (loaded once); with a copilot, its intent model also labels
+    /// the customer turns for articles tagged with intents.
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    #[pyo3(signature = (turns, *, top_k=3, min_score=None, retriever="hybrid", copilot=None, intent_weight=None))]
     fn search(
         &self,
         py: Python<'_>,
@@ -202,19 +214,24 @@ impl PyKnowledgeBase {
         min_score: Option<f32>,
         retriever: &str,
         copilot: Option<PyRef<'_, PyCopilot>>,
+        intent_weight: Option<f32>,
     ) -> PyResult<String> {
         let given = copilot.map(|c| EncoderHandle::Copilot(c.inner.clone()));
         let retriever = retriever.to_string();
         py.detach(|| {
             guarded(|| {
-                let options = search_options(top_k, min_score, &retriever)?;
+                let mut options = search_options(top_k, min_score, &retriever)?;
+                if let Some(w) = intent_weight {
+                    options.intent_weight = w;
+                }
                 let query = query(turns)?;
                 query.question()?;
                 let handle = match given {
                     Some(handle) => handle,
                     None => self.encoder()?,
                 };
-                let found = self.inner.search(handle.encoder(), &query, &options)?;
+                let found =
+                    search_with_intents(&self.inner, handle.encoder(), &query, handle.intents(), &options)?;
                 serde_json::to_string(&found).map_err(unserialisable)
             })
         })

@@ -2,6 +2,7 @@
 
 use crate::common::{ModelArgs, SearchFlags};
 use copiloot::knowledge::{KnowledgeQuery, Suggestion};
+use copiloot::tasks::knowledge::search_with_intents;
 use copiloot::KnowledgeBase;
 use std::io::Write;
 use std::path::PathBuf;
@@ -85,7 +86,13 @@ fn index(args: &IndexArgs) -> anyhow::Result<ExitCode> {
 fn search(args: &SearchArgs) -> anyhow::Result<ExitCode> {
     let kb = KnowledgeBase::load(&args.kb)?;
     let encoder = args.model.encoder()?;
-    let found = kb.search(&encoder, &KnowledgeQuery::text(args.question.clone()), &args.search.options())?;
+    let options = args.search.options();
+    let intents = match kb.has_intents() && options.intent_weight != 0.0 {
+        true => Some(args.model.intent_model(&encoder)?),
+        false => None,
+    };
+    let query = KnowledgeQuery::text(args.question.clone());
+    let found = search_with_intents(&kb, &encoder, &query, intents.as_ref(), &options)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {

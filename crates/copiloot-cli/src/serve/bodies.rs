@@ -300,7 +300,7 @@ impl KnowledgeSearchBody {
             (None, Some(turns)) => KnowledgeQuery {
                 turns: turns
                     .into_iter()
-                    .map(|t| QueryTurn { customer: t.speaker == Speaker::Customer, text: t.text })
+                    .map(|t| QueryTurn::new(t.speaker == Speaker::Customer, t.text))
                     .collect(),
             },
             _ => {
@@ -317,7 +317,7 @@ impl KnowledgeSearchBody {
             return Err(invalid("min_score must be a number".into()));
         }
         let retriever = self.retriever.unwrap_or(defaults.retriever);
-        Ok((query, SearchOptions { top_k, min_score, retriever }))
+        Ok((query, SearchOptions { top_k, min_score, retriever, ..defaults }))
     }
 }
 

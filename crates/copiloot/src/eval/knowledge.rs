@@ -5,6 +5,8 @@ use crate::conversation::{speaker_from_name, ParseOptions, Speaker};
 use crate::error::{Error, Location, Result};
 use crate::knowledge::{KnowledgeBase, KnowledgeQuery, QueryTurn, Retriever, SearchOptions};
 use crate::models::{Encoder, TextRole};
+use crate::tasks::intent::IntentModel;
+use crate::tasks::knowledge::tag_intents;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -57,7 +59,7 @@ pub fn read_queries(path: &Path) -> Result<Vec<LabelledQuery>> {
                                 format!("unknown speaker `{}`", t.speaker),
                             )
                         })?;
-                    out.push(QueryTurn { customer: speaker == Speaker::Customer, text: t.text });
+                    out.push(QueryTurn::new(speaker == Speaker::Customer, t.text));
                 }
                 KnowledgeQuery { turns: out }
             }
@@ -117,22 +119,33 @@ pub struct KnowledgeReport {
     pub missing_gold: Vec<String>,
 }
 
-/// Scores `retrievers` on `queries`; the turns are encoded once and shared by all of them.
+/// Scores `retrievers` on `queries` with `options` (its `intent_weight`; depth and threshold are the
+/// evaluation's own). The turns the retrievers read are encoded once and shared by all of them; with an
+/// intent model and a knowledge base tagged with intents, the customer turns get their intents first.
 pub fn evaluate(
     kb: &KnowledgeBase,
     encoder: &Encoder,
     queries: &[LabelledQuery],
     retrievers: &[Retriever],
+    options: &SearchOptions,
+    intents: Option<&IntentModel>,
     batch_size: usize,
 ) -> Result<KnowledgeReport> {
     kb.check_encoder(encoder)?;
+    let contexts: Vec<KnowledgeQuery> = queries.iter().map(|q| q.query.context()).collect::<Result<_>>()?;
     let mut texts: Vec<&str> = Vec::new();
-    for q in queries {
-        texts.extend(q.query.turns.iter().map(|t| t.text.as_str()));
+    for q in &contexts {
+        texts.extend(q.turns.iter().map(|t| t.text.as_str()));
     }
     let mut vectors = encoder.embed_with(&texts, TextRole::Query, batch_size.max(1))?.into_iter();
     let per_query_vectors: Vec<Vec<Vec<f32>>> =
-        queries.iter().map(|q| vectors.by_ref().take(q.query.turns.len()).collect()).collect();
+        contexts.iter().map(|q| vectors.by_ref().take(q.turns.len()).collect()).collect();
+    let mut contexts = contexts;
+    if let Some(model) = intents.filter(|_| kb.has_intents()) {
+        for (q, v) in contexts.iter_mut().zip(&per_query_vectors) {
+            tag_intents(q, v, model, encoder)?;
+        }
+    }
 
     let mut report = KnowledgeReport { scores: Vec::new(), per_query: Vec::new(), missing_gold: Vec::new() };
     let known = kb.article_ids();
@@ -144,10 +157,11 @@ pub fn evaluate(
         }
     }
     for retriever in retrievers {
-        let options = SearchOptions { top_k: DEPTH, min_score: f32::NEG_INFINITY, retriever: *retriever };
+        let options =
+            SearchOptions { top_k: DEPTH, min_score: f32::NEG_INFINITY, retriever: *retriever, ..*options };
         let (mut r1, mut r5, mut r10, mut mrr) = (0.0, 0.0, 0.0, 0.0);
-        for (q, vectors) in queries.iter().zip(&per_query_vectors) {
-            let found = kb.search_embedded(&q.query, vectors, &options)?;
+        for ((q, context), vectors) in queries.iter().zip(&contexts).zip(&per_query_vectors) {
+            let found = kb.search_embedded(context, vectors, &options)?;
             let ranked: Vec<String> = found.iter().map(|s| s.article_id.clone()).collect();
             let recall = |k: usize| {
                 let hits = q.gold_ids.iter().filter(|g| ranked.iter().take(k).any(|r| r == *g)).count();

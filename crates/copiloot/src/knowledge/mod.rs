@@ -11,7 +11,9 @@ pub mod search;
 pub mod sources;
 mod store;
 
-pub use search::{Highlight, KnowledgeQuery, QueryTurn, Retriever, SearchOptions, Suggestion};
+pub use search::{
+    Highlight, KnowledgeQuery, QueryTurn, Retriever, SearchOptions, Suggestion, DEFAULT_INTENT_WEIGHT,
+};
 pub use sources::MAX_ARTICLE_BYTES;
 pub use store::FORMAT_VERSION;
 
@@ -116,6 +118,7 @@ impl KnowledgeBase {
                 url: article.url.clone(),
                 source: article.source.clone(),
                 language,
+                intents: article.intents.clone(),
                 hash,
                 first_passage: first,
                 passage_count: passages.len() as u32 - first,
@@ -235,6 +238,11 @@ impl KnowledgeBase {
     /// Where it was loaded from or saved to by `index`.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Whether any article is tagged with intents (only then do a query's intents matter).
+    pub fn has_intents(&self) -> bool {
+        self.stored.manifest.articles.iter().any(|a| !a.intents.is_empty())
     }
 
     fn stored_vector(&self, passage: usize) -> (Vec<i8>, f32) {

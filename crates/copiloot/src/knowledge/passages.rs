@@ -131,7 +131,14 @@ mod tests {
     use super::*;
 
     fn article(text: &str) -> Article {
-        Article { id: "a".into(), title: "Titel".into(), url: None, text: text.into(), source: "a.md".into() }
+        Article {
+            id: "a".into(),
+            title: "Titel".into(),
+            url: None,
+            text: text.into(),
+            intents: Vec::new(),
+            source: "a.md".into(),
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Retrieval that reads the conversation: the last customer turn is the question, the turns before it
 //! say what it is about ("and how long does that take?"). Dense: the turns' query vectors, recent ones
 //! weighing more, against the int8 passage vectors. Lexical: BM25 over the same turns' stemmed terms.
-//! The two are fused into one score; the passage's best-matching sentence is highlighted.
+//! The two are fused into one score, plus a bonus for articles tagged with an intent the turns show
+//! (the intent task's per-turn predictions); the passage's best-matching sentence is highlighted.
 
 use super::lexical;
 use super::passages::sentence_spans;
@@ -19,17 +20,32 @@ const LEXICAL_WEIGHT: f32 = 0.04;
 /// Weights of earlier turns, per step back from the question, in the dense query and the BM25 terms.
 const EARLIER_CUSTOMER: [f32; 2] = [0.3, 0.15];
 const EARLIER_AGENT: f32 = 0.15;
+/// Bonus for an article tagged with the question's intent (earlier customer turns' intents count with
+/// their turn weight). Small next to the cosine spread of a good match, so it decides between close
+/// candidates ("how much does that cost?" after "I want to cancel") rather than overruling the text.
+pub const DEFAULT_INTENT_WEIGHT: f32 = 0.01;
+/// The intent id that means "no intent fits"; never matched against tags.
+const NO_INTENT: &str = "other";
 /// The default threshold of the fused score, for the default encoder (multilingual-e5-small, whose
 /// cosines are compressed: off-topic questions score 0.80–0.88, answerable ones 0.86–0.95). It keeps 96 %
 /// of the Dutch fixture's questions and drops greetings and thanks; another encoder needs its own value.
 pub const DEFAULT_MIN_SCORE: f32 = 0.88;
 
-/// One turn of a query: who said it and what.
+/// One turn of a query: who said it and what (and, when known, its intent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct QueryTurn {
     /// `true` for the customer (the one asking).
     pub customer: bool,
     pub text: String,
+    /// The turn's intent id (as the intent task predicts it), matched against the articles' `intents`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+}
+
+impl QueryTurn {
+    pub fn new(customer: bool, text: impl Into<String>) -> Self {
+        QueryTurn { customer, text: text.into(), intent: None }
+    }
 }
 
 /// What to search with: the conversation so far (its last customer turn is the question).
@@ -41,7 +57,7 @@ pub struct KnowledgeQuery {
 impl KnowledgeQuery {
     /// A single question.
     pub fn text(question: impl Into<String>) -> Self {
-        KnowledgeQuery { turns: vec![QueryTurn { customer: true, text: question.into() }] }
+        KnowledgeQuery { turns: vec![QueryTurn::new(true, question)] }
     }
 
     /// The position of the question (the last customer turn), or a typed error when there is none.
@@ -50,6 +66,22 @@ impl KnowledgeQuery {
             Error::invalid(Location::field("turns"), "the query has no customer turn to answer")
         })
     }
+
+    /// The same query cut to the turns the retriever reads (the question last): what needs encoding.
+    pub fn context(&self) -> Result<KnowledgeQuery> {
+        let question = self.question()?;
+        let turns = context_positions(&self.turns, question).into_iter().map(|i| self.turns[i].clone());
+        Ok(KnowledgeQuery { turns: turns.collect() })
+    }
+}
+
+/// Positions of the turns the hybrid retriever reads for the question at `question`, in order (the
+/// question last). A query cut to these turns scores exactly as the whole one.
+pub fn context_positions(turns: &[QueryTurn], question: usize) -> Vec<usize> {
+    let mut positions: Vec<usize> =
+        turn_weights(turns, question, Retriever::Hybrid).into_iter().map(|(i, _)| i).collect();
+    positions.sort_unstable();
+    positions
 }
 
 /// How the passages are scored: the full retriever, or one half alone (the baselines in `eval knowledge`).
@@ -73,11 +105,23 @@ pub struct SearchOptions {
     /// Suggestions scoring below this are left out, so the assistant stays quiet when nothing fits.
     pub min_score: f32,
     pub retriever: Retriever,
+    /// Bonus for articles tagged with an intent the query's turns show (hybrid only; 0 turns it off).
+    #[serde(default = "default_intent_weight")]
+    pub intent_weight: f32,
+}
+
+fn default_intent_weight() -> f32 {
+    DEFAULT_INTENT_WEIGHT
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        SearchOptions { top_k: 3, min_score: DEFAULT_MIN_SCORE, retriever: Retriever::Hybrid }
+        SearchOptions {
+            top_k: 3,
+            min_score: DEFAULT_MIN_SCORE,
+            retriever: Retriever::Hybrid,
+            intent_weight: DEFAULT_INTENT_WEIGHT,
+        }
     }
 }
 
@@ -98,6 +142,9 @@ pub struct Suggestion {
     pub dense: f32,
     /// BM25 relative to the best passage for this query (0–1).
     pub lexical: f32,
+    /// The intent the article is tagged with that the conversation showed (it added to `score`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
     /// The turn that asked (index in the conversation); set when suggestions come from an analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<usize>,
@@ -112,7 +159,7 @@ pub struct Highlight {
 }
 
 impl KnowledgeBase {
-    /// Encodes the query's turns and searches.
+    /// Encodes the turns the retriever reads and searches.
     pub fn search(
         &self,
         encoder: &Encoder,
@@ -120,10 +167,10 @@ impl KnowledgeBase {
         options: &SearchOptions,
     ) -> Result<Vec<Suggestion>> {
         self.check_encoder(encoder)?;
-        let question = query.question()?;
-        let texts: Vec<&str> = query.turns[..=question].iter().map(|t| t.text.as_str()).collect();
+        let query = query.context()?;
+        let texts: Vec<&str> = query.turns.iter().map(|t| t.text.as_str()).collect();
         let vectors = encoder.embed_with(&texts, TextRole::Query, texts.len().max(1))?;
-        self.search_embedded(query, &vectors, options)
+        self.search_embedded(&query, &vectors, options)
     }
 
     /// Searches with the turns' query-role vectors already at hand (one per turn up to the question, as
@@ -141,7 +188,7 @@ impl KnowledgeBase {
                 "one vector per turn up to the question is needed",
             ));
         }
-        let weights = turn_weights(query, question, options.retriever);
+        let weights = turn_weights(&query.turns, question, options.retriever);
         let n = self.passage_count();
         let dense = if options.retriever == Retriever::Lexical {
             vec![0.0; n]
@@ -172,8 +219,17 @@ impl KnowledgeBase {
             }
             s
         };
+        let intents = if options.retriever == Retriever::Hybrid && options.intent_weight != 0.0 {
+            self.intent_bonus(query, &weights)
+        } else {
+            Vec::new()
+        };
+        let bonus = |p: usize| {
+            let article = self.stored.manifest.passages[p].article as usize;
+            intents.get(article).and_then(|b| b.as_ref()).map_or(0.0, |(w, _)| options.intent_weight * w)
+        };
         let fused: Vec<f32> = match options.retriever {
-            Retriever::Hybrid => dense.iter().zip(&lexical).map(|(d, l)| d + LEXICAL_WEIGHT * l).collect(),
+            Retriever::Hybrid => (0..n).map(|p| dense[p] + LEXICAL_WEIGHT * lexical[p] + bonus(p)).collect(),
             Retriever::Dense => dense.clone(),
             Retriever::Lexical => lexical.clone(),
         };
@@ -183,8 +239,38 @@ impl KnowledgeBase {
             .best_per_article(&fused, options.top_k)
             .into_iter()
             .filter(|p| fused[*p] >= options.min_score)
-            .map(|p| self.suggestion(p, fused[p], dense[p], lexical[p], &question_terms))
+            .map(|p| {
+                let mut s = self.suggestion(p, fused[p], dense[p], lexical[p], &question_terms);
+                let article = self.stored.manifest.passages[p].article as usize;
+                s.intent = intents.get(article).and_then(|b| b.as_ref()).map(|(_, i)| i.clone());
+                s
+            })
             .collect())
+    }
+
+    /// Per article: the weight of the strongest query turn whose intent the article is tagged with, and
+    /// that intent. Empty when no article is tagged or no turn has an intent.
+    fn intent_bonus(&self, query: &KnowledgeQuery, weights: &[(usize, f32)]) -> Vec<Option<(f32, String)>> {
+        let shown: Vec<(&str, f32)> = weights
+            .iter()
+            .filter_map(|(i, w)| query.turns[*i].intent.as_deref().map(|x| (x, *w)))
+            .filter(|(x, _)| *x != NO_INTENT)
+            .collect();
+        if shown.is_empty() || !self.has_intents() {
+            return Vec::new();
+        }
+        self.stored
+            .manifest
+            .articles
+            .iter()
+            .map(|a| {
+                shown
+                    .iter()
+                    .filter(|(x, _)| a.intents.iter().any(|t| t == x))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(x, w)| (*w, x.to_string()))
+            })
+            .collect()
     }
 
     /// `q · p / total` for every passage `p`, from the int8 vectors. With `q` a weighted sum of unit
@@ -258,6 +344,7 @@ impl KnowledgeBase {
             score,
             dense,
             lexical,
+            intent: None,
             turn: None,
         }
     }
@@ -285,14 +372,14 @@ impl KnowledgeBase {
 
 /// The turns that make up the query, with weights: the question 1.0; for the hybrid retriever also the
 /// customer turns before it (fading) and the agent turn right before it.
-fn turn_weights(query: &KnowledgeQuery, question: usize, retriever: Retriever) -> Vec<(usize, f32)> {
+fn turn_weights(turns: &[QueryTurn], question: usize, retriever: Retriever) -> Vec<(usize, f32)> {
     let mut out = vec![(question, 1.0)];
     if retriever != Retriever::Hybrid {
         return out;
     }
     let mut customers = 0;
     for i in (0..question).rev() {
-        let turn = &query.turns[i];
+        let turn = &turns[i];
         if turn.text.trim().is_empty() {
             continue;
         }

@@ -1,6 +1,8 @@
 //! Reading a company's articles: a folder of Markdown, HTML and plain-text files, or a JSONL file of
-//! `{id, title, text, url?}` records. Everything becomes an [`Article`] whose text is Markdown-like
-//! (`#` headings), so one splitter ([`super::passages`]) serves every format.
+//! `{id, title, text, url?, intents?}` records. Everything becomes an [`Article`] whose text is
+//! Markdown-like (`#` headings), so one splitter ([`super::passages`]) serves every format. An article may
+//! name the taxonomy intents it answers (front matter `intents:`, `<meta name="intents">`, a JSONL
+//! `intents` list); retrieval favours it when the conversation shows one of them.
 
 use crate::error::{Error, Location, Result};
 use std::collections::HashMap;
@@ -35,6 +37,8 @@ pub struct Article {
     pub title: String,
     pub url: Option<String>,
     pub text: String,
+    /// Intent ids (of the intent taxonomy) this article answers; empty when not tagged.
+    pub intents: Vec<String>,
     /// Where it came from (file path, or `file.jsonl:line`), for messages.
     pub source: String,
 }
@@ -88,6 +92,8 @@ fn read_jsonl(path: &Path) -> Result<Articles> {
         text: String,
         #[serde(default)]
         url: Option<String>,
+        #[serde(default)]
+        intents: Vec<String>,
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -130,6 +136,7 @@ fn read_jsonl(path: &Path) -> Result<Articles> {
             title: record.title.trim().to_string(),
             url: record.url,
             text: record.text,
+            intents: clean_intents(record.intents.iter().map(String::as_str)),
             source,
         });
     }
@@ -205,7 +212,8 @@ fn id_of(root: &Path, path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
-/// Markdown with optional front matter (`---` lines holding `title:` and `url:`); without a `title:`
+/// Markdown with optional front matter (`---` lines holding `title:`, `url:` and `intents:` as
+/// `a, b` or `[a, b]`); without a `title:`
 /// the first `# ` heading is the title (and is taken out of the text, so it is not a section name).
 fn from_markdown(id: String, raw: &str, source: String) -> Article {
     let (front, body) = split_front_matter(raw);
@@ -217,7 +225,26 @@ fn from_markdown(id: String, raw: &str, source: String) -> Article {
             text = rest;
         }
     }
-    Article { id, title, url: front.get("url").cloned(), text, source }
+    let intents = front.get("intents").map_or_else(Vec::new, |v| split_list(v));
+    Article { id, title, url: front.get("url").cloned(), text, intents, source }
+}
+
+/// `a, b` or `[a, "b"]` → `["a", "b"]`.
+fn split_list(value: &str) -> Vec<String> {
+    let inner = value.trim().trim_start_matches('[').trim_end_matches(']');
+    clean_intents(inner.split(','))
+}
+
+/// Trimmed, unquoted, non-empty and without repeats, in the order given.
+fn clean_intents<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let v = v.trim().trim_matches('"').trim_matches('\'').trim();
+        if !v.is_empty() && !out.iter().any(|o| o == v) {
+            out.push(v.to_string());
+        }
+    }
+    out
 }
 
 fn split_front_matter(raw: &str) -> (HashMap<String, String>, &str) {
@@ -250,14 +277,21 @@ fn first_h1(body: &str) -> Option<(String, String)> {
 fn from_text(id: String, raw: &str, source: String) -> Article {
     let body = raw.trim_start_matches('\u{feff}').trim_start();
     let (title, text) = body.split_once('\n').unwrap_or((body, ""));
-    Article { id, title: title.trim().to_string(), url: None, text: text.to_string(), source }
+    Article {
+        id,
+        title: title.trim().to_string(),
+        url: None,
+        text: text.to_string(),
+        intents: Vec::new(),
+        source,
+    }
 }
 
 /// HTML: page chrome (`nav`, `header`, `footer`, `script`, `style`, `aside`) is dropped, the rest is
 /// rendered to text by `html2text` (headings come out as `#` lines). Title from `<title>` or the first
-/// `<h1>`, URL from `<link rel="canonical">`.
+/// `<h1>`, URL from `<link rel="canonical">`, intents from `<meta name="intents" content="a, b">`.
 fn from_html(id: String, raw: &str, source: String) -> Result<Article> {
-    let (chrome, title_tag, canonical) = html_patterns();
+    let (chrome, title_tag, canonical, intents_meta) = html_patterns();
     let cleaned = chrome.replace_all(raw, " ");
     let url = canonical.captures(raw).map(|c| c[1].to_string());
     let title = title_tag.captures(raw).map(|c| c[1].split_whitespace().collect::<Vec<_>>().join(" "));
@@ -272,18 +306,21 @@ fn from_html(id: String, raw: &str, source: String) -> Result<Article> {
         }
     }
     article.url = url;
+    article.intents = intents_meta.captures(raw).map_or_else(Vec::new, |c| split_list(&c[1]));
     Ok(article)
 }
 
-fn html_patterns() -> &'static (regex::Regex, regex::Regex, regex::Regex) {
-    static PATTERNS: std::sync::OnceLock<(regex::Regex, regex::Regex, regex::Regex)> =
-        std::sync::OnceLock::new();
+type HtmlPatterns = (regex::Regex, regex::Regex, regex::Regex, regex::Regex);
+
+fn html_patterns() -> &'static HtmlPatterns {
+    static PATTERNS: std::sync::OnceLock<HtmlPatterns> = std::sync::OnceLock::new();
     PATTERNS.get_or_init(|| {
         let compile = |p: &str| regex::Regex::new(p).unwrap_or_else(|_| unreachable!("constant pattern"));
         (
             compile(r"(?is)<(nav|header|footer|script|style|aside|noscript|title)\b.*?</(nav|header|footer|script|style|aside|noscript|title)\s*>"),
             compile(r"(?is)<title[^>]*>(.*?)</title\s*>"),
             compile(r#"(?is)<link[^>]*rel\s*=\s*["']canonical["'][^>]*href\s*=\s*["']([^"']+)["']"#),
+            compile(r#"(?is)<meta[^>]*name\s*=\s*["']intents["'][^>]*content\s*=\s*["']([^"']*)["']"#),
         )
     })
 }
@@ -296,22 +333,25 @@ mod tests {
     fn markdown_front_matter_and_title() {
         let a = from_markdown(
             "x".into(),
-            "---\nurl: https://e.nl/x\n---\n# Opzeggen\nIntro.\n## Termijn\nEen maand.\n",
+            "---\nurl: https://e.nl/x\nintents: [cancel, \"move\", cancel]\n---\n# Opzeggen\nIntro.\n## Termijn\nEen maand.\n",
             "x.md".into(),
         );
         assert_eq!(a.title, "Opzeggen");
+        assert_eq!(a.intents, ["cancel", "move"]);
         assert_eq!(a.url.as_deref(), Some("https://e.nl/x"));
         assert!(a.text.contains("## Termijn") && !a.text.contains("# Opzeggen"));
     }
 
     #[test]
     fn html_drops_chrome_and_keeps_headings() {
-        let html = r#"<html><head><title>Modem herstarten</title><link rel="canonical" href="https://e.nl/m"></head>
+        let html = r#"<html><head><title>Modem herstarten</title><link rel="canonical" href="https://e.nl/m">
+            <meta name="intents" content="technical_issue, outage"></head>
             <body><nav>Home | Zakelijk</nav><h1>Modem herstarten</h1><p>Haal de stekker eruit.</p>
             <h2>Lampjes</h2><p>Het lampje knippert rood.</p><footer>© Polderlink</footer></body></html>"#;
         let a = from_html("m".into(), html, "m.html".into()).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(a.title, "Modem herstarten");
         assert_eq!(a.url.as_deref(), Some("https://e.nl/m"));
+        assert_eq!(a.intents, ["technical_issue", "outage"]);
         assert!(a.text.contains("Haal de stekker eruit"), "{}", a.text);
         assert!(a.text.contains("## Lampjes"), "{}", a.text);
         assert!(!a.text.contains("Zakelijk") && !a.text.contains("©"), "{}", a.text);

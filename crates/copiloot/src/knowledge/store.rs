@@ -33,6 +33,9 @@ pub struct ArticleEntry {
     pub source: String,
     /// ISO 639-1 language its terms were stemmed for (`und` when neither Dutch nor English).
     pub language: String,
+    /// Intent ids the article answers (absent in files from before tagging: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<String>,
     /// SHA-256 of what the passages are made of: an unchanged article keeps its vectors on re-indexing.
     pub hash: String,
     pub first_passage: u32,
@@ -91,6 +94,8 @@ pub fn save(stored: &Stored, path: &Path) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "kb".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let written = (|| {
+        // A missing folder is made rather than failing after all passages were embedded.
+        std::fs::create_dir_all(dir)?;
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&bytes)?;
         file.sync_all()

@@ -3,7 +3,7 @@
 
 use crate::common::ModelArgs;
 use copiloot::eval::knowledge::{evaluate, read_queries};
-use copiloot::knowledge::Retriever;
+use copiloot::knowledge::{Retriever, SearchOptions};
 use copiloot::{Error, KnowledgeBase};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +23,10 @@ pub struct EvalKnowledgeArgs {
     /// Write every query's ranking (ids, scores, rank of the first gold article) as JSON lines here.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
+    /// Bonus for articles tagged with an intent the customer turns show (the zero-shot intent model
+    /// of the models folder labels the turns; 0 turns intents off).
+    #[arg(long, default_value_t = copiloot::knowledge::DEFAULT_INTENT_WEIGHT)]
+    pub intent_weight: f32,
     /// Also time each query alone, end to end (encoding its turns + hybrid search), and print p50/p95.
     #[arg(long)]
     pub latency: bool,
@@ -39,7 +43,20 @@ pub fn run(args: &EvalKnowledgeArgs) -> anyhow::Result<ExitCode> {
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let queries = read_queries(&args.data)?;
     let encoder = args.model.encoder()?;
-    let report = evaluate(&kb, &encoder, &queries, &args.retriever, args.model.batch_size)?;
+    let intents = match kb.has_intents() && args.intent_weight != 0.0 {
+        true => Some(args.model.intent_model(&encoder)?),
+        false => None,
+    };
+    let options = SearchOptions { intent_weight: args.intent_weight, ..Default::default() };
+    let report = evaluate(
+        &kb,
+        &encoder,
+        &queries,
+        &args.retriever,
+        &options,
+        intents.as_ref(),
+        args.model.batch_size,
+    )?;
     if !report.missing_gold.is_empty() {
         eprintln!(
             "warning: {} gold ids are not in the knowledge base (e.g. `{}`)",
@@ -62,8 +79,7 @@ pub fn run(args: &EvalKnowledgeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.latency {
-        let options =
-            copiloot::knowledge::SearchOptions { min_score: f32::NEG_INFINITY, ..Default::default() };
+        let options = SearchOptions { min_score: f32::NEG_INFINITY, ..options };
         let mut times = Vec::with_capacity(queries.len());
         for q in &queries {
             let t = std::time::Instant::now();

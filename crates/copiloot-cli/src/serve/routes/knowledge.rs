@@ -10,6 +10,7 @@ use aide::axum::ApiRouter;
 use aide::transform::TransformOperation;
 use axum::extract::State;
 use axum::Json;
+use copiloot::tasks::knowledge::search_with_intents;
 
 pub fn routes() -> ApiRouter<Shared> {
     ApiRouter::new().api_route("/v1/knowledge/search", post_with(search, search_docs))
@@ -19,7 +20,8 @@ fn search_docs(op: TransformOperation<'_>) -> TransformOperation<'_> {
     let op =
         op.summary("Search the knowledge base: the article passages that answer a question").description(
             "`{\"text\": question}` or `{\"turns\": [{speaker, text}, …]}` (the last customer turn is the \
-         question, the turns before it say what it is about), optionally with `top_k`, `min_score` and \
+         question, the turns before it say what it is about; the server's intent model labels the customer \
+         turns when the articles are tagged with intents), optionally with `top_k`, `min_score` and \
          `retriever` (the server's `--top-k`, `--min-score`, `--retriever` otherwise). Answers the best \
          passage of each fitting article, best first, with its best sentence highlighted (byte offsets \
          into the passage); an empty list when nothing scores above `min_score`. 404 `no_knowledge_base` \
@@ -42,6 +44,12 @@ async fn search(
         })?
         .into_query(state.search)?;
     let s = state.clone();
-    let suggestions = state.jobs.run(move |_| kb.search(s.copilot.encoder(), &query, &options)).await??;
+    let suggestions = state
+        .jobs
+        .run(move |_| {
+            let intents = s.copilot.intent().map(|t| &t.model);
+            search_with_intents(&kb, s.copilot.encoder(), &query, intents, &options)
+        })
+        .await??;
     Ok(Json(KnowledgeResults { suggestions }))
 }
