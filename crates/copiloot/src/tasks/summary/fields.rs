@@ -24,7 +24,7 @@ const LAST_TURN_BONUS: f32 = 1.0;
 /// An action quote may run over the next sentence of its turn up to this many bytes.
 const ACTION_BYTES: usize = 220;
 
-fn quote(state: &TurnState, start: usize, end: usize) -> String {
+pub(super) fn quote(state: &TurnState, start: usize, end: usize) -> String {
     state.text.get(start..end).unwrap_or_default().to_string()
 }
 
@@ -79,7 +79,7 @@ fn mean(values: impl Iterator<Item = f32>) -> f32 {
 }
 
 /// Who acts for the company: agents, or the bot when no agent spoke.
-fn company_speaker(states: &[TurnState]) -> Speaker {
+pub(super) fn company_speaker(states: &[TurnState]) -> Speaker {
     if states.iter().any(|s| s.speaker == Speaker::Agent) {
         Speaker::Agent
     } else {

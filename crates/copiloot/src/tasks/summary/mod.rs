@@ -14,12 +14,14 @@ mod fields;
 pub mod gate;
 pub mod llm;
 mod note;
+pub mod offers;
 mod prototypes;
 pub mod rewrite;
 mod task;
 
 pub use claims::{unsupported_claims, ClaimKind, UnsupportedClaim};
 pub use extract::EntityKind;
+pub use offers::{Offer, OfferResponse};
 pub use prototypes::Prototypes;
 pub use rewrite::{GroundedField, PromptTurn, Rewrite};
 pub use task::SummaryTask;
@@ -131,6 +133,9 @@ pub struct Summary {
     pub request: Option<RequestOutcome>,
     /// Promises and next steps, in order.
     pub next_steps: Vec<Commitment>,
+    /// What the agent offered or proposed and how the customer answered (absent when nothing was offered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<Offer>,
     pub entities: Vec<Entity>,
     /// A short CRM note in the conversation's language, built from the fields above.
     pub text: String,
@@ -383,6 +388,7 @@ impl SummaryModel {
             resolution,
             request,
             next_steps,
+            offers: offers::offers(states),
             entities,
             text,
             turns_read: states.len(),

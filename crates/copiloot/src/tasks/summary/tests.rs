@@ -71,6 +71,54 @@ fn assert_grounded(c: &Conversation, s: &Summary) {
     for e in &s.entities {
         check(&e.turns, "", "entity");
     }
+    for o in &s.offers {
+        check(&o.turns[..1], &o.quote, "offer");
+        check(&o.turns[1..], &o.response_quote, "offer response");
+    }
+}
+
+#[test]
+fn offers_and_how_the_customer_answered_them() {
+    let Some(copilot) = copilot() else { return };
+    // The call of issue 18: the customer refuses the engineer visit and the free month, and cancels.
+    let text = "Medewerker: Goedemiddag, waarmee kan ik u helpen?\n\
+                Klant: Ik wil mijn abonnement opzeggen. Ik ben het echt zat. Mijn internet valt al drie weken \
+                's avonds uit en ik heb al vier keer gebeld.\n\
+                Medewerker: Dat spijt me. Ik kan een monteur inplannen voor donderdag tussen 8 en 12 uur en u \
+                een maand gratis geven.\n\
+                Klant: Nee, daar heb ik niks meer aan. Bij Odido ben ik 10 euro per maand goedkoper uit.\n\
+                Medewerker: Dat begrijp ik. Ik heb de opzegging verwerkt per 1 maart, het einde van uw contract. \
+                U ontvangt binnen 24 uur een bevestiging van de opzegging per mail.\n\
+                Klant: Prima, dank u.";
+    let c = crate::conversation::parse_transcript("issue-18", text, &Default::default()).unwrap();
+    let s = copilot.summarize(&c).unwrap();
+    assert_grounded(&c, &s);
+    assert_eq!(s.offers.len(), 1, "{:#?}", s.offers);
+    let offer = &s.offers[0];
+    assert_eq!(
+        (offer.response, offer.turns.as_slice()),
+        (OfferResponse::Declined, &[2, 3][..]),
+        "{offer:#?}"
+    );
+    assert!(offer.quote.contains("monteur inplannen") && offer.quote.contains("maand gratis"), "{offer:?}");
+    assert_eq!(offer.response_quote, "Nee, daar heb ik niks meer aan.");
+
+    // The fixtures: a router accepted, a retention offer still being considered, a refund accepted.
+    let s = copilot.summarize(&fixture("nl_telecom_opzegging.txt")).unwrap();
+    let got: Vec<(OfferResponse, Vec<usize>)> =
+        s.offers.iter().map(|o| (o.response, o.turns.clone())).collect();
+    assert_eq!(got, [(OfferResponse::Considering, vec![6, 9]), (OfferResponse::Accepted, vec![8, 9])]);
+    assert_eq!(s.offers[0].response_quote, "Over het aanbod wil ik nog even nadenken.");
+    let s = copilot.summarize(&fixture("nl_internet_storing.txt")).unwrap();
+    assert_eq!(s.offers.len(), 1);
+    assert_eq!(
+        (s.offers[0].response, s.offers[0].response_quote.as_str()),
+        (OfferResponse::Accepted, "Dat helpt, graag.")
+    );
+    // No offer, no field: the JSON of a conversation without one is as before.
+    let s = copilot.summarize(&fixture("en_webshop_delivery.txt")).unwrap();
+    assert!(s.offers.is_empty());
+    assert!(serde_json::to_value(&s).unwrap().get("offers").is_none());
 }
 
 #[test]
