@@ -1,6 +1,7 @@
 //! `Copilot` and `Conversation` for Python: inputs are turned into Rust values while holding the GIL,
 //! then the GIL is released for parsing, encoding and the tasks (in parallel for `analyze_many`).
 
+use crate::copilot_class::PyCopilot;
 use crate::errors::{guarded, invalid, Failure};
 use crate::knowledge::{search_options, PyKnowledgeBase};
 use copiloot::conversation::{parse_json, parse_str, ParseOptions};
@@ -181,12 +182,6 @@ fn to_conversation(input: Input) -> Result<Conversation, Failure> {
 }
 
 /// Loads the models once; `analyze`, `analyze_many` and `embed` release the GIL while they work.
-#[pyclass(name = "Copilot", module = "copiloot._native", frozen)]
-pub struct PyCopilot {
-    pub inner: Copilot,
-    models_dir: PathBuf,
-}
-
 #[pymethods]
 impl PyCopilot {
     #[new]

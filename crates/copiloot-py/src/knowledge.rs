@@ -2,7 +2,7 @@
 //! the conversation so far (`copiloot::knowledge`). Embedding and searching run with the GIL released;
 //! the encoder a search needs comes from a `Copilot` or is loaded once and kept with the knowledge base.
 
-use crate::copilot::PyCopilot;
+use crate::copilot_class::PyCopilot;
 use crate::errors::{guarded, invalid, Failure};
 use copiloot::conversation::{speaker_from_name, ParseOptions, SPEAKER_ALIASES};
 use copiloot::knowledge::{IndexReport, KnowledgeQuery, QueryTurn, Retriever, SearchOptions};

@@ -4,6 +4,7 @@
 
 mod churn;
 mod copilot;
+mod copilot_class;
 mod errors;
 mod knowledge;
 mod live;
@@ -16,7 +17,7 @@ use pyo3::prelude::*;
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SCHEMA_VERSION", copiloot::SCHEMA_VERSION)?;
-    m.add_class::<copilot::PyCopilot>()?;
+    m.add_class::<copilot_class::PyCopilot>()?;
     m.add_class::<copilot::PyConversation>()?;
     m.add_class::<live::PyLiveSession>()?;
     m.add_class::<knowledge::PyKnowledgeBase>()?;

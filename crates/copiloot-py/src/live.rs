@@ -2,7 +2,8 @@
 //! Each push copies its arguments out of Python, then releases the GIL for the encoding and the tasks.
 //! A session takes one call at a time (a Mutex); pushes to different sessions run in parallel.
 
-use crate::copilot::{dumps_field, PyCopilot};
+use crate::copilot::dumps_field;
+use crate::copilot_class::PyCopilot;
 use crate::errors::{guarded, invalid, Failure};
 use copiloot::conversation::{speaker_from_name, ParseOptions, SPEAKER_ALIASES};
 use copiloot::{Channel, CustomerInfo, Error, LiveSession, LiveStart, Location, NewTurn};

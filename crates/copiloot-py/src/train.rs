@@ -1,7 +1,7 @@
 //! Training from Python: fit an intent head on `(texts, labels)`, save and load it, predict, and score it
 //! with the metrics of `copiloot eval` (`tasks::metrics::evaluate`).
 
-use crate::copilot::PyCopilot;
+use crate::copilot_class::PyCopilot;
 use crate::errors::{guarded, Failure};
 use copiloot::eval::metrics::evaluate as evaluate_labels;
 use copiloot::tasks::check_text;
