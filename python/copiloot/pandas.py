@@ -34,6 +34,7 @@ OUTPUT_COLUMNS: Tuple[str, ...] = (
     "churn_score",
     "churn_band",
     "alerts",
+    "knowledge",
     "analysis",
     "error",
 )
@@ -42,15 +43,17 @@ _FLOAT_COLUMNS = {"top_intent_score", "customer_sentiment_start", "customer_sent
 
 
 # One Copilot per process and options: a Dask/Spark worker loads the models on its first partition.
-_COPILOTS: Dict[Tuple[Optional[str], Optional[str], Optional[str]], Copilot] = {}
+_COPILOTS: Dict[Tuple[Optional[str], Optional[str], Optional[str], Optional[str]], Copilot] = {}
 _COPILOTS_LOCK = threading.Lock()
 
 
-def _cached_copilot(models: Optional[str], encoder: Optional[str], taxonomy: Optional[str]) -> Copilot:
-    key = (models, encoder, taxonomy)
+def _cached_copilot(
+    models: Optional[str], encoder: Optional[str], taxonomy: Optional[str], kb: Optional[str]
+) -> Copilot:
+    key = (models, encoder, taxonomy, kb)
     with _COPILOTS_LOCK:
         if key not in _COPILOTS:
-            _COPILOTS[key] = Copilot(models=models, encoder=encoder, taxonomy=taxonomy)
+            _COPILOTS[key] = Copilot(models=models, encoder=encoder, taxonomy=taxonomy, kb=kb)
         return _COPILOTS[key]
 
 
@@ -69,6 +72,7 @@ def row_of(analysis: Dict[str, Any]) -> Dict[str, Any]:
     churn = analysis.get("churn")
     churn = churn if isinstance(churn, dict) else {}
     alerts = analysis.get("alerts")
+    knowledge = analysis.get("knowledge")
     return {
         "language": analysis.get("language"),
         "turns": (analysis.get("metrics") or {}).get("turns"),
@@ -81,6 +85,7 @@ def row_of(analysis: Dict[str, Any]) -> Dict[str, Any]:
         "churn_score": _float(churn.get("score")),
         "churn_band": churn.get("band"),
         "alerts": [a.get("id") for a in alerts] if isinstance(alerts, list) else None,
+        "knowledge": [k.get("article_id") for k in knowledge] if isinstance(knowledge, list) else None,
         "analysis": analysis,
         "error": None,
     }
@@ -178,19 +183,22 @@ def analyze_frame(
     models: Optional[str] = None,
     encoder: Optional[str] = None,
     taxonomy: Optional[str] = None,
+    kb: Optional[str] = None,
     batch_size: int = 256,
     errors: str = "raise",
 ) -> pd.DataFrame:
     """Analyse a frame with one row per turn; returns one row per conversation, in order of first
     appearance, with the id column, then :data:`OUTPUT_COLUMNS` (summary text, top intent and its score,
-    customer sentiment start/end/trend, churn score and band, the full Analysis dict, and ``error``).
+    customer sentiment start/end/trend, churn score and band, alert ids, the suggested knowledge article
+    ids (``None`` without a knowledge base), the full Analysis dict, and ``error``).
 
     Turns are ordered by ``timestamp`` when given (datetimes, timedeltas, seconds or ``"mm:ss"``
     strings), else by row order. Speakers as in transcripts (``customer``/``Klant``, ``agent``/
     ``Medewerker``, ``bot`` ...). ``language`` optionally names a column with the ISO code.
 
     :param copilot: a loaded :class:`copiloot.Copilot`; by default one is loaded (once per process) from
-        ``models``/``encoder``/``taxonomy``.
+        ``models``/``encoder``/``taxonomy``/``kb``.
+    :param kb: a knowledge base index (``copiloot kb index``) for the ``knowledge`` column.
     :param errors: ``"raise"`` (default) or ``"coerce"``: a bad conversation gets its message in
         ``error`` and empty results, the others still run.
     """
@@ -204,6 +212,7 @@ def analyze_frame(
             os.fspath(models) if models is not None else None,
             encoder,
             os.fspath(taxonomy) if taxonomy is not None else None,
+            os.fspath(kb) if kb is not None else None,
         )
     results = copilot.analyze_many(convs, batch_size=batch_size, errors="return")
     rows: List[Dict[str, Any]] = []

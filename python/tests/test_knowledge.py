@@ -177,6 +177,31 @@ def test_copilot_without_kb_has_no_knowledge(copilot: copiloot.Copilot) -> None:
     assert copilot.analyze("Klant: Ik wil opzeggen.\nMedewerker: Dat regel ik.").knowledge is None
 
 
+def test_pandas_frames_get_a_knowledge_column(kb: copiloot.KnowledgeBase, kb_copilot: copiloot.Copilot) -> None:
+    import pandas as pd
+
+    from copiloot.pandas import analyze_frame
+
+    df = pd.DataFrame(
+        {
+            "call": ["a", "a", "b"],
+            "speaker": ["klant", "agent", "klant"],
+            "text": [
+                "Hoi, ik ga verhuizen. Kan ik mijn internet meenemen naar mijn nieuwe adres?",
+                "Zeker, dat regel ik graag voor u.",
+                "Goedemiddag!",
+            ],
+        }
+    )
+    out = analyze_frame(df, conversation_id="call", copilot=kb_copilot).set_index("call")
+    assert out.loc["a", "knowledge"] == [s["article_id"] for s in out.loc["a", "analysis"]["knowledge"]]
+    assert out.loc["a", "knowledge"][0] == "verhuizen/verhuizen-internet"
+    assert out.loc["b", "knowledge"] == []  # a greeting asks nothing
+    # The same through the per-process copilot cache, given the index path.
+    again = analyze_frame(df, conversation_id="call", models=str(MODELS), kb=str(kb.path)).set_index("call")
+    assert again.loc["a", "knowledge"] == out.loc["a", "knowledge"]
+
+
 def test_live_update_carries_knowledge(kb_copilot: copiloot.Copilot) -> None:
     session = kb_copilot.live("live-kb", channel="chat")
     first = session.push("klant", "Hoi, ik ga verhuizen. Kan ik mijn internet meenemen naar mijn nieuwe adres?")

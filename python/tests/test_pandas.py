@@ -53,6 +53,7 @@ def test_one_row_per_conversation(analysed: pd.DataFrame, fixture_dicts: List[Di
     assert by_id.loc["en_energy_billing", "top_intent"] in ("meter_reading", "billing_question")
     assert by_id.loc["nl_telecom_opzegging", "language"] == "nl"
     assert "retention_offer" in by_id.loc["nl_telecom_opzegging", "alerts"]
+    assert analysed["knowledge"].isna().all()  # no knowledge base: no suggestions column values
     assert analysed["error"].isna().all()
     assert analysed["top_intent_score"].between(0, 1).all()
     assert analysed["customer_sentiment_start"].between(-1, 1).all()
