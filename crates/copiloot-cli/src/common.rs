@@ -231,6 +231,16 @@ impl SearchFlags {
     }
 }
 
+/// `--max-chars`: a note budget of at least [`copiloot::tasks::summary::MIN_NOTE_CHARS`].
+pub fn parse_max_chars(s: &str) -> Result<usize, String> {
+    let min = copiloot::tasks::summary::MIN_NOTE_CHARS;
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= min => Ok(n),
+        Ok(n) => Err(format!("{n} characters cannot hold one fact of a note; give at least {min}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 pub fn parse_retriever(s: &str) -> Result<copiloot::knowledge::Retriever, String> {
     match s.trim() {
         "hybrid" => Ok(copiloot::knowledge::Retriever::Hybrid),

@@ -1,7 +1,7 @@
 //! `copiloot summarize`: the grounded summary of a conversation — reason, actions, resolution, next steps,
 //! entities (each citing turns and quoting them) and a short CRM note — as JSON or readable text.
 
-use crate::common::{read_input, GeneratorArgs, ModelArgs};
+use crate::common::{parse_max_chars, read_input, GeneratorArgs, ModelArgs};
 use copiloot::conversation::{parse_json, parse_str, ParseOptions};
 use copiloot::tasks::summary::{Summary, SummaryOptions};
 use copiloot::Conversation;
@@ -18,7 +18,7 @@ pub struct SummarizeArgs {
     #[arg(long, value_enum, default_value = "json")]
     pub format: SummaryFormat,
     /// Longest CRM note in characters; items that do not fit are dropped whole (they stay in the fields).
-    #[arg(long, default_value_t = SummaryOptions::default().max_chars)]
+    #[arg(long, default_value_t = SummaryOptions::default().max_chars, value_parser = parse_max_chars)]
     pub max_chars: usize,
     /// With --generator: print the rewrite to stderr token by token while it is generated.
     #[arg(long)]
@@ -38,7 +38,7 @@ pub enum SummaryFormat {
 pub fn run(args: &SummarizeArgs) -> anyhow::Result<ExitCode> {
     let (name, text) = read_input(args.file.as_deref())?;
     let conversations = parse(&name, &text)?;
-    let options = SummaryOptions { max_chars: args.max_chars.max(20), ..SummaryOptions::default() };
+    let options = SummaryOptions { max_chars: args.max_chars, ..SummaryOptions::default() };
     let copilot = args.model.copilot()?.with_summary_options(options);
     let copilot = args.generator.attach(copilot, args.model.models_dir.as_deref())?;
     let stream = args.stream && copilot.generator().is_some();

@@ -9,7 +9,7 @@
 //! `--cache DIR` keeps the turn embeddings on disk, so reruns (e.g. after changing the note length) skip
 //! the encoder. ROUGE matches the `rouge-score` package (stemming on); `benches/rouge_check.sh` shows it on a sample.
 
-use crate::common::{GeneratorArgs, ModelArgs};
+use crate::common::{parse_max_chars, GeneratorArgs, ModelArgs};
 use anyhow::Context;
 use copiloot::conversation::dialogue_to_conversation;
 use copiloot::eval::rouge::{self, Rouge};
@@ -42,7 +42,7 @@ pub struct EvalSummaryArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Summary: longest note in characters.
-    #[arg(long, default_value_t = SummaryOptions::default().max_chars)]
+    #[arg(long, default_value_t = SummaryOptions::default().max_chars, value_parser = parse_max_chars)]
     pub max_chars: usize,
     /// Write every prediction as JSON lines (`text`, `gold`, `predicted`, `score`) here, for error analysis.
     #[arg(long)]
@@ -115,10 +115,10 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
     }
     let copilot = match args.system {
         SummarySystem::Grounded | SummarySystem::Rewrite => {
-            let copilot = args.model_args.copilot()?.with_summary_options(SummaryOptions {
-                max_chars: args.max_chars.max(20),
-                ..Default::default()
-            });
+            let copilot = args
+                .model_args
+                .copilot()?
+                .with_summary_options(SummaryOptions { max_chars: args.max_chars, ..Default::default() });
             Some(copilot)
         }
         SummarySystem::Lead => None,

@@ -152,10 +152,14 @@ pub struct Summary {
     pub rewrite: Option<Rewrite>,
 }
 
+/// The shortest note budget accepted: below it not even the reason for contact fits.
+pub const MIN_NOTE_CHARS: usize = 40;
+
 /// Knobs of the summary. Defaults are documented per field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryOptions {
-    /// Longest CRM note in characters (default 300); items are dropped whole, least important first.
+    /// Longest CRM note in characters (default 300, at least [`MIN_NOTE_CHARS`]); items are dropped
+    /// whole, least important first; a reason longer than the whole budget is cut at a word with `…`.
     pub max_chars: usize,
     /// Agent actions per segment of `segment_turns` turns (default 2 for the first segment, 1 for each
     /// further one, at most `max_actions` in all).
@@ -335,14 +339,33 @@ impl SummaryModel {
                 ),
             ));
         }
-        let language = if language == Some("nl") { "nl" } else { language.unwrap_or("en") };
         let o = &self.options;
-        let reason = fields::reason(states, &signals.primary_intent_turns);
+        if o.max_chars < MIN_NOTE_CHARS {
+            return Err(Error::invalid(
+                Location::field("max_chars"),
+                format!(
+                    "a note of at most {} characters cannot hold one fact; give at least {MIN_NOTE_CHARS}",
+                    o.max_chars
+                ),
+            ));
+        }
+        let language = if language == Some("nl") { "nl" } else { language.unwrap_or("en") };
+        // Only greetings, thanks and sign-offs from the customer: there is no reason to report, and their
+        // "thanks, bye" solves nothing. The note then says so (a documented minimal note).
+        let nothing_asked = states
+            .iter()
+            .filter(|s| s.speaker == Speaker::Customer)
+            .all(|s| s.sentences.iter().all(|x| x.cues.filler));
+        let reason = if nothing_asked { None } else { fields::reason(states, &signals.primary_intent_turns) };
         let scored = fields::actions(states, o);
         let actions: Vec<Evidence> = scored.iter().map(|(e, _)| e.clone()).collect();
         let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
         let request = fields::request(states, signals.primary_intent.as_deref());
-        let mut resolution = fields::resolution(states);
+        let mut resolution = if nothing_asked {
+            ResolutionField { status: Resolution::Unknown, turns: Vec::new(), quote: String::new() }
+        } else {
+            fields::resolution(states)
+        };
         if let Some(done) = request.as_ref().filter(|r| r.handled) {
             // The customer leaves: the confirmation is no solved problem (nor is their thanks for it).
             if matches!(resolution.status, Resolution::Resolved | Resolution::Unknown) {
@@ -366,6 +389,9 @@ impl SummaryModel {
                 )
             })
             .collect();
+        if nothing_asked {
+            warnings.push("the customer only greeted or thanked: no reason for contact to summarise".into());
+        }
         let (text, dropped) = note::render(
             language,
             &reason,

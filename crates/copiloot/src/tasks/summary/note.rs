@@ -14,6 +14,8 @@ struct Labels {
     unresolved: &'static str,
     /// The status of a request carried out, which is not a solved problem.
     cancelled: &'static str,
+    /// The whole note when the customer only greeted or thanked.
+    nothing_asked: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -25,6 +27,7 @@ const EN: Labels = Labels {
     partial: "partly resolved.",
     unresolved: "not resolved.",
     cancelled: "cancellation processed.",
+    nothing_asked: "Customer: no question or problem (greetings or thanks only).",
 };
 
 const NL: Labels = Labels {
@@ -36,6 +39,7 @@ const NL: Labels = Labels {
     partial: "deels opgelost.",
     unresolved: "niet opgelost.",
     cancelled: "opzegging verwerkt.",
+    nothing_asked: "Klant: geen vraag of probleem (alleen begroeting of bedankje).",
 };
 
 /// A sentence as it should end in a note: with a full stop unless it has its own punctuation.
@@ -81,6 +85,9 @@ pub fn render(
     max_chars: usize,
 ) -> (String, usize) {
     let l = if language == "nl" { &NL } else { &EN };
+    if reason.is_none() && actions.is_empty() && next_steps.is_empty() && request.is_none() {
+        return (l.nothing_asked.to_string(), 0);
+    }
     // (slot in the note, priority, text): slots fix the order, priorities what survives the budget.
     let mut items: Vec<(usize, usize, String)> = Vec::new();
     if let Some(r) = reason.as_ref().filter(|r| !r.text.is_empty()) {

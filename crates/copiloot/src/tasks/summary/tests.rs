@@ -225,6 +225,40 @@ fn conversation_without_customer_turns_is_a_typed_error() {
     assert!(analysis.warnings.iter().any(|w| w.contains("no customer turns")), "{:?}", analysis.warnings);
 }
 
+#[test]
+fn greetings_only_get_a_minimal_note_and_a_tiny_budget_is_a_typed_error() {
+    let Some(copilot) = copilot() else { return };
+    for (text, note) in [
+        (
+            "Klant: Hoi\nMedewerker: Goedemiddag!\nKlant: Dank u, doei",
+            "Klant: geen vraag of probleem (alleen begroeting of bedankje).",
+        ),
+        (
+            "Customer: Hello\nAgent: Hi, how can I help?\nCustomer: Thanks, bye!",
+            "Customer: no question or problem (greetings or thanks only).",
+        ),
+    ] {
+        let c = crate::conversation::parse_transcript("hi", text, &Default::default()).unwrap();
+        let s = copilot.summarize(&c).unwrap();
+        assert_eq!(s.text, note);
+        assert!(s.reason.is_none(), "{s:#?}");
+        // "Thanks, bye" solves nothing.
+        assert_eq!(s.resolution.status, Resolution::Unknown);
+        assert!(s.warnings.iter().any(|w| w.contains("only greeted")), "{:?}", s.warnings);
+    }
+
+    let tiny = copilot.clone().with_summary_options(SummaryOptions { max_chars: 10, ..Default::default() });
+    let err = tiny.summarize(&fixture("nl_internet_storing.txt")).unwrap_err();
+    assert_eq!(err.code(), "invalid_input", "{err}");
+    assert!(err.to_string().contains("at least 40"), "{err}");
+    // The smallest budget: the reason, cut at a word and marked, never an empty note.
+    let least = copilot
+        .clone()
+        .with_summary_options(SummaryOptions { max_chars: MIN_NOTE_CHARS, ..Default::default() });
+    let s = least.summarize(&fixture("nl_internet_storing.txt")).unwrap();
+    assert!(s.text.starts_with("Klant: ") && s.text.chars().count() <= MIN_NOTE_CHARS, "{}", s.text);
+}
+
 /// Counts texts sent to the encoder.
 struct Counting<'a> {
     inner: &'a Encoder,
