@@ -73,8 +73,7 @@ pub fn check_text(text: &str, location: impl FnOnce() -> Location) -> Result<()>
     if text.trim().is_empty() {
         return Err(Error::invalid(location(), "the text is empty; remove the row or fill in the text"));
     }
-    let has_letters = text.chars().any(char::is_alphabetic);
-    if has_letters && whatlang::detect_script(text).is_none() {
+    if unknown_script(text) {
         return Err(Error::invalid(
             location(),
             format!(
@@ -85,6 +84,11 @@ pub fn check_text(text: &str, location: impl FnOnce() -> Location) -> Result<()>
         ));
     }
     Ok(())
+}
+
+/// Whether a text has letters but none in a script the multilingual encoder was trained on.
+pub(crate) fn unknown_script(text: &str) -> bool {
+    text.chars().any(char::is_alphabetic) && whatlang::detect_script(text).is_none()
 }
 
 /// Cosine of two L2-normalised vectors (their dot product).

@@ -389,6 +389,19 @@ impl SummaryModel {
                 )
             })
             .collect();
+        // Quoted as written, but the encoder could not read them: the choices around them are guesses.
+        warnings.extend(
+            states
+                .iter()
+                .filter(|s| s.speaker == Speaker::Customer && crate::tasks::unknown_script(&s.text))
+                .map(|s| {
+                    format!(
+                    "turn {} is in a script the encoder does not read: the note quotes it, but its intent, \
+                     sentiment and the choice of sentences around it are unreliable",
+                    s.index
+                )
+                }),
+        );
         if nothing_asked {
             warnings.push("the customer only greeted or thanked: no reason for contact to summarise".into());
         }

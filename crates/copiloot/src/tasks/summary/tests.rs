@@ -247,6 +247,17 @@ fn greetings_only_get_a_minimal_note_and_a_tiny_budget_is_a_typed_error() {
         assert!(s.warnings.iter().any(|w| w.contains("only greeted")), "{:?}", s.warnings);
     }
 
+    // A script the encoder does not read: quoted as written, with a warning naming the turn.
+    let c = crate::conversation::parse_transcript("cun", "Klant: 𒀭𒂗𒆤 𒀭𒂗𒆤\nAgent: Hello", &Default::default())
+        .unwrap();
+    let s = copilot.summarize(&c).unwrap();
+    assert!(s.text.contains("𒀭𒂗𒆤"), "{}", s.text);
+    assert!(
+        s.warnings.iter().any(|w| w.starts_with("turn 0 is in a script the encoder does not read")),
+        "{:?}",
+        s.warnings
+    );
+
     let tiny = copilot.clone().with_summary_options(SummaryOptions { max_chars: 10, ..Default::default() });
     let err = tiny.summarize(&fixture("nl_internet_storing.txt")).unwrap_err();
     assert_eq!(err.code(), "invalid_input", "{err}");
