@@ -134,6 +134,33 @@ fn sentiment_of_obvious_turns_in_both_languages() {
     }
 }
 
+/// The contact-center utterances of `tests/fixtures/sentiment/contact_center.jsonl` (written for this test,
+/// in no training set): customer complaints, thanks and agent procedure in Dutch and English.
+#[test]
+fn contact_center_utterances_in_both_languages() {
+    let Some(enc) = encoder() else { return };
+    let model = sentiment(enc).unwrap();
+    let path = models_dir().join("../tests/fixtures/sentiment/contact_center.jsonl");
+    let examples = crate::training::labelled::read_labelled(&path, &Default::default()).unwrap();
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let predictions = model.predict_texts(&texts, enc).unwrap();
+    let mut wrong = Vec::new();
+    for (e, (label, score, _)) in examples.iter().zip(&predictions) {
+        assert!((-1.0..=1.0).contains(score), "{}: {score}", e.text);
+        let gold = SentimentLabel::parse(&e.label).unwrap();
+        if gold != SentimentLabel::Neutral {
+            // Every complaint reads negative and every thank-you positive, in both languages.
+            assert_eq!(*label, gold, "{}: {score}", e.text);
+        } else if *label != gold {
+            wrong.push(format!("{} ({label:?} {score:.2})", e.text));
+        }
+    }
+    // Agent procedure is mostly neutral (a friendly "I'll look into it for you" may read positive), never negative.
+    assert!(wrong.len() <= 2 && !wrong.iter().any(|w| w.contains("Negative")), "{wrong:?}");
+    let zat = &predictions[texts.iter().position(|t| t.ends_with("ik ben het zat.")).unwrap()];
+    assert!(zat.0 == SentimentLabel::Negative && zat.1 <= -0.25, "cancelling because fed up: {zat:?}");
+}
+
 #[test]
 fn customer_trajectory_improves_when_the_problem_is_solved() {
     let Some(enc) = encoder() else { return };
