@@ -42,6 +42,9 @@ pub fn default_tasks(
     ])
 }
 
+/// Per text, from one encoder pass: the sentence embeddings and the concatenated per-layer features.
+pub type LayerEmbeddings = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
 /// What the tasks need from a sentence encoder. Implemented by `models::Encoder`; a trait so the tasks can
 /// be unit-tested with tiny deterministic embedders and so users can plug in their own encoder.
 pub trait TextEmbedder {
@@ -54,7 +57,7 @@ pub trait TextEmbedder {
     /// From one encoder pass: the embeddings of [`Self::embed_for_classification`] and, per text, the
     /// mean-pooled hidden states of `layers`, each L2-normalised, concatenated (see
     /// `Encoder::encode_layers`). Embedders that do not expose their layers refuse.
-    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<LayerEmbeddings> {
         let _ = texts;
         Err(Error::Config(format!(
             "`{}` does not expose its hidden layers, but a head reading layers {layers:?} needs them; use the \
@@ -133,7 +136,7 @@ impl TextEmbedder for crate::models::Encoder {
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed_with(texts, crate::models::TextRole::Query, crate::models::DEFAULT_BATCH_SIZE)
     }
-    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<LayerEmbeddings> {
         let role = crate::models::TextRole::Query;
         let (encoded, features) =
             self.encode_layers(texts, role, crate::models::DEFAULT_BATCH_SIZE, layers)?;

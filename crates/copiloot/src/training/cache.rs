@@ -131,7 +131,7 @@ impl TextEmbedder for CachedEmbedder<'_> {
         self.inner.layer_count()
     }
     /// Not cached: layer features are cached by wrapping a [`crate::tasks::LayerFeatures`] instead.
-    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<crate::tasks::LayerEmbeddings> {
         self.inner.embed_with_layers(texts, layers)
     }
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {

@@ -243,7 +243,7 @@ impl LinearHead {
     /// Marks the head as reading the features of these encoder layers (`Encoder::encode_layers`), not
     /// the sentence embedding; fails unless its width is a whole number of layers.
     pub fn set_layers(&mut self, layers: &[usize]) -> Result<()> {
-        if layers.is_empty() || self.meta.dim % layers.len() != 0 {
+        if layers.is_empty() || !self.meta.dim.is_multiple_of(layers.len()) {
             return Err(Error::invalid(
                 Location::field("layers"),
                 format!("a head of width {} cannot read {} layers", self.meta.dim, layers.len()),
@@ -356,7 +356,7 @@ impl LinearHead {
             ));
         }
         if let Some(layers) = &meta.layers {
-            if layers.is_empty() || meta.dim % layers.len() != 0 {
+            if layers.is_empty() || !meta.dim.is_multiple_of(layers.len()) {
                 return Err(Error::model_load(
                     &meta_path,
                     format!(
