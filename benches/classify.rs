@@ -34,10 +34,11 @@ fn bench(c: &mut Criterion) {
     let encoder = Encoder::from_dir(&dir).unwrap();
     let taxonomy = Taxonomy::from_path(&default_taxonomy_path(&models)).unwrap();
     let intent = IntentModel::zero_shot(taxonomy, &encoder).unwrap();
-    let sentiment = SentimentModel::load(&SentimentModel::default_dir(&models), encoder.model_id()).unwrap();
+    let sentiment = SentimentModel::load(&SentimentModel::default_dir(&models), &encoder).unwrap();
     let opts = IntentOptions::default();
     let texts: Vec<&str> = UTTERANCES.iter().cycle().take(32).copied().collect();
     let embeddings = encoder.embed_for_classification(&texts).unwrap();
+    let features = sentiment.features(&texts, &encoder).unwrap();
 
     let mut g = c.benchmark_group("classify");
     g.throughput(Throughput::Elements(texts.len() as u64));
@@ -48,8 +49,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("intent_zero_shot_on_embeddings", |b| {
         b.iter(|| intent.predict_embeddings(&embeddings, &opts).unwrap())
     });
-    g.bench_function("sentiment_on_embeddings", |b| {
-        b.iter(|| sentiment.predict_embeddings(&embeddings).unwrap())
+    g.bench_function("sentiment_on_features", |b| {
+        b.iter(|| sentiment.predict_embeddings(&features).unwrap())
     });
     g.finish();
 }

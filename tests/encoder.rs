@@ -191,3 +191,31 @@ fn long_texts_are_truncated_and_reported() {
     assert!(enc.prompt(TextRole::Query).is_empty());
     assert_eq!(load("multilingual-e5-small").prompt(TextRole::Query), "query: ");
 }
+
+#[test]
+fn layer_features_leave_the_embeddings_bit_identical() {
+    // The sentiment head reads several layers from the same pass as the turn embeddings; the embeddings
+    // every other task reads must not change, and the pooled last layer is the embedding itself (e5 pools
+    // by mean), for both precisions.
+    for precision in Precision::ALL {
+        let enc = load_as("multilingual-e5-small", precision);
+        let last = enc.layers();
+        assert_eq!(last, 12);
+        let plain = embed(&enc, MIXED, 4);
+        let (encoded, features) = enc.encode_layers(MIXED, TextRole::Query, 4, &[6, 9, last]).unwrap();
+        assert_eq!(encoded.embeddings, plain, "{precision}: the embeddings changed");
+        let dim = enc.dim();
+        for (f, e) in features.iter().zip(&plain) {
+            assert_eq!(f.len(), 3 * dim);
+            assert_eq!(&f[2 * dim..], e.as_slice(), "{precision}: the pooled last layer is the embedding");
+            for block in f.chunks(dim) {
+                let norm: f32 = block.iter().map(|x| x * x).sum::<f32>().sqrt();
+                assert!((norm - 1.0).abs() < 1e-4, "each layer's mean is L2-normalised: {norm}");
+            }
+            // Middle layers carry other information than the last one.
+            assert!(cosine(&f[..dim], e) < 0.99, "{precision}: layer 6 is not the last layer");
+        }
+        let err = enc.encode_layers(MIXED, TextRole::Query, 4, &[13]).unwrap_err().to_string();
+        assert!(err.contains("layer 13") && err.contains("12 layers"), "{err}");
+    }
+}

@@ -67,6 +67,9 @@ pub struct Copilot {
 #[derive(Debug, Clone)]
 pub struct TurnEmbeddings {
     pub vectors: Vec<Vec<f32>>,
+    /// Per turn, the layer features the sentiment head reads (from the same encoder pass); empty when
+    /// the head reads the sentence embedding. When missing, `analyze_embedded` computes them.
+    pub layer_features: Vec<Vec<f32>>,
     /// Turn indices whose text was longer than the encoder's maximum.
     pub truncated: Vec<usize>,
 }
@@ -269,8 +272,17 @@ impl Copilot {
 
     /// Encode turn texts (query role, the configured batch size); `truncated` holds positions in `texts`.
     pub(crate) fn embed_texts(&self, texts: &[&str]) -> Result<TurnEmbeddings> {
-        let encoded = self.encoder.encode(texts, TextRole::Query, self.batch_size)?;
-        Ok(TurnEmbeddings { vectors: encoded.embeddings, truncated: encoded.truncated })
+        let layers = self.feature_layers();
+        let (encoded, layer_features) =
+            self.encoder.encode_layers(texts, TextRole::Query, self.batch_size, layers)?;
+        let layer_features = if layers.is_empty() { Vec::new() } else { layer_features };
+        Ok(TurnEmbeddings { vectors: encoded.embeddings, layer_features, truncated: encoded.truncated })
+    }
+
+    /// The encoder layers whose features a task reads (the sentiment head's), computed with the turn
+    /// embeddings in the same pass; empty when none.
+    fn feature_layers(&self) -> &[usize] {
+        self.sentiment().and_then(SentimentModel::layers).unwrap_or(&[])
     }
 
     /// Analyse one conversation.
@@ -326,23 +338,34 @@ impl Copilot {
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Analysis> {
         let mut memo = TaskMemo::default();
-        let (vectors, truncated) = (&embeddings.vectors, &embeddings.truncated);
-        self.run_tasks(conversation, display, pii, vectors, truncated, &mut memo, on_token)
+        let mut embeddings = embeddings;
+        let layers = self.feature_layers();
+        if !layers.is_empty() && embeddings.layer_features.len() != conversation.turns.len() {
+            // Embeddings from elsewhere (a cache) without the layer features: one more encoder pass.
+            let texts: Vec<&str> = conversation.turns.iter().map(|t| t.text.as_str()).collect();
+            embeddings.layer_features =
+                self.encoder.encode_layers(&texts, TextRole::Query, self.batch_size, layers)?.1;
+        }
+        let turns = TurnInputs {
+            vectors: &embeddings.vectors,
+            layer_features: &embeddings.layer_features,
+            truncated: &embeddings.truncated,
+        };
+        self.run_tasks(conversation, display, pii, turns, &mut memo, on_token)
     }
 
     /// The task list over one prepared conversation; `memo` keeps per-turn results between calls over
     /// a growing conversation ([`crate::live::LiveSession`]).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run_tasks(
         &self,
         conversation: &Conversation,
         display: &[String],
         pii: Option<Vec<crate::redact::TurnSpan>>,
-        vectors: &[Vec<f32>],
-        truncated: &[usize],
+        turns: TurnInputs<'_>,
         memo: &mut TaskMemo,
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Analysis> {
+        let TurnInputs { vectors, layer_features, truncated } = turns;
         let max = self.encoder.max_tokens();
         let models = ModelsUsed {
             encoder: self.encoder.model_id().to_string(),
@@ -354,13 +377,28 @@ impl Copilot {
             .iter()
             .map(|i| format!("turn {i} is longer than the encoder's {max} tokens; only its start was read"))
             .collect();
-        let mut context =
-            TaskContext { conversation, display, embeddings: vectors, truncated, on_token, memo };
+        let mut context = TaskContext {
+            conversation,
+            display,
+            embeddings: vectors,
+            layer_features,
+            truncated,
+            on_token,
+            memo,
+        };
         for task in &self.tasks {
             task.run(&mut context, &mut analysis)?;
         }
         Ok(analysis)
     }
+}
+
+/// The per-turn encoder outputs the tasks read (borrowed from [`TurnEmbeddings`] or a live session).
+#[derive(Clone, Copy)]
+pub(crate) struct TurnInputs<'a> {
+    pub vectors: &'a [Vec<f32>],
+    pub layer_features: &'a [Vec<f32>],
+    pub truncated: &'a [usize],
 }
 
 /// Replaces the summary task by a changed copy (the tasks are shared, so they are not changed in place).

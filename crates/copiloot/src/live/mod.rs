@@ -110,6 +110,8 @@ pub struct LiveSession {
     display: Vec<String>,
     guesses: Vec<Option<LanguageGuess>>,
     embeddings: Vec<Vec<f32>>,
+    /// One per turn: the layer features the sentiment head reads (empty when it reads embeddings).
+    layer_features: Vec<Vec<f32>>,
     truncated: Vec<usize>,
     pii: Option<Vec<TurnSpan>>,
     memo: TaskMemo,
@@ -153,6 +155,7 @@ impl LiveSession {
             display: Vec::new(),
             guesses: Vec::new(),
             embeddings: Vec::new(),
+            layer_features: Vec::new(),
             truncated: Vec::new(),
             pii: (copilot.redaction() != Redaction::Off).then(Vec::new),
             memo: TaskMemo::default(),
@@ -200,6 +203,7 @@ impl LiveSession {
         let Some(embedding) = encoded.vectors.into_iter().next() else {
             return Err(Error::Inference("the encoder returned no embedding for the turn".into()));
         };
+        let features = encoded.layer_features.into_iter().next();
 
         // Commit the turn, run the tasks, and take it back out if they fail.
         let guess = detect_language(&model_text);
@@ -212,6 +216,8 @@ impl LiveSession {
         self.display.push(display);
         self.guesses.push(guess);
         self.embeddings.push(embedding);
+        let has_features = features.is_some();
+        self.layer_features.extend(features);
         let truncated = !encoded.truncated.is_empty();
         if truncated {
             self.truncated.push(index);
@@ -226,6 +232,9 @@ impl LiveSession {
                 self.display.pop();
                 self.guesses.pop();
                 self.embeddings.pop();
+                if has_features {
+                    self.layer_features.pop();
+                }
                 if truncated {
                     self.truncated.pop();
                 }
@@ -312,8 +321,11 @@ impl LiveSession {
             &self.conversation,
             &self.display,
             self.pii.clone(),
-            &self.embeddings,
-            &self.truncated,
+            crate::copilot::TurnInputs {
+                vectors: &self.embeddings,
+                layer_features: &self.layer_features,
+                truncated: &self.truncated,
+            },
             &mut self.memo,
             on_token,
         )

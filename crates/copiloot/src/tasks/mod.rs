@@ -35,12 +35,15 @@ pub fn default_tasks(
 ) -> Result<Vec<Arc<dyn ConversationTask>>> {
     Ok(vec![
         Arc::new(IntentTask::load(models_dir, encoder)?),
-        Arc::new(SentimentTask::load(models_dir, encoder.model_id())?),
+        Arc::new(SentimentTask::load(models_dir, encoder)?),
         Arc::new(SummaryTask::new(summary::SummaryModel::load(models_dir, encoder)?)),
         Arc::new(ChurnScorer::load(models_dir, churn)?),
         Arc::new(AlertTask::load(models_dir)?),
     ])
 }
+
+/// Per text, from one encoder pass: the sentence embeddings and the concatenated per-layer features.
+pub type LayerEmbeddings = (Vec<Vec<f32>>, Vec<Vec<f32>>);
 
 /// What the tasks need from a sentence encoder. Implemented by `models::Encoder`; a trait so the tasks can
 /// be unit-tested with tiny deterministic embedders and so users can plug in their own encoder.
@@ -51,6 +54,75 @@ pub trait TextEmbedder {
     fn dim(&self) -> usize;
     /// L2-normalised embeddings in the classification role (the same role the facade uses for turns).
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// From one encoder pass: the embeddings of [`Self::embed_for_classification`] and, per text, the
+    /// mean-pooled hidden states of `layers`, each L2-normalised, concatenated (see
+    /// `Encoder::encode_layers`). Embedders that do not expose their layers refuse.
+    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<LayerEmbeddings> {
+        let _ = texts;
+        Err(Error::Config(format!(
+            "`{}` does not expose its hidden layers, but a head reading layers {layers:?} needs them; use the \
+             encoder the head was trained on",
+            self.model_id()
+        )))
+    }
+    /// Number of hidden layers [`Self::embed_with_layers`] can read (0 when it cannot).
+    fn layer_count(&self) -> usize {
+        0
+    }
+    /// Names the vectors [`Self::embed_for_classification`] gives, for on-disk caches: the model id
+    /// unless the vectors are something else (e.g. [`LayerFeatures`]).
+    fn cache_id(&self) -> String {
+        self.model_id().to_string()
+    }
+}
+
+/// A [`TextEmbedder`] whose "embeddings" are another embedder's per-layer features for `layers`
+/// ([`TextEmbedder::embed_with_layers`]): what a head on several layers is trained and evaluated on.
+pub struct LayerFeatures<'a> {
+    inner: &'a dyn TextEmbedder,
+    layers: Vec<usize>,
+}
+
+impl<'a> LayerFeatures<'a> {
+    /// Fails when `inner` does not have every layer in `layers`, or `layers` is empty.
+    pub fn new(inner: &'a dyn TextEmbedder, layers: &[usize]) -> Result<LayerFeatures<'a>> {
+        check_layers(layers, inner)?;
+        Ok(LayerFeatures { inner, layers: layers.to_vec() })
+    }
+}
+
+/// Fails unless `layers` is a non-empty list of distinct layers `embedder` has.
+pub fn check_layers(layers: &[usize], embedder: &dyn TextEmbedder) -> Result<()> {
+    let count = embedder.layer_count();
+    let mut seen = std::collections::BTreeSet::new();
+    let bad = layers.iter().find(|&&l| l > count || !seen.insert(l));
+    if layers.is_empty() || bad.is_some() {
+        return Err(Error::invalid(
+            Location::field("layers"),
+            format!(
+                "layers {layers:?} do not fit `{}`, which has {count} layers: give distinct layers in 0..={count} \
+                 (0 = the embedding output), or retrain the head for this encoder",
+                embedder.model_id()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl TextEmbedder for LayerFeatures<'_> {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+    fn dim(&self) -> usize {
+        self.layers.len() * self.inner.dim()
+    }
+    fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.inner.embed_with_layers(texts, &self.layers)?.1)
+    }
+    fn cache_id(&self) -> String {
+        let layers: Vec<String> = self.layers.iter().map(usize::to_string).collect();
+        format!("{}+layers-{}", self.inner.cache_id(), layers.join("-"))
+    }
 }
 
 impl TextEmbedder for crate::models::Encoder {
@@ -63,6 +135,15 @@ impl TextEmbedder for crate::models::Encoder {
     /// The query role: the one `Copilot::embed_turns` uses for turns, so texts and turns are comparable.
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed_with(texts, crate::models::TextRole::Query, crate::models::DEFAULT_BATCH_SIZE)
+    }
+    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<LayerEmbeddings> {
+        let role = crate::models::TextRole::Query;
+        let (encoded, features) =
+            self.encode_layers(texts, role, crate::models::DEFAULT_BATCH_SIZE, layers)?;
+        Ok((encoded.embeddings, features))
+    }
+    fn layer_count(&self) -> usize {
+        self.layers()
     }
 }
 

@@ -20,6 +20,9 @@ pub struct TaskContext<'a> {
     pub display: &'a [String],
     /// One L2-normalised vector per turn (query role), from one encoder pass.
     pub embeddings: &'a [Vec<f32>],
+    /// One vector per turn of the per-layer features the sentiment head reads (the mean-pooled hidden
+    /// states of its layers, from the same encoder pass); empty when no task reads layers.
+    pub layer_features: &'a [Vec<f32>],
     /// Turns longer than the encoder reads (only their start was embedded).
     pub truncated: &'a [usize],
     /// Receives generated text as it is written (the summary's LLM rewrite); `false` cancels it.

@@ -113,7 +113,7 @@ fn conversation_intents_cite_customer_turns() {
 
 fn sentiment(enc: &Encoder) -> Option<SentimentModel> {
     let dir = SentimentModel::default_dir(&models_dir());
-    Some(SentimentModel::load(&dir, enc.model_id()).expect("the shipped sentiment head loads"))
+    Some(SentimentModel::load(&dir, enc).expect("the shipped sentiment head loads"))
 }
 
 #[test]
@@ -134,6 +134,33 @@ fn sentiment_of_obvious_turns_in_both_languages() {
     }
 }
 
+/// The contact-center utterances of `tests/fixtures/sentiment/contact_center.jsonl` (written for this test,
+/// in no training set): customer complaints, thanks and agent procedure in Dutch and English.
+#[test]
+fn contact_center_utterances_in_both_languages() {
+    let Some(enc) = encoder() else { return };
+    let model = sentiment(enc).unwrap();
+    let path = models_dir().join("../tests/fixtures/sentiment/contact_center.jsonl");
+    let examples = crate::training::labelled::read_labelled(&path, &Default::default()).unwrap();
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let predictions = model.predict_texts(&texts, enc).unwrap();
+    let mut wrong = Vec::new();
+    for (e, (label, score, _)) in examples.iter().zip(&predictions) {
+        assert!((-1.0..=1.0).contains(score), "{}: {score}", e.text);
+        let gold = SentimentLabel::parse(&e.label).unwrap();
+        if gold != SentimentLabel::Neutral {
+            // Every complaint reads negative and every thank-you positive, in both languages.
+            assert_eq!(*label, gold, "{}: {score}", e.text);
+        } else if *label != gold {
+            wrong.push(format!("{} ({label:?} {score:.2})", e.text));
+        }
+    }
+    // Agent procedure is mostly neutral (a friendly "I'll look into it for you" may read positive), never negative.
+    assert!(wrong.len() <= 2 && !wrong.iter().any(|w| w.contains("Negative")), "{wrong:?}");
+    let zat = &predictions[texts.iter().position(|t| t.ends_with("ik ben het zat.")).unwrap()];
+    assert!(zat.0 == SentimentLabel::Negative && zat.1 <= -0.25, "cancelling because fed up: {zat:?}");
+}
+
 #[test]
 fn customer_trajectory_improves_when_the_problem_is_solved() {
     let Some(enc) = encoder() else { return };
@@ -149,7 +176,7 @@ fn customer_trajectory_improves_when_the_problem_is_solved() {
         (Speaker::Customer, "Oh wat fijn, super bedankt, u heeft me echt goed geholpen!"),
     ]);
     let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
-    let r = model.analyze_conversation(&c, &enc.embed_for_classification(&texts).unwrap()).unwrap();
+    let r = model.analyze_conversation(&c, &model.features(&texts, enc).unwrap()).unwrap();
     let t = r.customer_trajectory.as_ref().unwrap();
     assert_eq!(t.trend, Trend::Improving, "{r:?}");
     assert!(t.start < 0.0 && t.end > 0.3, "{t:?}");
@@ -209,15 +236,18 @@ fn intent_and_sentiment(
     Vec<String>,
 ) {
     use super::{ConversationTask, IntentTask, SentimentTask, TaskContext};
-    let tasks: [&dyn ConversationTask; 2] = [
-        &IntentTask::load(&models_dir(), enc).unwrap(),
-        &SentimentTask::load(&models_dir(), enc.model_id()).unwrap(),
-    ];
+    let tasks: [&dyn ConversationTask; 2] =
+        [&IntentTask::load(&models_dir(), enc).unwrap(), &SentimentTask::load(&models_dir(), enc).unwrap()];
     let display: Vec<String> = c.turns.iter().map(|t| t.text.clone()).collect();
+    let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
+    let layers = sentiment(enc).and_then(|m| m.layers().map(<[usize]>::to_vec)).unwrap_or_default();
+    let layer_features =
+        if layers.is_empty() { Vec::new() } else { enc.embed_with_layers(&texts, &layers).unwrap().1 };
     let mut context = TaskContext {
         conversation: c,
         display: &display,
         embeddings,
+        layer_features: &layer_features,
         truncated: &[],
         on_token: &mut |_| true,
         memo: &mut Default::default(),
@@ -366,4 +396,41 @@ fn a_dutch_cancellation_naming_a_competitor_raises_the_retention_alert() {
     );
     assert!(retention.turns.iter().all(|&t| c.turns[t].speaker == Speaker::Customer), "{alerts:?}");
     assert_eq!(copilot.tasks().last().unwrap().name(), "alerts");
+}
+
+#[test]
+fn a_head_for_other_layers_or_another_encoder_is_refused() {
+    let Some(enc) = encoder() else { return };
+    let dim = enc.dim();
+    let labels: Vec<String> = ["negative", "neutral", "positive"].iter().map(|l| l.to_string()).collect();
+    let head_on = |width: usize, encoder: &str, layers: Option<&[usize]>| {
+        let x: Vec<Vec<f32>> = (0..3).map(|k| super::test_support::hash_embed(&labels[k], width)).collect();
+        let mut head = LinearHead::train("sentiment", encoder, &x, &labels, &TrainConfig::default()).unwrap();
+        if let Some(layers) = layers {
+            head.set_layers(layers).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        head.save(dir.path()).unwrap();
+        dir
+    };
+    let fits = head_on(3 * dim, enc.model_id(), Some(&[6, 9, 12]));
+    let model = SentimentModel::load(fits.path(), enc).unwrap();
+    assert_eq!(model.layers(), Some(&[6, 9, 12][..]));
+    assert_eq!(model.predict_texts(&["Ik ben het zat."], enc).unwrap().len(), 1);
+
+    // Layers the encoder lacks, repeated layers, a width that is not its layers', a head on the embedding
+    // given layer-wide weights, a head on another encoder's layers.
+    let cases = [
+        (head_on(3 * dim, enc.model_id(), Some(&[6, 9, 13])), "6, 9, 13"),
+        (head_on(3 * dim, enc.model_id(), Some(&[6, 9, 9])), "distinct"),
+        (head_on(2 * dim, enc.model_id(), Some(&[6, 9, 12])), "gives 1152 for layers [6, 9, 12]"),
+        (head_on(3 * dim, enc.model_id(), None), "reads 1152 values"),
+        (head_on(3 * dim, "all-minilm-l6-v2", Some(&[6, 9, 12])), "all-minilm-l6-v2"),
+    ];
+    for (dir, says) in &cases {
+        let err = SentimentModel::load(dir.path(), enc).unwrap_err();
+        assert!(matches!(err, Error::ModelLoad { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(says) && msg.contains("train"), "{says}: {msg}");
+    }
 }

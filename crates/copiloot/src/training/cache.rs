@@ -33,7 +33,7 @@ impl<'a> CachedEmbedder<'a> {
     pub fn open(inner: &'a dyn TextEmbedder, dir: &Path) -> Result<CachedEmbedder<'a>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let name: String = inner
-            .model_id()
+            .cache_id()
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
             .collect();
@@ -73,7 +73,7 @@ impl<'a> CachedEmbedder<'a> {
 
     fn key(&self, text: &str) -> Key {
         let mut h = Sha256::new();
-        h.update(self.inner.model_id().as_bytes());
+        h.update(self.inner.cache_id().as_bytes());
         h.update([0u8]);
         h.update(text.as_bytes());
         let mut key = [0u8; 16];
@@ -123,6 +123,16 @@ impl TextEmbedder for CachedEmbedder<'_> {
     }
     fn dim(&self) -> usize {
         self.inner.dim()
+    }
+    fn cache_id(&self) -> String {
+        self.inner.cache_id()
+    }
+    fn layer_count(&self) -> usize {
+        self.inner.layer_count()
+    }
+    /// Not cached: layer features are cached by wrapping a [`crate::tasks::LayerFeatures`] instead.
+    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<crate::tasks::LayerEmbeddings> {
+        self.inner.embed_with_layers(texts, layers)
     }
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let poisoned = || Error::Inference("embedding cache lock poisoned".into());

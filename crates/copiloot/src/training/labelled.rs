@@ -104,6 +104,51 @@ fn pick(
     })
 }
 
+/// The share of a file's detected texts a second language may have before the file counts as mixed.
+pub const MIXED_LANGUAGE_SHARE: f64 = 0.25;
+
+/// The language of a training file (`nl`, `en`, …): the one most of its texts are detected in (texts too
+/// short to tell do not count); `None` when no text could be told. Fails when a second language has at
+/// least [`MIXED_LANGUAGE_SHARE`] of the detected texts: the file cannot then stand for one language when
+/// the languages are weighed against each other.
+pub fn file_language(path: &Path, examples: &[LabelledExample]) -> Result<Option<String>> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for e in examples {
+        if let Some(guess) = crate::conversation::detect_language(&e.text) {
+            *counts.entry(guess.code).or_default() += 1;
+        }
+    }
+    let detected: usize = counts.values().sum();
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if let [(first, n1), (second, n2), ..] = ranked.as_slice() {
+        if *n2 as f64 >= MIXED_LANGUAGE_SHARE * detected as f64 {
+            let pct = |n: usize| 100.0 * n as f64 / detected as f64;
+            return Err(Error::invalid(
+                Location::default().with_source(path.display().to_string()),
+                format!(
+                    "the file mixes languages: {:.0} % of its texts are `{first}` and {:.0} % `{second}`; put each \
+                     language in its own file, so that the languages can be weighed equally",
+                    pct(*n1),
+                    pct(*n2)
+                ),
+            ));
+        }
+    }
+    Ok(ranked.into_iter().next().map(|(code, _)| code))
+}
+
+/// Per-example weights that give every language the same total weight (the mean weight is 1); examples
+/// of unknown language form a group of their own.
+pub fn language_weights(languages: &[Option<String>]) -> Vec<f32> {
+    let mut counts: std::collections::BTreeMap<Option<&str>, usize> = std::collections::BTreeMap::new();
+    for l in languages {
+        *counts.entry(l.as_deref()).or_default() += 1;
+    }
+    let (n, groups) = (languages.len() as f32, counts.len() as f32);
+    languages.iter().map(|l| n / (groups * counts[&l.as_deref()] as f32)).collect()
+}
+
 fn example(text: String, label: String, table: &Table, row: usize) -> Result<LabelledExample> {
     let loc = || table.location(Some(row), None);
     check_text(&text, loc)?;
@@ -146,6 +191,28 @@ mod tests {
         let ex = read_labelled(&p, &cols).unwrap();
         assert_eq!(ex[1].label, "0");
         assert_eq!(ex[0].text, "great!");
+    }
+
+    #[test]
+    fn a_file_in_two_languages_is_refused_and_languages_weigh_the_same() {
+        let ex = |t: &str| LabelledExample { text: t.into(), label: "negative".into() };
+        let dutch = [
+            ex("Ik ben het echt zat met jullie service."),
+            ex("Mijn pakket is nog steeds niet bezorgd."),
+            ex("Waarom is mijn rekening zo hoog deze maand?"),
+        ];
+        let english = [ex("I am really fed up with your service."), ex("My parcel still has not arrived.")];
+        let path = Path::new("mixed.csv");
+        assert_eq!(file_language(path, &dutch).unwrap().as_deref(), Some("nl"));
+        assert_eq!(file_language(path, &english).unwrap().as_deref(), Some("en"));
+        let both: Vec<LabelledExample> = dutch.iter().chain(&english).cloned().collect();
+        let err = file_language(path, &both).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("mixed.csv") && msg.contains("`nl`") && msg.contains("own file"), "{msg}");
+
+        let langs = [Some("nl".to_string()), Some("en".into()), Some("en".into()), Some("en".into())];
+        assert_eq!(language_weights(&langs), [2.0, 2.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0]);
     }
 
     #[test]

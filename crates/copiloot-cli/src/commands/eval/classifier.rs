@@ -9,7 +9,7 @@ use crate::labelled::{check_known_labels, embed_examples, read_all, DataArgs};
 use copiloot::eval::metrics::{evaluate, ClassificationReport};
 use copiloot::tasks::intent::{default_taxonomy_path, IntentModel, IntentOptions, Taxonomy};
 use copiloot::tasks::sentiment::{self, SentimentLabel, SentimentModel};
-use copiloot::tasks::TextEmbedder;
+use copiloot::tasks::{LayerFeatures, TextEmbedder};
 use copiloot::training::labelled::LabelledExample;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -193,8 +193,13 @@ pub fn run_sentiment(args: &EvalSentimentArgs) -> anyhow::Result<ExitCode> {
     let models_dir = args.model_args.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
     let gold = sentiment::normalize_labels(&gold)?;
     let dir = args.model.clone().unwrap_or_else(|| SentimentModel::default_dir(&models_dir));
-    let model = SentimentModel::load(&dir, encoder.model_id())?;
-    let embeddings = embed_examples(encoder, &examples, args.data.cache.as_deref())?;
+    let model = SentimentModel::load(&dir, encoder)?;
+    let features = model.layers().map(|layers| LayerFeatures::new(encoder, layers)).transpose()?;
+    let reads: &dyn TextEmbedder = match &features {
+        Some(f) => f,
+        None => encoder,
+    };
+    let embeddings = embed_examples(reads, &examples, args.data.cache.as_deref())?;
     let p = model.predict_embeddings(&embeddings)?;
     let scores = p.iter().map(|(_, s, _)| *s).collect();
     let predicted = p.into_iter().map(|(l, _, _)| l.as_str().to_string()).collect();

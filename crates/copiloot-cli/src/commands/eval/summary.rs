@@ -268,7 +268,8 @@ fn summarize(
     let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
     let vectors = cache.embed_for_classification(&texts)?;
     let display: Vec<String> = c.turns.iter().map(|t| copiloot::redact::redact(&t.text).text).collect();
-    let embeddings = TurnEmbeddings { vectors, truncated: Vec::new() };
+    // The sentiment head's layer features, when it reads layers, are computed by `analyze_embedded`.
+    let embeddings = TurnEmbeddings { vectors, layer_features: Vec::new(), truncated: Vec::new() };
     copilot.analyze_embedded(&c, &display, None, embeddings, &mut |_| true)?.into_summary()
 }
 

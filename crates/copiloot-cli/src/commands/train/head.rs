@@ -4,10 +4,14 @@
 
 use crate::common::ModelArgs;
 use crate::labelled::{check_known_labels, embed_examples, read_all, DataArgs};
+use anyhow::Context;
 use copiloot::tasks::intent::Taxonomy;
 use copiloot::tasks::sentiment;
+use copiloot::tasks::{LayerFeatures, TextEmbedder};
 use copiloot::training::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
-use copiloot::training::labelled::LabelledExample;
+use copiloot::training::labelled::{
+    file_language, language_weights, read_labelled, Columns, LabelledExample,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -96,6 +100,11 @@ pub struct FineTuneArgs {
 pub struct TrainSentimentArgs {
     #[command(flatten)]
     pub head: HeadArgs,
+    /// Read these encoder layers instead of the sentence embedding: each one's hidden states mean-pooled
+    /// and L2-normalised, concatenated (e.g. `--layers 6,9,12`; 0 = the embedding output). They come
+    /// from the same encoder pass as the turn embeddings, so `analyze` stays one pass.
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<usize>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -112,29 +121,58 @@ pub fn run_intent(args: &TrainIntentArgs) -> anyhow::Result<ExitCode> {
     if args.fine_tune.fine_tune {
         return fine_tune(args, copilot.encoder(), &examples, &labels);
     }
-    train_head("intent", &args.head, copilot.encoder(), &examples, &labels)
+    train_head("intent", &args.head, copilot.encoder(), &examples, &labels, None, None)
 }
 
-/// `copiloot train sentiment`: a head for negative/neutral/positive (labels normalised first).
+/// `copiloot train sentiment`: a head for negative/neutral/positive (labels normalised first). Each file
+/// must be in one language; the languages weigh the same in total, however many examples each brings.
 pub fn run_sentiment(args: &TrainSentimentArgs) -> anyhow::Result<ExitCode> {
-    let examples = read_all(&args.head.data)?;
+    let columns = Columns { text: args.head.data.text_col.clone(), label: args.head.data.label_col.clone() };
+    let mut examples = Vec::new();
+    let mut languages = Vec::new();
+    for path in &args.head.data.data {
+        let file = read_labelled(path, &columns)?;
+        let labels: Vec<String> = file.iter().map(|e| e.label.clone()).collect();
+        sentiment::normalize_labels(&labels).with_context(|| format!("in {}", path.display()))?;
+        let language = file_language(path, &file)?;
+        eprintln!(
+            "  {}: {} examples, language {}",
+            path.display(),
+            file.len(),
+            language.as_deref().unwrap_or("?")
+        );
+        languages.extend(std::iter::repeat_n(language, file.len()));
+        examples.extend(file);
+    }
     let labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
     let labels = sentiment::normalize_labels(&labels)?;
     copiloot::training::head::check_labels(&labels)?;
+    let weights = language_weights(&languages);
     let copilot = args.model.copilot()?;
-    train_head("sentiment", &args.head, copilot.encoder(), &examples, &labels)
+    let encoder = copilot.encoder();
+    let layers = (!args.layers.is_empty()).then_some(args.layers.as_slice());
+    let features = layers.map(|l| LayerFeatures::new(encoder, l)).transpose()?;
+    let reads: &dyn TextEmbedder = match &features {
+        Some(f) => f,
+        None => encoder,
+    };
+    train_head("sentiment", &args.head, reads, &examples, &labels, Some(weights), layers)
 }
 
-/// Embeds the examples, fits the head (the L2 strength by `--cv` when asked) and saves it to `--out`.
+/// Embeds the examples (or takes the features of `layers`, which `encoder` then gives), fits the head (the
+/// L2 strength by `--cv` when asked; `example_weights` multiply the class weights) and saves it to `--out`.
 fn train_head(
     task: &str,
     args: &HeadArgs,
-    encoder: &copiloot::models::Encoder,
+    encoder: &dyn TextEmbedder,
     examples: &[LabelledExample],
     labels: &[String],
+    example_weights: Option<Vec<f32>>,
+    layers: Option<&[usize]>,
 ) -> anyhow::Result<ExitCode> {
     let embeddings = embed_examples(encoder, examples, args.data.cache.as_deref())?;
     let mut config = head_config(args);
+    config.example_weights = example_weights;
     let started = std::time::Instant::now();
     if let Some(folds) = args.cv {
         let (best, scores) = select_l2(&embeddings, labels, &config, L2_GRID, folds as usize)?;
@@ -145,14 +183,22 @@ fn train_head(
         config.l2 = Some(best);
     }
     let mut head = LinearHead::train(task, encoder.model_id(), &embeddings, labels, &config)?;
+    if let Some(layers) = layers {
+        head.set_layers(layers)?;
+    }
     let files: Vec<String> = args
         .data
         .data
         .iter()
         .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into()))
         .collect();
-    let cv = args.cv.map(|k| format!(" --cv {k}")).unwrap_or_default();
-    head.set_source(format!("copiloot train {task} --data {}{cv}", files.join(" --data ")));
+    let cv = match (args.cv, args.l2) {
+        (Some(k), _) => format!(" --cv {k}"),
+        (None, Some(l2)) => format!(" --l2 {l2}"),
+        (None, None) => String::new(),
+    };
+    let layers = layers.map(|l| format!(" --layers {}", join(l))).unwrap_or_default();
+    head.set_source(format!("copiloot train {task} --data {}{cv}{layers}", files.join(" --data ")));
     head.save(&args.out)?;
     let t = &head.meta().training;
     eprintln!(
@@ -165,6 +211,10 @@ fn train_head(
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn join(layers: &[usize]) -> String {
+    layers.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// The logistic-regression head's settings from the command line (plain training and fine-tuning alike).

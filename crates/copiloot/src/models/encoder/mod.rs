@@ -172,6 +172,36 @@ impl Encoder {
 
     /// Embed texts and report token counts and truncation.
     pub fn encode(&self, texts: &[&str], role: TextRole, batch_size: usize) -> Result<Encoded> {
+        Ok(self.encode_layers(texts, role, batch_size, &[])?.0)
+    }
+
+    /// Number of transformer layers (a layer index for [`Self::encode_layers`] is 0..=this).
+    pub fn layers(&self) -> usize {
+        self.model.layers()
+    }
+
+    /// [`Self::encode`] plus, from the same forward pass, one feature vector per text: for each layer in
+    /// `layers` (0 = the embedding output, [`Self::layers`] = the last) the mean of its hidden states over
+    /// the text's tokens, L2-normalised, concatenated in the order given (`layers.len() × dim` values).
+    /// The embeddings are exactly those of [`Self::encode`]. Empty `layers`: empty feature vectors.
+    pub fn encode_layers(
+        &self,
+        texts: &[&str],
+        role: TextRole,
+        batch_size: usize,
+        layers: &[usize],
+    ) -> Result<(Encoded, Vec<Vec<f32>>)> {
+        if let Some(&bad) = layers.iter().find(|&&l| l > self.layers()) {
+            return Err(Error::invalid(
+                crate::error::Location::field("layers"),
+                format!(
+                    "layer {bad} was asked for but `{}` has {} layers; use layers 0..={} (0 = the embedding output)",
+                    self.id,
+                    self.layers(),
+                    self.layers()
+                ),
+            ));
+        }
         let prompt = self.prompt(role);
         let inputs: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
         let encodings = self
@@ -195,6 +225,7 @@ impl Encoder {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut embeddings = vec![Vec::new(); ids.len()];
+        let mut features = vec![Vec::new(); ids.len()];
         // Threads: f32 matmuls split well inside gemm, so batches run one after another. The int8 kernels
         // run single-threaded (see `single_threaded_int8`), so batches run side by side instead, and are
         // cut small enough that every thread gets one; results do not depend on the cut (no padding,
@@ -205,28 +236,42 @@ impl Encoder {
         let chunks: Vec<&[usize]> = order.chunks(size.max(1)).collect();
         let run = |chunk: &&[usize]| {
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            self.forward_batch(&batch)
+            self.forward_batch(&batch, layers)
         };
-        let results: Vec<Result<Vec<Vec<f32>>>> = if int8 && chunks.len() > 1 {
+        let results: Vec<Result<Pooled>> = if int8 && chunks.len() > 1 {
             use rayon::prelude::*;
             chunks.par_iter().map(run).collect()
         } else {
             chunks.iter().map(run).collect()
         };
-        for (chunk, vectors) in chunks.iter().zip(results) {
-            for (&i, vector) in chunk.iter().zip(vectors?) {
+        for (chunk, pooled) in chunks.iter().zip(results) {
+            let (vectors, layer_vectors) = pooled?;
+            for ((&i, vector), feature) in chunk.iter().zip(vectors).zip(layer_vectors) {
                 embeddings[i] = vector;
+                features[i] = feature;
             }
         }
-        Ok(Encoded { embeddings, token_counts, truncated })
+        Ok((Encoded { embeddings, token_counts, truncated }, features))
     }
 
-    fn forward_batch(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let hidden = self.model.forward(batch)?;
+    /// The sentence vectors of a batch and, per text, its concatenated per-layer means for `layers`.
+    fn forward_batch(&self, batch: &[&[u32]], layers: &[usize]) -> Result<Pooled> {
+        let (hidden, tapped) = self.model.forward_taps(batch, layers)?;
         let lengths: Vec<usize> = batch.iter().map(|ids| ids.len()).collect();
-        Ok(pool(&hidden, self.model.hidden(), self.dim, &lengths, self.config.pooling))
+        let stride = self.model.hidden();
+        let vectors = pool(&hidden, stride, self.dim, &lengths, self.config.pooling);
+        let mut features: Vec<Vec<f32>> = vec![Vec::with_capacity(layers.len() * self.dim); batch.len()];
+        for states in &tapped {
+            for (f, v) in features.iter_mut().zip(pool(states, stride, self.dim, &lengths, Pooling::Mean)) {
+                f.extend(v);
+            }
+        }
+        Ok((vectors, features))
     }
 }
+
+/// Per text of a batch: its sentence vector, and its concatenated per-layer means.
+type Pooled = (Vec<Vec<f32>>, Vec<Vec<f32>>);
 
 /// Make candle's int8 matmuls run on the calling thread (`CANDLE_NUM_THREADS=1`, read once when its
 /// thread pool starts), unless the user chose otherwise. Its pool synchronises through spinning barriers,

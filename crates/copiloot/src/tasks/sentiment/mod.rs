@@ -1,8 +1,9 @@
 //! Sentiment per turn (negative / neutral / positive with a score in −1..1), per speaker, and the customer's
 //! trajectory over the conversation, from a linear head on the turn embeddings.
 //!
-//! The default head (`models/heads/sentiment/`) is trained on English tweets (TweetEval) and Dutch restaurant
-//! reviews (SemEval-2016) on the multilingual encoder; see `models/heads/README.md` for the command.
+//! The default head (`models/heads/sentiment/`) reads several layers of the multilingual encoder (their
+//! mean-pooled hidden states, from the same forward pass as the turn embeddings) and is trained on English
+//! tweets and Dutch reviews and tweets; see `models/heads/README.md` for the data and the command.
 //!
 //! Trajectory thresholds (documented contract): with n customer turns, `start` is the mean score of the
 //! first k = clamp(n / 3, 1, 3) turns and `end` that of the last k; `trend` is `improving` when
@@ -72,13 +73,20 @@ pub fn normalize_labels(labels: &[String]) -> Result<Vec<String>> {
     unknown.sort_unstable();
     unknown.dedup();
     if !unknown.is_empty() {
+        // Numbers are another labelling scheme (class ids such as TweetEval's 0/1/2, or star ratings):
+        // which number means what is not ours to guess.
+        let numeric = unknown.iter().all(|l| l.trim().parse::<f64>().is_ok());
+        let hint = if numeric {
+            "these are numbers, i.e. another label scheme: map them to names first — class ids by the \
+             dataset's own mapping (TweetEval: 0 negative, 1 neutral, 2 positive), star ratings as 1–2 \
+             negative, 3 neutral, 4–5 positive"
+        } else {
+            "use negative / neutral / positive (or neg/neu/pos, negatief/neutraal/positief), or pick \
+             another column with --label-col"
+        };
         return Err(Error::invalid(
             Location::field("label"),
-            format!(
-                "unknown sentiment labels {:?}; use negative / neutral / positive (or neg/neu/pos, negatief/neutraal/positief) — \
-                 map numeric codes to these names first",
-                &unknown[..unknown.len().min(10)]
-            ),
+            format!("unknown sentiment labels {:?}; {hint}", &unknown[..unknown.len().min(10)]),
         ));
     }
     Ok(labels.iter().filter_map(|l| SentimentLabel::parse(l)).map(|l| l.as_str().to_string()).collect())
@@ -155,11 +163,48 @@ impl SentimentModel {
         models_dir.join("heads").join("sentiment")
     }
 
-    /// Loads a head folder and checks it fits `encoder_id`.
-    pub fn load(dir: &Path, encoder_id: &str) -> Result<SentimentModel> {
+    /// Loads a head folder and checks it fits `encoder`: trained on its embeddings, and when the head
+    /// reads several layers, an encoder that has them.
+    pub fn load(dir: &Path, encoder: &dyn TextEmbedder) -> Result<SentimentModel> {
         let head = LinearHead::load(dir)?;
-        head.check_encoder(encoder_id, dir)?;
-        Self::from_head(head).map_err(|e| Error::model_load(dir, e))
+        head.check_encoder(encoder.model_id(), dir)?;
+        let model = Self::from_head(head).map_err(|e| Error::model_load(dir, e))?;
+        model.check_embedder(encoder).map_err(|e| Error::model_load(dir, e))?;
+        Ok(model)
+    }
+
+    /// Fails unless `embedder` gives the features this head reads (its layers, of the right width).
+    pub fn check_embedder(&self, embedder: &dyn TextEmbedder) -> Result<()> {
+        let width = match self.layers() {
+            Some(layers) => {
+                super::check_layers(layers, embedder)?;
+                layers.len() * embedder.dim()
+            }
+            None => embedder.dim(),
+        };
+        if width != self.head.dim() {
+            return Err(Error::Config(format!(
+                "the sentiment head reads {} values per text but `{}` gives {width}{}; retrain the head \
+                 for this encoder with `copiloot train sentiment`",
+                self.head.dim(),
+                embedder.model_id(),
+                self.layers().map(|l| format!(" for layers {l:?}")).unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The encoder layers the head reads (`None`: the sentence embedding).
+    pub fn layers(&self) -> Option<&[usize]> {
+        self.head.layers()
+    }
+
+    /// What the head reads for each text: the sentence embedding, or the features of its layers.
+    pub fn features(&self, texts: &[&str], embedder: &dyn TextEmbedder) -> Result<Vec<Vec<f32>>> {
+        match self.layers() {
+            Some(layers) => Ok(embedder.embed_with_layers(texts, layers)?.1),
+            None => embedder.embed_for_classification(texts),
+        }
     }
 
     pub fn from_head(head: LinearHead) -> Result<SentimentModel> {
@@ -181,7 +226,8 @@ impl SentimentModel {
         &self.head
     }
 
-    /// (label, score in −1..1, confidence) for each embedding.
+    /// (label, score in −1..1, confidence) for each text's features: its embedding, or for a head on
+    /// several layers the layer features ([`Self::features`]).
     pub fn predict_embeddings(&self, embeddings: &[Vec<f32>]) -> Result<Vec<(SentimentLabel, f32, f32)>> {
         Ok(self
             .head
@@ -212,16 +258,17 @@ impl SentimentModel {
         for (i, t) in texts.iter().enumerate() {
             check_text(t, || Location::field(format!("texts[{i}]")))?;
         }
-        self.predict_embeddings(&embedder.embed_for_classification(texts)?)
+        self.predict_embeddings(&self.features(texts, embedder)?)
     }
 
-    /// Sentiment of a conversation from its per-turn embeddings (one per turn, same order as `turns`).
+    /// Sentiment of a conversation from the per-turn features the head reads ([`Self::features`]; one
+    /// per turn, same order as `turns`).
     pub fn analyze_conversation(
         &self,
         conversation: &Conversation,
-        turn_embeddings: &[Vec<f32>],
+        turn_features: &[Vec<f32>],
     ) -> Result<SentimentAnalysis> {
-        self.analyze_memo(conversation, turn_embeddings, &mut TaskMemo::default())
+        self.analyze_memo(conversation, turn_features, &mut TaskMemo::default())
     }
 
     /// [`Self::analyze_conversation`], reusing the per-turn scores kept in `memo` (a live session).
@@ -235,7 +282,8 @@ impl SentimentModel {
             return Err(Error::invalid(
                 Location::field("turn_embeddings"),
                 format!(
-                    "{} embeddings for {} turns; pass one embedding per turn",
+                    "{} feature vectors for {} turns; pass one per turn (for a head on several layers, the \
+                     turns' layer features)",
                     turn_embeddings.len(),
                     conversation.turns.len()
                 ),

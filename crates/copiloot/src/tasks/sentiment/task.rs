@@ -3,7 +3,7 @@
 use super::SentimentModel;
 use crate::analysis::Analysis;
 use crate::error::{Error, Result};
-use crate::tasks::{ConversationTask, TaskContext};
+use crate::tasks::{ConversationTask, TaskContext, TextEmbedder};
 use crate::training::head::META_FILE;
 use std::path::Path;
 
@@ -17,10 +17,10 @@ pub struct SentimentTask {
 }
 
 impl SentimentTask {
-    /// The shipped head in `models_dir/heads/sentiment/`, for embeddings of `encoder_id`.
-    pub fn load(models_dir: &Path, encoder_id: &str) -> Result<SentimentTask> {
+    /// The shipped head in `models_dir/heads/sentiment/`, for `encoder`.
+    pub fn load(models_dir: &Path, encoder: &dyn TextEmbedder) -> Result<SentimentTask> {
         let head_dir = SentimentModel::default_dir(models_dir);
-        match SentimentModel::load(&head_dir, encoder_id) {
+        match SentimentModel::load(&head_dir, encoder) {
             Ok(model) => Ok(SentimentTask { model: Some(model), skipped: None }),
             Err(e @ Error::ModelLoad { .. }) if head_dir.join(META_FILE).is_file() => {
                 Ok(SentimentTask { model: None, skipped: Some(format!("sentiment skipped: {e}")) })
@@ -38,8 +38,11 @@ impl ConversationTask for SentimentTask {
     fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
         match &self.model {
             Some(model) => {
-                analysis.sentiment =
-                    Some(model.analyze_memo(context.conversation, context.embeddings, context.memo)?)
+                let features = match model.layers() {
+                    Some(_) => context.layer_features,
+                    None => context.embeddings,
+                };
+                analysis.sentiment = Some(model.analyze_memo(context.conversation, features, context.memo)?)
             }
             None => analysis.warnings.extend(self.skipped.iter().cloned()),
         }

@@ -496,7 +496,12 @@ impl<'a> Summarizer<'a> {
                 crate::tasks::check_text(&t.text, || Location::field(format!("new_turns[{i}].text")))?;
             }
             let texts: Vec<&str> = new_turns.iter().map(|t| t.text.as_str()).collect();
-            let embeddings = self.embedder.embed_for_classification(&texts)?;
+            // One encoder pass gives the embeddings and, for a sentiment head on layers, its features.
+            let layers = self.sentiment.and_then(SentimentModel::layers);
+            let (embeddings, features) = match layers {
+                Some(layers) => self.embedder.embed_with_layers(&texts, layers)?,
+                None => (self.embedder.embed_for_classification(&texts)?, Vec::new()),
+            };
             if embeddings.len() != new_turns.len() {
                 return Err(Error::Inference(format!(
                     "the encoder returned {} embeddings for {} turns",
@@ -506,7 +511,8 @@ impl<'a> Summarizer<'a> {
             }
             let sentiment: Vec<Option<f32>> = match self.sentiment {
                 Some(model) => {
-                    model.predict_embeddings(&embeddings)?.into_iter().map(|(_, s, _)| Some(s)).collect()
+                    let read = if layers.is_some() { &features } else { &embeddings };
+                    model.predict_embeddings(read)?.into_iter().map(|(_, s, _)| Some(s)).collect()
                 }
                 None => vec![None; new_turns.len()],
             };

@@ -15,7 +15,8 @@ use std::path::Path;
 pub const WEIGHTS_FILE: &str = "head.safetensors";
 pub const META_FILE: &str = "head.json";
 const FORMAT: &str = "copiloot-linear-head";
-const FORMAT_VERSION: u32 = 1;
+/// Version 2 adds `layers` (a head on several encoder layers); heads without it are still written as 1.
+const FORMAT_VERSION: u32 = 2;
 
 /// How training examples of rare and frequent classes are weighted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -38,11 +39,21 @@ pub struct TrainConfig {
     pub max_iter: usize,
     /// Stop when the gradient norm falls below `tol` (relative to the loss).
     pub tol: f64,
+    /// One weight per training example, multiplied with the class weight (e.g.
+    /// [`crate::training::labelled::language_weights`]); `None`: all 1.
+    #[serde(skip)]
+    pub example_weights: Option<Vec<f32>>,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { l2: None, class_weight: ClassWeight::Balanced, max_iter: 500, tol: 1e-5 }
+        Self {
+            l2: None,
+            class_weight: ClassWeight::Balanced,
+            max_iter: 500,
+            tol: 1e-5,
+            example_weights: None,
+        }
     }
 }
 
@@ -71,6 +82,10 @@ pub struct HeadMeta {
     pub labels: Vec<String>,
     /// Model id of the encoder whose embeddings this head reads.
     pub encoder: String,
+    /// The encoder layers the head reads (their mean-pooled hidden states, each L2-normalised,
+    /// concatenated; see `Encoder::encode_layers`); absent: the sentence embedding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<usize>>,
     pub dim: usize,
     pub training: TrainingSummary,
 }
@@ -130,12 +145,24 @@ impl LinearHead {
         let y: Vec<usize> = labels.iter().map(|l| class_index[l.as_str()]).collect();
         let n = embeddings.len();
         let c = classes.len();
-        let sample_weight: Vec<f32> = match config.class_weight {
+        let mut sample_weight: Vec<f32> = match config.class_weight {
             ClassWeight::Balanced => {
                 y.iter().map(|&k| n as f32 / (c as f32 * per_class[&classes[k]] as f32)).collect()
             }
             ClassWeight::None => vec![1.0; n],
         };
+        if let Some(weights) = &config.example_weights {
+            if weights.len() != n || weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
+                return Err(Error::invalid(
+                    Location::field("example_weights"),
+                    format!(
+                        "{} example weights for {n} examples; give one finite weight ≥ 0 each",
+                        weights.len()
+                    ),
+                ));
+            }
+            sample_weight.iter_mut().zip(weights).for_each(|(s, w)| *s *= w);
+        }
         let l2 = config.l2.unwrap_or(1.0 / n as f64);
 
         // Standardise features: sentence embeddings are anisotropic (all cosines high), which makes the raw
@@ -166,10 +193,11 @@ impl LinearHead {
         let mut head = LinearHead {
             meta: HeadMeta {
                 format: FORMAT.into(),
-                format_version: FORMAT_VERSION,
+                format_version: 1,
                 task: task.into(),
                 labels: classes,
                 encoder: canonical_encoder_id(encoder),
+                layers: None,
                 dim,
                 training: TrainingSummary {
                     examples: n,
@@ -205,6 +233,25 @@ impl LinearHead {
     /// The weights `[classes × dim]` (row-major) and biases, for fine-tuning from this head.
     pub fn parts(&self) -> (&[f32], &[f32]) {
         (&self.weight, &self.bias)
+    }
+
+    /// The encoder layers the head reads, when not the sentence embedding.
+    pub fn layers(&self) -> Option<&[usize]> {
+        self.meta.layers.as_deref()
+    }
+
+    /// Marks the head as reading the features of these encoder layers (`Encoder::encode_layers`), not
+    /// the sentence embedding; fails unless its width is a whole number of layers.
+    pub fn set_layers(&mut self, layers: &[usize]) -> Result<()> {
+        if layers.is_empty() || !self.meta.dim.is_multiple_of(layers.len()) {
+            return Err(Error::invalid(
+                Location::field("layers"),
+                format!("a head of width {} cannot read {} layers", self.meta.dim, layers.len()),
+            ));
+        }
+        self.meta.layers = Some(layers.to_vec());
+        self.meta.format_version = FORMAT_VERSION;
+        Ok(())
     }
 
     /// Records where the head came from (stored in `head.json`).
@@ -308,6 +355,18 @@ impl LinearHead {
                 ),
             ));
         }
+        if let Some(layers) = &meta.layers {
+            if layers.is_empty() || !meta.dim.is_multiple_of(layers.len()) {
+                return Err(Error::model_load(
+                    &meta_path,
+                    format!(
+                        "`layers` {layers:?} does not divide the head width {}; the file is damaged — train \
+                         the head again",
+                        meta.dim
+                    ),
+                ));
+            }
+        }
         if meta.labels.len() < 2 {
             return Err(Error::model_load(&meta_path, "a head needs at least two labels in `labels`"));
         }
@@ -352,6 +411,12 @@ pub fn select_l2(
     folds: usize,
 ) -> Result<(f64, Vec<(f64, f64)>)> {
     let folds = folds.max(2);
+    if config.example_weights.as_ref().is_some_and(|w| w.len() != labels.len()) {
+        return Err(Error::invalid(
+            Location::field("example_weights"),
+            format!("example weights for {} examples; give one weight per example", labels.len()),
+        ));
+    }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let fold_of: Vec<usize> = labels
         .iter()
@@ -363,11 +428,13 @@ pub fn select_l2(
         .collect();
     let mut scores = Vec::new();
     for &l2 in grid {
-        let cfg = TrainConfig { l2: Some(l2), ..config.clone() };
         let (mut correct, mut total) = (0usize, 0usize);
         for f in 0..folds {
             let fold_of = &fold_of;
             let pick = |test: bool| (0..labels.len()).filter(move |&i| (fold_of[i] == f) == test);
+            let example_weights =
+                config.example_weights.as_ref().map(|w| pick(false).map(|i| w[i]).collect());
+            let cfg = TrainConfig { l2: Some(l2), example_weights, ..config.clone() };
             let train_x: Vec<Vec<f32>> = pick(false).map(|i| embeddings[i].clone()).collect();
             let train_y: Vec<String> = pick(false).map(|i| labels[i].clone()).collect();
             let test_x: Vec<Vec<f32>> = pick(true).map(|i| embeddings[i].clone()).collect();

@@ -143,7 +143,7 @@ struct Layer {
     out_ln: LayerNorm,
 }
 
-/// A loaded BERT-family encoder body; `forward` gives the last hidden state of every token.
+/// A loaded BERT-family encoder body; `forward_taps` gives the last hidden state of every token.
 pub struct BertModel {
     arch: Arch,
     precision: Precision,
@@ -230,15 +230,28 @@ impl BertModel {
         self.precision
     }
 
-    /// Last hidden state of every token of every sequence, sequences one after another, in rows of
-    /// [`Self::hidden`] values.
-    pub fn forward(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
-        // On a pool thread: a caller outside the pool would block and be woken for each of the layers'
-        // parallel loops.
-        rayon::scope(|_| self.forward_on_pool(batch))
+    /// Number of transformer layers.
+    pub fn layers(&self) -> usize {
+        self.layers.len()
     }
 
-    fn forward_on_pool(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
+    /// Last hidden state of every token of every sequence, sequences one after another, in rows of
+    /// [`Self::hidden`] values; and a copy of the hidden states after each layer in `taps` (0 = the
+    /// embedding output, [`Self::layers`] = the last layer), in the order asked. Taps only copy: the
+    /// last hidden state is the same with or without them.
+    pub fn forward_taps(&self, batch: &[&[u32]], taps: &[usize]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        if let Some(&bad) = taps.iter().find(|&&l| l > self.layers.len()) {
+            return Err(Error::Inference(format!(
+                "layer {bad} was asked for but the encoder has {} layers (0 = embeddings)",
+                self.layers.len()
+            )));
+        }
+        // On a pool thread: a caller outside the pool would block and be woken for each of the layers'
+        // parallel loops.
+        rayon::scope(|_| self.forward_on_pool(batch, taps))
+    }
+
+    fn forward_on_pool(&self, batch: &[&[u32]], taps: &[usize]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let a = &self.arch;
         let (h, sh, si) = (a.hidden, a.hidden, a.intermediate);
         let mut tokens = Vec::with_capacity(batch.iter().map(|s| s.len()).sum());
@@ -261,8 +274,9 @@ impl BertModel {
             }
         }
         let t = tokens.len();
+        let mut tapped = vec![Vec::new(); taps.len()];
         if t == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), tapped));
         }
         let lengths: Vec<usize> = batch.iter().map(|s| s.len()).collect();
         let input = EmbeddingInput { tokens: &tokens, hidden: h, stride: sh };
@@ -270,7 +284,13 @@ impl BertModel {
         let mut hidden = kernels::embed(&input, word, &self.positions, &self.type0, &self.emb_ln);
         let shape = AttentionShape { lengths: &lengths, heads: a.heads, head_dim: a.head_dim(), stride: sh };
         let cpu = &Device::Cpu;
-        for layer in &self.layers {
+        let mut keep = |after: usize, hidden: &Vec<f32>| {
+            for (slot, _) in tapped.iter_mut().zip(taps).filter(|(_, &l)| l == after) {
+                slot.clone_from(hidden);
+            }
+        };
+        keep(0, &hidden);
+        for (l, layer) in self.layers.iter().enumerate() {
             let x = Tensor::from_vec(hidden, (t, sh), cpu)?;
             let qkv = layer.qkv.forward(&x)?;
             let ctx = with_data(&qkv, |d| kernels::attention(d, &layer.qkv.bias, &shape))?;
@@ -289,8 +309,9 @@ impl BertModel {
                     kernels::bias_residual_layer_norm(od, &layer.ffn_out.bias, hd, sh, &layer.out_ln)
                 })
             })??;
+            keep(l + 1, &hidden);
         }
-        Ok(hidden)
+        Ok((hidden, tapped))
     }
 }
 
