@@ -53,7 +53,7 @@ pub struct Cues {
 /// Intent ids (of the intent task) that mean the customer wants to leave: the default model's `cancel`.
 pub const CANCEL_INTENTS: &[&str] = &["cancel"];
 
-fn re(pattern: &str) -> Option<Regex> {
+pub(super) fn re(pattern: &str) -> Option<Regex> {
     Regex::new(pattern).ok()
 }
 
@@ -131,7 +131,7 @@ static CANCEL_DONE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static THANKS: LazyLock<Option<Regex>> =
     LazyLock::new(|| re(r"(?i)\b(?:thanks?|thank you|thx|cheers|dank|bedankt|merci)\b"));
 
-fn hit(re: &LazyLock<Option<Regex>>, text: &str) -> bool {
+pub(super) fn hit(re: &LazyLock<Option<Regex>>, text: &str) -> bool {
     re.as_ref().is_some_and(|r| r.is_match(text))
 }
 

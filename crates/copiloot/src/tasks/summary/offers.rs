@@ -3,6 +3,7 @@
 //! its turns and quotes: a note must say "aanbod afgewezen", not only quote the offer. Regexes in Dutch
 //! and English, like the other cues (`cues.rs`).
 
+use super::cues::{hit, re};
 use super::fields::{company_speaker, quote};
 use super::TurnState;
 use crate::conversation::Speaker;
@@ -39,10 +40,6 @@ pub struct Offer {
     pub response_quote: String,
 }
 
-fn re(pattern: &str) -> Option<Regex> {
-    Regex::new(pattern).ok()
-}
-
 static OFFER: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(
         r"(?i)\b(?:(?:i|we) (?:can|could|would like to|'d like to) (?:also )?(?:offer|give|arrange|schedule|book|send|credit|waive|upgrade|refund|apply|extend)|can i offer|would you like (?:me to|us to|a|an|to)|shall i|how about|(?:a|one|two|three|\d+) (?:free months?|months? (?:for )?free)|discount of|goodwill (?:credit|gesture)|(?:ik|wij|we) (?:kan|kunnen|zou|zouden) (?:u|je|jou)? ?(?:\S+ ){0,8}?(?:aanbieden|geven|inplannen|regelen|sturen|terugboeken|crediteren|kwijtschelden|upgraden|verlengen|aanbod doen)|zal ik|wilt u (?:dat|misschien|graag)|wat vindt u van|(?:een|twee|drie|\d+) maand(?:en)? gratis|korting van|een aanbod)\b",
@@ -68,10 +65,6 @@ static ACCEPT: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// A sentence that names an offer ("over het aanbod wil ik nadenken"): it may answer one made earlier.
 static NAMES_OFFER: LazyLock<Option<Regex>> =
     LazyLock::new(|| re(r"(?i)\b(?:aanbod|aanbieding|voorstel|korting|offer|deal|proposal|discount)\b"));
-
-fn hit(re: &LazyLock<Option<Regex>>, text: &str) -> bool {
-    re.as_ref().is_some_and(|r| r.is_match(text))
-}
 
 /// The customer's answer in one sentence, if it is one.
 fn answer(sentence: &str) -> Option<OfferResponse> {
