@@ -95,7 +95,8 @@ fn text_format_shows_each_turn_and_the_dutch_retention_alert() {
     assert!(text.lines().nth(at - 1).unwrap().trim_start().starts_with("7 "), "{text}");
     assert!(!text.contains('\x1b'));
     assert!(text.contains("closed nl_chat_opzegging after 11 turns") && text.contains("5 alerts"), "{text}");
-    assert!(text.lines().last().unwrap().starts_with("note: Klant:"), "{text}");
+    let note = text.lines().last().unwrap();
+    assert!(note.starts_with("note: Klant ") && note.contains("Status: opzegging verwerkt."), "{text}");
 }
 
 #[test]

@@ -21,7 +21,9 @@ fn summarize_json_cites_turns_and_writes_a_dutch_note() {
     assert_eq!(s["resolution"]["status"], "resolved", "{s}");
     let text = s["text"].as_str().unwrap();
     assert!(
-        text.starts_with("Klant:") && text.contains("Medewerker:") && text.contains("opgelost"),
+        text.contains("Medewerker stuurt vandaag kosteloos een nieuw exemplaar")
+            && text.contains("1024-7781-3390")
+            && text.contains("Status: opgelost."),
         "{text}"
     );
     let refs = s["entities"].as_array().unwrap();
@@ -40,7 +42,7 @@ fn summarize_text_format_and_note_length() {
     ]));
     let note = out.lines().find_map(|l| l.strip_prefix("note: ")).unwrap();
     assert!(note.chars().count() <= 120, "{note}");
-    assert!(note.starts_with("Customer:"), "{note}");
+    assert!(note.starts_with("Customer's broadband has been dropping out"), "{note}");
     assert!(out.contains("resolution: partial"), "{out}");
     assert!(out.contains("entity reference: VM-77310"), "{out}");
 }
@@ -49,14 +51,14 @@ fn summarize_text_format_and_note_length() {
 fn a_looping_rewrite_is_withheld_in_summarize_and_analyze_text() {
     // The default generator loops on this Dutch call: the grounded note stands and the reason is shown.
     let file = fixture("nl_verzekering_afgewezen.txt");
-    let args = ["--generator", "default", "--max-tokens", "128", "--format", "text", file.as_str()];
+    let args = ["--generator", "default", "--max-tokens", "256", "--format", "text", file.as_str()];
     let out = ok(&copiloot(&[&["summarize"][..], &args[..]].concat()));
-    assert!(out.lines().any(|l| l.starts_with("note: Klant:")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("note: Klant geeft aan: declaratie van 245 euro")), "{out}");
     assert!(out.contains("): it loops (generation stopped on a repeated phrase)"), "{out}");
     assert!(out.contains("warning: LLM rewrite withheld: it loops"), "{out}");
     assert!(!out.lines().any(|l| l.starts_with("rewrite (")), "{out}");
     let out = ok(&copiloot(&[&["analyze"][..], &args[..]].concat()));
-    assert!(out.contains("  summary: Klant:"), "{out}");
+    assert!(out.contains("  summary: Klant geeft aan: declaratie van 245 euro"), "{out}");
     assert!(
         out.contains("  LLM rewrite withheld: it loops (generation stopped on a repeated phrase)"),
         "{out}"

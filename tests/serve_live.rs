@@ -94,7 +94,7 @@ fn a_chat_replayed_over_http_streams_its_updates_and_alerts_and_closes_with_the_
     // The last update carries the running state of the whole conversation: the final analysis's.
     let last = updates.last().unwrap();
     assert_eq!(last["churn"]["band"], "high", "{last}");
-    assert!(last["summary"]["text"].as_str().unwrap().starts_with("Klant:"), "{last}");
+    assert!(last["summary"]["text"].as_str().unwrap().starts_with("Klant "), "{last}");
     assert_eq!(last["primary_intent"], closed["intents"]["primary"]);
     for field in ["summary", "churn"] {
         assert_eq!(last[field], closed[field], "{field}");

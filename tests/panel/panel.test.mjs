@@ -175,7 +175,7 @@ test("Live mode: turns, running state and alerts with their turns appear as a se
   assert.ok(await page.getByText("Meldingen").isVisible());
   assert.ok((await page.locator(".intent-chip").count()) >= 1);
   assert.match(await page.locator("#churn .gauge-value").textContent(), /\d+% · hoog/);
-  assert.ok((await page.locator("#note-text").textContent()).startsWith("Klant:"));
+  assert.ok((await page.locator("#note-text").textContent()).startsWith("Klant "));
 
   // Closing: the final analysis (with the generator's note) replaces the running state; alerts stay.
   const closed = await api("DELETE", "/v1/live/panel-live");

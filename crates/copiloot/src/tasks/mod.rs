@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod churn;
 pub mod intent;
 pub mod knowledge;
+pub mod lexicon;
 mod pipeline;
 pub mod sentiment;
 pub mod summary;

@@ -6,14 +6,16 @@
 //! combined as the mean of the per-reference F1 scores. The dialogue becomes a conversation with
 //! [`copiloot::conversation::dialogue_to_conversation`] (speakers such as DialogSum's `#Person1#` are mapped
 //! by order of appearance: the first is the customer, the others agents).
+//! For the grounded note it also reports the note-style checks ([`copiloot::eval::note_style`]).
 //! `--cache DIR` keeps the turn embeddings on disk, so reruns (e.g. after changing the note length) skip
 //! the encoder. ROUGE matches the `rouge-score` package (stemming on); `benches/rouge_check.sh` shows it on a sample.
 
 use crate::common::{parse_max_chars, GeneratorArgs, ModelArgs};
 use anyhow::Context;
 use copiloot::conversation::dialogue_to_conversation;
+use copiloot::eval::note_style::{self, NoteStyleCheck};
 use copiloot::eval::rouge::{self, Rouge};
-use copiloot::tasks::summary::{Summary, SummaryOptions};
+use copiloot::tasks::summary::{NoteStyles, Summary, SummaryOptions};
 use copiloot::tasks::TextEmbedder;
 use copiloot::training::cache::CachedEmbedder;
 use copiloot::{Conversation, Copilot, Error, Location, TurnEmbeddings};
@@ -99,7 +101,24 @@ struct Report {
     /// `rewrite` only: rewrites the quality gate withheld, by reason (their grounded note was scored).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     withheld: std::collections::BTreeMap<String, usize>,
+    /// `grounded` only: the note-style checks (`copiloot::eval::note_style`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    style: Option<StyleReport>,
     seconds: f64,
+}
+
+/// The note-style checks over all notes, in %.
+#[derive(Serialize, Default)]
+struct StyleReport {
+    /// Notes with a first- or second-person word from the turns.
+    notes_with_person_words: f64,
+    /// Note sentences (four words or more) that are a turn's text verbatim.
+    verbatim_sentences: f64,
+    /// The fields' facts (dates, amounts, numbers, competitors, offers) the notes mention.
+    facts_kept: f64,
+    facts: usize,
+    /// The most frequent person words left, with counts.
+    person_words: Vec<(String, usize)>,
 }
 
 pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
@@ -149,6 +168,8 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
     let (mut failed, mut words) = (0, 0usize);
     let (mut facts, mut facts_missing, mut facts_restored) = (0usize, 0usize, 0usize);
     let mut withheld: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let styles = NoteStyles::builtin()?;
+    let mut checks: Vec<NoteStyleCheck> = Vec::new();
     for e in &examples {
         let prediction = match &copilot {
             Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
@@ -170,7 +191,11 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
                         String::new()
                     }
                 },
-                Ok(summary) => summary.text,
+                Ok(summary) => {
+                    let turns: Vec<&str> = e.conversation.turns.iter().map(|t| t.text.as_str()).collect();
+                    checks.push(note_style::check(&summary, &turns, styles.get(&summary.language)));
+                    summary.text
+                }
                 Err(err) => {
                     bar.suspend(|| eprintln!("warning: {}: {err}", e.id));
                     failed += 1;
@@ -227,6 +252,7 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
         facts_kept_by_model: (args.system == SummarySystem::Rewrite)
             .then(|| 100.0 * (facts - facts_missing) as f64 / facts.max(1) as f64),
         withheld,
+        style: (!checks.is_empty()).then(|| style_report(&checks)),
         seconds: started.elapsed().as_secs_f64(),
     };
     println!("system     {}", report.system);
@@ -244,6 +270,18 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
         println!("withheld   {total} rewrites by the quality gate (their grounded note was scored):");
         for (why, n) in &report.withheld {
             println!("           {n:4} × {why}");
+        }
+    }
+    if let Some(st) = &report.style {
+        println!("style      {:.1} % of notes have a first/second-person word", st.notes_with_person_words);
+        println!(
+            "           {:.1} % of note sentences are copied verbatim from a turn",
+            st.verbatim_sentences
+        );
+        println!("           {:.1} % of the fields' {} facts are in the note", st.facts_kept, st.facts);
+        if !st.person_words.is_empty() {
+            let top: Vec<String> = st.person_words.iter().map(|(w, n)| format!("{w} {n}")).collect();
+            println!("           person words left: {}", top.join(", "));
         }
     }
     println!("seconds    {:.1}", report.seconds);
@@ -271,6 +309,30 @@ fn summarize(
     // The sentiment head's layer features, when it reads layers, are computed by `analyze_embedded`.
     let embeddings = TurnEmbeddings { vectors, layer_features: Vec::new(), truncated: Vec::new() };
     copilot.analyze_embedded(&c, &display, None, embeddings, &mut |_| true)?.into_summary()
+}
+
+fn style_report(checks: &[NoteStyleCheck]) -> StyleReport {
+    let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    let with_person = checks.iter().filter(|c| !c.person_words.is_empty()).count();
+    let sentences: usize = checks.iter().map(|c| c.sentences).sum();
+    let verbatim: usize = checks.iter().map(|c| c.verbatim).sum();
+    let facts: usize = checks.iter().map(|c| c.facts).sum();
+    let kept: usize = checks.iter().map(|c| c.facts_kept).sum();
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for w in checks.iter().flat_map(|c| &c.person_words) {
+        *counts.entry(w).or_default() += 1;
+    }
+    let mut person_words: Vec<(String, usize)> =
+        counts.into_iter().map(|(w, n)| (w.to_string(), n)).collect();
+    person_words.sort_by_key(|w| std::cmp::Reverse(w.1));
+    person_words.truncate(8);
+    StyleReport {
+        notes_with_person_words: pct(with_person, checks.len()),
+        verbatim_sentences: pct(verbatim, sentences),
+        facts_kept: pct(kept, facts),
+        facts,
+        person_words,
+    }
 }
 
 /// The first `n` turns' texts (no speaker names), the usual Lead-N baseline.

@@ -4,146 +4,15 @@
 //! recent contacts and plan — and the rule that combines a customer's chain of contacts.
 
 use crate::conversation::{Conversation, Speaker};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tasks::intent::ConversationIntents;
 use crate::tasks::sentiment::SentimentAnalysis;
 use crate::tasks::summary::Resolution;
 use crate::training::table::Table;
-use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::Path;
 
-/// The shipped phrase lists, compiled in so the library works without a models folder.
-pub const DEFAULT_SIGNALS_TOML: &str = include_str!("../../../assets/churn_signals.toml");
-
-/// Where the phrase lists live in a models folder.
-pub fn default_signals_path(models_dir: &Path) -> std::path::PathBuf {
-    models_dir.join("churn").join("signals.toml")
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignalsFile {
-    version: u32,
-    intents: IntentIds,
-    competitors: CompetitorsFile,
-    #[serde(default)]
-    price: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    repeat_contact: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    plans: PlansFile,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct IntentIds {
-    cancel: Vec<String>,
-    complaint: Vec<String>,
-    escalation: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CompetitorsFile {
-    #[serde(default)]
-    names: Vec<String>,
-    #[serde(default)]
-    names_exact_case: Vec<String>,
-    #[serde(default)]
-    phrases: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PlansFile {
-    #[serde(default)]
-    flexible: Vec<String>,
-}
-
-/// The compiled phrase lists.
-#[derive(Debug, Clone)]
-pub struct SignalConfig {
-    intents: IntentIds,
-    /// Brand names first (so evidence names the competitor), then switching phrases.
-    competitor: Vec<Regex>,
-    price: Option<Regex>,
-    repeat: Option<Regex>,
-    flexible_plan: Option<Regex>,
-}
-
-impl SignalConfig {
-    /// The shipped lists.
-    pub fn builtin() -> Result<SignalConfig> {
-        Self::from_toml(DEFAULT_SIGNALS_TOML, "built-in churn signals")
-    }
-
-    /// `models_dir/churn/signals.toml` when it exists, else the shipped lists.
-    pub fn for_models_dir(models_dir: &Path) -> Result<SignalConfig> {
-        let path = default_signals_path(models_dir);
-        if path.is_file() {
-            Self::from_path(&path)
-        } else {
-            Self::builtin()
-        }
-    }
-
-    pub fn from_path(path: &Path) -> Result<SignalConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml(&text, &path.display().to_string())
-    }
-
-    pub fn from_toml(text: &str, source: &str) -> Result<SignalConfig> {
-        let file: SignalsFile = toml::from_str(text).map_err(|e| Error::Config(format!("{source}: {e}")))?;
-        if file.version != 1 {
-            return Err(Error::Config(format!(
-                "{source}: version {} is not supported; use version = 1",
-                file.version
-            )));
-        }
-        let words = |names: &[String], ignore_case: bool| -> Result<Option<Regex>> {
-            let escaped: Vec<String> =
-                names.iter().filter(|n| !n.trim().is_empty()).map(|n| regex::escape(n.trim())).collect();
-            compile(&escaped, ignore_case, true, source)
-        };
-        let phrases = |m: &BTreeMap<String, Vec<String>>| -> Result<Option<Regex>> {
-            let all: Vec<String> = m.values().flatten().cloned().collect();
-            compile(&all, true, false, source)
-        };
-        let c = &file.competitors;
-        let competitor = [words(&c.names, true)?, words(&c.names_exact_case, false)?, phrases(&c.phrases)?]
-            .into_iter()
-            .flatten()
-            .collect();
-        Ok(SignalConfig {
-            intents: file.intents,
-            competitor,
-            price: phrases(&file.price)?,
-            repeat: phrases(&file.repeat_contact)?,
-            flexible_plan: compile(&file.plans.flexible, true, false, source)?,
-        })
-    }
-}
-
-fn compile(patterns: &[String], ignore_case: bool, whole_words: bool, source: &str) -> Result<Option<Regex>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    for p in patterns {
-        Regex::new(p)
-            .map_err(|e| Error::Config(format!("{source}: pattern {p:?} is not a valid regex: {e}")))?;
-    }
-    let body = patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
-    let flags = if ignore_case { "(?i)" } else { "" };
-    let full = if whole_words { format!(r"{flags}\b(?:{body})\b") } else { format!("{flags}(?:{body})") };
-    // Bounded size: user lists are small, but a huge file must fail with a message, not eat memory.
-    regex::RegexBuilder::new(&full)
-        .size_limit(8 << 20)
-        .build()
-        .map(Some)
-        .map_err(|e| Error::Config(format!("{source}: the phrase list does not compile: {e}")))
-}
+pub use crate::tasks::lexicon::{default_signals_path, SignalConfig, DEFAULT_SIGNALS_TOML};
 
 /// Where a phrase signal was found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -223,9 +92,9 @@ impl ChurnSignals {
         let mut s = ChurnSignals {
             conversations: 1,
             customer_id: conversation.customer.customer_id.clone(),
-            intent_cancel: intent(&config.intents.cancel),
-            intent_complaint: intent(&config.intents.complaint),
-            intent_escalation: intent(&config.intents.escalation),
+            intent_cancel: intent(&config.intents().cancel),
+            intent_complaint: intent(&config.intents().complaint),
+            intent_escalation: intent(&config.intents().escalation),
             sentiment_end: trajectory.map(|t| f64::from(t.end)),
             sentiment_drop: trajectory.map(|t| f64::from((t.start - t.end).max(0.0))),
             resolution: resolution.filter(|r| *r != Resolution::Unknown),
@@ -237,13 +106,13 @@ impl ChurnSignals {
                 turn: turn.index,
                 matched: m.as_str().to_string(),
             };
-            if let Some(m) = config.competitor.iter().find_map(|r| r.find(&turn.text)) {
+            if let Some(m) = config.competitor(&turn.text) {
                 s.competitor.push(evidence(m));
             }
-            if let Some(m) = config.price.as_ref().and_then(|r| r.find(&turn.text)) {
+            if let Some(m) = config.price(&turn.text) {
                 s.price_complaint.push(evidence(m));
             }
-            if let Some(m) = config.repeat.as_ref().and_then(|r| r.find(&turn.text)) {
+            if let Some(m) = config.repeat_contact(&turn.text) {
                 s.repeat_contact.push(evidence(m));
             }
         }
@@ -254,8 +123,7 @@ impl ChurnSignals {
         }
         s.contacts_last_30_days = c.contacts_last_30_days.map(f64::from);
         s.plan = c.plan.clone();
-        s.plan_flexible =
-            c.plan.as_ref().map(|p| config.flexible_plan.as_ref().is_some_and(|r| r.is_match(p)));
+        s.plan_flexible = c.plan.as_ref().map(|p| config.flexible_plan(p));
         if let Some(end) = &c.contract_end {
             match (end.parse::<Date>(), as_of) {
                 (Ok(end), Some(today)) => {

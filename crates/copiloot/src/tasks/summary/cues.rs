@@ -50,6 +50,13 @@ pub struct Cues {
     pub cancel_done: bool,
 }
 
+impl Cues {
+    /// Thanks and nothing else a note could report ("fijn dat jullie zo snel reageren, dank je wel!").
+    pub fn only_thanks(&self) -> bool {
+        self.thanks && !self.problem && !self.cancel
+    }
+}
+
 /// Intent ids (of the intent task) that mean the customer wants to leave: the default model's `cancel`.
 pub const CANCEL_INTENTS: &[&str] = &["cancel"];
 
@@ -125,7 +132,7 @@ static CANCEL_OTHER: LazyLock<Option<Regex>> = LazyLock::new(|| {
 });
 static CANCEL_DONE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:cancellation (?:confirmation|is (?:now )?(?:processed|confirmed|done|complete|booked|in))|confirm(?:ation of|ing)? (?:the|your) cancellation|(?:i've|i have|we've|we have) (?:now |just )?(?:cancell?ed|terminated|processed (?:the|your) cancellation)|(?:has|have) (?:now )?been (?:cancell?ed|terminated)|is (?:now )?cancell?ed|bevestiging van (?:de|uw|je) opzegging|opzegging (?:is )?(?:verwerkt|bevestigd|doorgevoerd|ingediend|ingepland|geregistreerd|vastgelegd)|(?:ik heb|we hebben|wij hebben|heb ik)\b.{0,50}?\bopgezegd|(?:is|zijn) (?:nu |per .{1,20} )?opgezegd|(?:is|zijn) (?:nu |per .{1,20} )?(?:stopgezet|beëindigd))\b",
+        r"(?i)\b(?:cancellation (?:confirmation|is (?:now )?(?:processed|confirmed|done|complete|booked|in))|confirm(?:ation of|ing)? (?:the|your) cancellation|(?:i've|i have|we've|we have) (?:now |just )?(?:cancell?ed|terminated|processed (?:the|your) cancellation)|(?:has|have) (?:now )?been (?:cancell?ed|terminated)|is (?:now )?cancell?ed|bevestiging van (?:de|uw|je) opzegging|opzegging (?:is )?(?:per .{1,20} )?(?:verwerkt|bevestigd|doorgevoerd|ingediend|ingepland|geregistreerd|vastgelegd)|(?:ik heb|we hebben|wij hebben|heb ik) (?:de|uw|je) opzegging (?:per .{1,20} |nu |direct )?(?:verwerkt|doorgevoerd|ingediend|geregistreerd|vastgelegd)|(?:ik heb|we hebben|wij hebben|heb ik)\b.{0,50}?\bopgezegd|(?:is|zijn) (?:nu |per .{1,20} )?opgezegd|(?:is|zijn) (?:nu |per .{1,20} )?(?:stopgezet|beëindigd))\b",
     )
 });
 static THANKS: LazyLock<Option<Regex>> =
@@ -252,6 +259,7 @@ mod tests {
             "Ik heb uw abonnement per 1 maart opgezegd.",
             "Uw abonnement is per 1 maart opgezegd.",
             "De opzegging is verwerkt.",
+            "Ik heb de opzegging per 1 maart verwerkt.",
             "Your PAC code will be sent by text within the hour, and the cancellation confirmation by email.",
             "I've cancelled your contract as of today.",
             "Your subscription has been cancelled.",

@@ -38,14 +38,17 @@ fn substantive(s: &Sentence) -> bool {
 }
 
 /// The customer turn that says why they got in touch: customers open with it, so the first customer turn
-/// with a real sentence (five words or more); when the customer opens with little ("hello?", "please
+/// with a real sentence (five words or more, not only thanks); when the customer opens with little ("hello?", "please
 /// read the above"), the first substantive turn the primary intent cites, else the first substantive
 /// one. The quote runs from its first substantive sentence over the following ones up to
 /// [`REASON_BYTES`].
 pub fn reason(states: &[TurnState], primary_intent_turns: &[usize]) -> Option<Evidence> {
     let customer: Vec<&TurnState> = states.iter().filter(|s| s.speaker == Speaker::Customer).collect();
-    let has_substance = |s: &&&TurnState| s.sentences.iter().any(substantive);
-    let opens = |s: &&&TurnState| s.sentences.iter().any(|x| substantive(x) && x.cues.words >= 5);
+    // "Hoi Sanne, fijn dat jullie zo snel reageren, dank je wel!" is long, but no reason.
+    let states_something =
+        |x: &Sentence| substantive(x) && !(x.cues.thanks && !x.cues.problem && !x.cues.cancel);
+    let has_substance = |s: &&&TurnState| s.sentences.iter().any(states_something);
+    let opens = |s: &&&TurnState| s.sentences.iter().any(|x| states_something(x) && x.cues.words >= 5);
     let chosen = customer
         .iter()
         .find(opens)
@@ -57,7 +60,12 @@ pub fn reason(states: &[TurnState], primary_intent_turns: &[usize]) -> Option<Ev
         })
         .or_else(|| customer.iter().find(has_substance))
         .or_else(|| customer.first())?;
-    let first = chosen.sentences.iter().position(substantive).unwrap_or(0);
+    let first = chosen
+        .sentences
+        .iter()
+        .position(states_something)
+        .or_else(|| chosen.sentences.iter().position(substantive))
+        .unwrap_or(0);
     let head = chosen.sentences.get(first)?;
     let mut end = head.end;
     for s in chosen.sentences.iter().skip(first + 1) {
@@ -356,4 +364,18 @@ pub fn entities(states: &[TurnState]) -> Vec<Entity> {
         }
     }
     out
+}
+
+/// The problem behind the reason, when the customer states it in another sentence: the first customer
+/// sentence outside the reason's quote that names a problem and is no question ("het internet valt al drie weken uit" after
+/// "ik wil opzeggen"), from a substantive sentence of four words or more.
+pub fn cause(states: &[TurnState], reason: Option<&Evidence>) -> Option<Evidence> {
+    let reason = reason?;
+    states.iter().filter(|s| s.speaker == Speaker::Customer).find_map(|s| {
+        s.sentences
+            .iter()
+            .filter(|x| substantive(x) && x.cues.problem && !x.cues.question && x.cues.words >= 4)
+            .map(|x| evidence(s, x.start, x.end))
+            .find(|e| !reason.quote.contains(e.quote.trim()))
+    })
 }

@@ -3,6 +3,7 @@
 //! number, date or name the conversation does not contain, and gets the grounded facts the model dropped
 //! back in one closing "Details: …" sentence (a small model keeps few of them on its own).
 
+use super::compose::{self, NoteStyle, Voice};
 use super::gate;
 use super::rewrite::{rewrite_messages, rewrite_summary, GroundedField, PromptTurn, Rewrite};
 use super::Summary;
@@ -10,31 +11,38 @@ use crate::conversation::{Conversation, Speaker};
 use crate::error::Result;
 use crate::models::generator::{GenerationOptions, Generator, Repetition, StopReason};
 
-/// The summary's fields as the generator sees them, each with its turns.
-pub fn grounded_fields(summary: &Summary) -> Vec<GroundedField> {
+/// The summary's fields as the generator sees them, each with its turns: the composer's third-person
+/// sentences ("Klant wil abonnement opzeggen"), not the first-person quotes, which a small model tends
+/// to continue rather than report.
+pub fn grounded_fields(summary: &Summary, style: &NoteStyle) -> Vec<GroundedField> {
     let field = |name: &str, text: String, turns: &[usize]| GroundedField {
         name: name.to_string(),
         text,
         turns: turns.to_vec(),
     };
+    let names = compose::competitor_names(&summary.mentions);
+    let say = |text: &str, voice: Voice| compose::clause(text, voice, style, &names);
     let mut fields = Vec::new();
     if let Some(r) = &summary.reason {
-        fields.push(field("reason", r.quote.clone(), &r.turns));
+        fields.push(field("reason", say(&r.quote, Voice::Customer), &r.turns));
+    }
+    for o in &summary.offers {
+        fields.push(field("offer", compose::offer_item(o, style), &o.turns));
     }
     for a in &summary.actions {
-        fields.push(field("action", a.quote.clone(), &a.turns));
+        fields.push(field("action", say(&a.quote, Voice::Agent), &a.turns));
     }
     let status = serde_json::to_value(summary.resolution.status).ok();
     let status = status.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown").to_string();
     let resolution = match summary.resolution.quote.as_str() {
         "" => status,
-        quote => format!("{status} ({quote})"),
+        quote => format!("{status} ({})", say(quote, Voice::Agent)),
     };
     fields.push(field("resolution", resolution, &summary.resolution.turns));
     for n in &summary.next_steps {
-        let who = speaker_name(n.who).to_lowercase();
         let due = n.due.as_deref().map(|d| format!(" (due: {d})")).unwrap_or_default();
-        fields.push(field("next step", format!("{who}: {}{due}", n.what), &n.turns));
+        let said = say(&n.what, compose::voice(n.who));
+        fields.push(field("next step", format!("{}{due}", said.trim_end_matches('.')), &n.turns));
     }
     fields
 }
@@ -55,12 +63,13 @@ pub fn grounded_fields(summary: &Summary) -> Vec<GroundedField> {
 pub fn rewrite(
     generator: &Generator,
     summary: &Summary,
+    style: &NoteStyle,
     conversation: &Conversation,
     display: &[String],
     options: &GenerationOptions,
     on_token: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Rewrite> {
-    let fields = grounded_fields(summary);
+    let fields = grounded_fields(summary, style);
     let (code, language) = if summary.language == "nl" { ("nl", "Dutch") } else { ("en", "English") };
     // A loop is never a note: the guard is on unless the caller turned it off.
     let options = &GenerationOptions {

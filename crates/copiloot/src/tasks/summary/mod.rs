@@ -8,19 +8,22 @@
 //! only new turns during a live conversation.
 
 pub mod claims;
+pub mod compose;
 mod cues;
 pub mod extract;
 mod fields;
 pub mod gate;
 pub mod llm;
-mod note;
+pub mod mentions;
 pub mod offers;
 mod prototypes;
 pub mod rewrite;
 mod task;
 
 pub use claims::{unsupported_claims, ClaimKind, UnsupportedClaim};
+pub use compose::{NoteStyle, NoteStyles};
 pub use extract::EntityKind;
+pub use mentions::{Mention, MentionKind};
 pub use offers::{Offer, OfferResponse};
 pub use prototypes::Prototypes;
 pub use rewrite::{GroundedField, PromptTurn, Rewrite};
@@ -29,6 +32,7 @@ pub use task::SummaryTask;
 use crate::conversation::{Conversation, Speaker, Turn};
 use crate::error::{Error, Location, Result};
 use crate::redact::Redactor;
+use crate::tasks::lexicon::SignalConfig;
 use crate::tasks::sentiment::SentimentModel;
 use crate::tasks::{TaskMemo, TextEmbedder};
 use schemars::JsonSchema;
@@ -124,6 +128,13 @@ pub struct Summary {
     pub language: String,
     /// Why the customer got in touch; `None` without customer turns.
     pub reason: Option<Evidence>,
+    /// The problem behind the reason when the customer states it in another sentence ("het internet
+    /// valt al drie weken uit" behind "ik wil opzeggen").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Evidence>,
+    /// Competitor, price, earlier-contact and how-long facts of the customer's turns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Mention>,
     /// What the agent did, in order.
     pub actions: Vec<Evidence>,
     pub resolution: ResolutionField,
@@ -137,7 +148,8 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offers: Vec<Offer>,
     pub entities: Vec<Entity>,
-    /// A short CRM note in the conversation's language, built from the fields above.
+    /// The CRM note: the fields above composed in the third person and the conversation's language
+    /// (its note style; English for languages without one), within `max_chars`.
     pub text: String,
     /// Turns read (all of them: long conversations are read turn by turn, never cut).
     pub turns_read: usize,
@@ -158,8 +170,9 @@ pub const MIN_NOTE_CHARS: usize = 40;
 /// Knobs of the summary. Defaults are documented per field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryOptions {
-    /// Longest CRM note in characters (default 300, at least [`MIN_NOTE_CHARS`]); items are dropped
+    /// Longest CRM note in characters (default 500, at least [`MIN_NOTE_CHARS`]); items are dropped
     /// whole, least important first; a reason longer than the whole budget is cut at a word with `…`.
+    /// 500 holds the facts of a typical call (measured: see `eval summary`'s facts kept).
     pub max_chars: usize,
     /// Agent actions per segment of `segment_turns` turns (default 2 for the first segment, 1 for each
     /// further one, at most `max_actions` in all).
@@ -173,7 +186,7 @@ pub struct SummaryOptions {
 
 impl Default for SummaryOptions {
     fn default() -> Self {
-        Self { max_chars: 300, max_actions: 8, max_next_steps: 4, segment_turns: 40 }
+        Self { max_chars: 500, max_actions: 8, max_next_steps: 4, segment_turns: 40 }
     }
 }
 
@@ -220,25 +233,41 @@ pub(crate) struct TurnState {
     pub truncated: bool,
 }
 
-/// The summary model: prototypes for one encoder and the options. Cheap to share.
+/// The summary model: prototypes for one encoder, the phrase lists, the note styles and the options.
+/// Cheap to share.
 #[derive(Debug, Clone)]
 pub struct SummaryModel {
     prototypes: Prototypes,
+    lexicon: std::sync::Arc<SignalConfig>,
+    styles: std::sync::Arc<NoteStyles>,
     pub options: SummaryOptions,
 }
 
 impl SummaryModel {
-    /// Embeds the prototypes with `embedder` (cached under `models_dir/.cache`).
+    /// Embeds the prototypes with `embedder` (cached under `models_dir/.cache`); the phrase lists and
+    /// note styles of `models_dir` when it has them, else the shipped ones.
     pub fn load(models_dir: &Path, embedder: &dyn TextEmbedder) -> Result<SummaryModel> {
         Ok(SummaryModel {
             prototypes: Prototypes::load(models_dir, embedder)?,
+            lexicon: std::sync::Arc::new(SignalConfig::for_models_dir(models_dir)?),
+            styles: std::sync::Arc::new(NoteStyles::for_models_dir(models_dir)?),
             options: SummaryOptions::default(),
         })
     }
 
-    /// Without a cache.
+    /// Without a cache, with the shipped phrase lists and note styles.
     pub fn new(embedder: &dyn TextEmbedder) -> Result<SummaryModel> {
-        Ok(SummaryModel { prototypes: Prototypes::build(embedder)?, options: SummaryOptions::default() })
+        Ok(SummaryModel {
+            prototypes: Prototypes::build(embedder)?,
+            lexicon: std::sync::Arc::new(SignalConfig::builtin()?),
+            styles: std::sync::Arc::new(NoteStyles::builtin()?),
+            options: SummaryOptions::default(),
+        })
+    }
+
+    /// The note styles this model writes in.
+    pub fn styles(&self) -> &NoteStyles {
+        &self.styles
     }
 
     pub fn with_options(mut self, options: SummaryOptions) -> Self {
@@ -405,15 +434,21 @@ impl SummaryModel {
         if nothing_asked {
             warnings.push("the customer only greeted or thanked: no reason for contact to summarise".into());
         }
-        let (text, dropped) = note::render(
-            language,
-            &reason,
-            &actions,
-            &scores,
-            (&resolution, request.as_ref()),
-            &next_steps,
-            o.max_chars,
-        );
+        let cause = fields::cause(states, reason.as_ref());
+        let mentions = mentions::mentions(states, &self.lexicon, &self.styles);
+        let offers = offers::offers(states);
+        let facts = compose::Facts {
+            reason: reason.as_ref(),
+            cause: cause.as_ref(),
+            mentions: &mentions,
+            offers: &offers,
+            actions: &actions,
+            action_scores: &scores,
+            resolution: &resolution,
+            request: request.as_ref(),
+            next_steps: &next_steps,
+        };
+        let (text, dropped) = compose::compose(&facts, self.styles.get(language), o.max_chars);
         if dropped > 0 {
             warnings.push(format!(
                 "the note was shortened to {} characters: {dropped} item(s) are only in the fields",
@@ -423,11 +458,13 @@ impl SummaryModel {
         Ok(Summary {
             language: language.to_string(),
             reason,
+            cause,
+            mentions,
             actions,
             resolution,
             request,
             next_steps,
-            offers: offers::offers(states),
+            offers,
             entities,
             text,
             turns_read: states.len(),

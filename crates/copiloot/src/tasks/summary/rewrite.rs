@@ -62,6 +62,7 @@ pub struct Rewrite {
 /// The prompt's names for the fields (`name` of a [`GroundedField`] → label), in the prompt's order.
 const FIELD_LABELS: &[(&str, &str)] = &[
     ("reason", "the customer's problem"),
+    ("offer", "offer"),
     ("action", "what the agent did"),
     ("resolution", "outcome"),
     ("next step", "next step"),

@@ -52,6 +52,7 @@ impl ConversationTask for SummaryTask {
             let rewrite = llm::rewrite(
                 generator,
                 &summary,
+                self.model.styles().get(&summary.language),
                 context.conversation,
                 context.display,
                 &self.generation,

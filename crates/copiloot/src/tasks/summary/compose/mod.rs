@@ -1,0 +1,271 @@
+//! The CRM note, composed from the summary's facts in the third person and the conversation's language:
+//! the reason, what lies behind it (cause, competitor, price, earlier contacts, how long), the offers
+//! and the customer's answers, what the agent did, the status and the next steps — within `max_chars`,
+//! cutting the least important facts first. Deterministic: it needs no generator, and it never adds a
+//! fact: every clause is a turn's own sentence with its pronouns turned into "klant" / "agent"
+//! ([`person`]), numbers, dates, amounts and names as said.
+
+pub mod person;
+pub mod style;
+
+pub use person::Voice;
+pub use style::{NoteStyle, NoteStyles};
+
+use super::mentions::{Mention, MentionKind};
+use super::offers::{Offer, OfferResponse};
+use super::{Commitment, Evidence, RequestKind, RequestOutcome, Resolution, ResolutionField};
+use crate::conversation::Speaker;
+
+/// Everything a note may say, as the summary found it.
+pub struct Facts<'a> {
+    pub reason: Option<&'a Evidence>,
+    pub cause: Option<&'a Evidence>,
+    pub mentions: &'a [Mention],
+    pub offers: &'a [Offer],
+    pub actions: &'a [Evidence],
+    /// One per action: the best-scored action is kept before the others.
+    pub action_scores: &'a [f32],
+    pub resolution: &'a ResolutionField,
+    pub request: Option<&'a RequestOutcome>,
+    pub next_steps: &'a [Commitment],
+}
+
+/// A sentence as it should end in a note: with a full stop unless it has its own punctuation.
+fn sentence(text: &str) -> String {
+    let t = text.trim();
+    if t.ends_with(['.', '!', '?', '…']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    }
+}
+
+/// The first sentence of a text (the fallback when a whole item does not fit the budget).
+fn first_sentence(text: &str) -> String {
+    let cut = text
+        .char_indices()
+        .find(|&(i, c)| matches!(c, '.' | '!' | '?') && text[i + c.len_utf8()..].starts_with(' '));
+    match cut {
+        Some((i, c)) => text[..i + c.len_utf8()].to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// Cuts at a word boundary to at most `max` characters, marking the cut with `…`.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    let at = cut.rfind(' ').filter(|&i| i > 0).unwrap_or(cut.len());
+    format!("{}…", cut[..at].trim_end_matches([',', ';', ':', ' ']))
+}
+
+/// A turn's sentences in the note: without thanks and greetings, each without its opener, in the third
+/// person, capitalised, ending in a full stop; an agent's request to the customer ("Please DM us …")
+/// reads "Agent asks customer to DM agent …".
+pub(crate) fn clause(text: &str, voice: Voice, style: &NoteStyle, names: &[&str]) -> String {
+    // Thanks and greetings inside a quote ("Hoi Sanne, fijn dat jullie zo snel reageren, dank je wel!")
+    // are no facts: left out, unless nothing else is said.
+    let all = super::cues::sentences(text);
+    let facts: Vec<&str> = all
+        .iter()
+        .filter(|s| !s.cues.filler && !s.cues.only_thanks())
+        .filter_map(|s| text.get(s.start..s.end))
+        .collect();
+    let facts = if facts.is_empty() { vec![text] } else { facts };
+    let nouns = &style.nouns;
+    let fill = |t: &str| t.replace("{agent}", &nouns.agent).replace("{customer}", &nouns.customer);
+    let names_a_party = |s: &str| {
+        let lower = s.to_lowercase();
+        [&nouns.customer, &nouns.agent, &nouns.company].iter().any(|n| lower.starts_with(n.as_str()))
+    };
+    let mut out = String::new();
+    for s in
+        facts.iter().map(|s| person::drop_opener(&super::cues::clean(s), style)).filter(|s| !s.is_empty())
+    {
+        let said = match (voice, person::request(&s, style)) {
+            (Voice::Agent, Some(rest)) => format!(
+                "{}{}",
+                fill(&style.request_lead),
+                person::uncapitalize(&person::third_person(rest, voice, style), names)
+            ),
+            _ => person::third_person(&s, voice, style),
+        };
+        let said = said.trim();
+        if names_a_party(said) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&sentence(&person::capitalize(said)));
+        } else if out.is_empty() {
+            // Who said it: a note attributes what it reports.
+            let r = &style.reports;
+            let lead = match (voice, said.ends_with('?')) {
+                (Voice::Customer, false) => &r.customer,
+                (Voice::Customer, true) => &r.customer_question,
+                (Voice::Agent, false) => &r.agent,
+                (Voice::Agent, true) => &r.agent_question,
+            };
+            out = sentence(&person::capitalize(&format!(
+                "{}{}",
+                fill(lead),
+                person::uncapitalize(said, names)
+            )));
+        } else {
+            // A further sentence of the same speaker joins the one before.
+            let joined =
+                format!("{}; {}", out.trim_end_matches(['.', '!']), person::uncapitalize(said, names));
+            out = sentence(&joined);
+        }
+    }
+    out
+}
+
+/// The offer without its lead ("Ik kan …", "Shall I …"), in the third person, with the answer.
+pub(crate) fn offer_item(offer: &Offer, style: &NoteStyle) -> String {
+    let text = person::drop_opener(&super::cues::clean(&offer.quote), style);
+    let core = style.offer_leads.iter().find_map(|r| r.find(&text).filter(|m| m.end() < text.len()));
+    let rest = core.map_or(text.as_str(), |m| &text[m.end()..]);
+    let said = person::third_person(rest.trim(), Voice::Agent, style);
+    let said = said.trim_end_matches(['.', '?', '!', ' ']);
+    let l = &style.labels;
+    let answer = match offer.response {
+        OfferResponse::Accepted => &l.accepted,
+        OfferResponse::Declined => &l.declined,
+        OfferResponse::Considering => &l.considering,
+        OfferResponse::Open => &l.open,
+    };
+    format!("{} {said} ({answer}).", l.offer)
+}
+
+/// The importance of a mention: a competitor first (the save-offer moment), then earlier contacts.
+fn mention_priority(kind: MentionKind) -> usize {
+    match kind {
+        MentionKind::Competitor => 1,
+        MentionKind::RepeatContact => 3,
+        MentionKind::Price | MentionKind::Duration => 4,
+    }
+}
+
+/// The competitor names among the mentions.
+pub(crate) fn competitor_names(mentions: &[Mention]) -> Vec<&str> {
+    mentions.iter().filter(|m| m.kind == MentionKind::Competitor).map(|m| m.text.as_str()).collect()
+}
+
+pub(crate) fn voice(who: Speaker) -> Voice {
+    if who == Speaker::Customer {
+        Voice::Customer
+    } else {
+        Voice::Agent
+    }
+}
+
+/// The note and how many items did not fit in `max_chars`.
+pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (String, usize) {
+    let l = &style.labels;
+    let asked_nothing = facts.reason.is_none()
+        && facts.actions.is_empty()
+        && facts.next_steps.is_empty()
+        && facts.request.is_none();
+    if asked_nothing {
+        return (l.nothing_asked.clone(), 0);
+    }
+    // Competitors keep their capital where a sentence is reported ("Customer says Three offers …").
+    let names = competitor_names(facts.mentions);
+    let say = |text: &str, voice: Voice| clause(text, voice, style, &names);
+    // (slot in the note, priority, text): slots fix the order, priorities what survives the budget.
+    let mut items: Vec<(usize, usize, String)> = Vec::new();
+    // Sentences already said: a fact quoted twice is written once.
+    let mut said: Vec<&str> = Vec::new();
+    let new = |quote: &str, said: &[&str]| {
+        !said.iter().any(|s| s.contains(quote.trim()) || quote.contains(s.trim()))
+    };
+    if let Some(r) = facts.reason.filter(|r| !r.text.is_empty()) {
+        // The reason always stays; when long, its first sentence leaves room for the rest.
+        let full = say(&r.text, Voice::Customer);
+        let text =
+            if full.chars().count() * 5 > max_chars * 3 { sentence(&first_sentence(&full)) } else { full };
+        items.push((0, 0, text));
+        said.push(&r.quote);
+    }
+    if let Some(c) = facts.cause.filter(|c| new(&c.quote, &said)) {
+        items.push((1, 2, say(&c.text, Voice::Customer)));
+        said.push(&c.quote);
+    }
+    for (k, m) in facts.mentions.iter().enumerate() {
+        match items.iter_mut().zip(&said).find(|(_, s)| **s == m.quote) {
+            // Another fact of a sentence already in: it only raises that sentence's importance.
+            Some((item, _)) => item.1 = item.1.min(mention_priority(m.kind)),
+            None if new(&m.quote, &said) => {
+                items.push((2 + k, mention_priority(m.kind), say(&m.quote, Voice::Customer)));
+                said.push(&m.quote);
+            }
+            None => {}
+        }
+    }
+    for (k, o) in facts.offers.iter().enumerate() {
+        if new(&o.quote, &said) {
+            items.push((10 + k, if k == 0 { 2 } else { 5 + 2 * k }, offer_item(o, style)));
+            said.push(&o.quote);
+        }
+    }
+    // The best-scored action comes right after the reason in importance, the others after the status.
+    let shown: Vec<(&Evidence, f32)> = facts
+        .actions
+        .iter()
+        .zip(facts.action_scores.iter().copied().chain(std::iter::repeat(0.0)))
+        .filter(|(a, _)| !a.text.is_empty() && new(&a.quote, &said))
+        .collect();
+    let mut rank: Vec<usize> = (0..shown.len()).collect();
+    rank.sort_by(|&a, &b| shown[b].1.total_cmp(&shown[a].1));
+    for (k, (a, _)) in shown.iter().enumerate() {
+        let r = rank.iter().position(|&i| i == k).unwrap_or(k);
+        items.push((20 + k, if r == 0 { 1 } else { 3 + 2 * r }, say(&a.text, Voice::Agent)));
+    }
+    said.extend(shown.iter().map(|(a, _)| a.quote.as_str()));
+    let handled = facts.request.filter(|r| r.handled).map(|r| match r.kind {
+        RequestKind::Cancellation => &l.cancelled,
+    });
+    let status = match facts.resolution.status {
+        _ if handled.is_some() => handled,
+        Resolution::Resolved => Some(&l.resolved),
+        Resolution::Partial => Some(&l.partial),
+        Resolution::Unresolved => Some(&l.unresolved),
+        Resolution::Unknown => None,
+    };
+    if let Some(s) = status {
+        // The status right after the reason: a note without it cannot be acted on.
+        items.push((40, 1, format!("{} {s}", l.status)));
+    }
+    // "I will." alone says nothing a note can use.
+    let fresh =
+        facts.next_steps.iter().filter(|c| super::cues::word_count(&c.what) >= 3 && new(&c.quote, &said));
+    for (k, c) in fresh.enumerate() {
+        items.push((41 + k, 4 + 2 * k, say(&c.what, voice(c.who))));
+    }
+    let total = items.len();
+    let mut by_priority: Vec<usize> = (0..items.len()).collect();
+    by_priority.sort_by_key(|&i| (items[i].1, items[i].0));
+    let mut kept: Vec<usize> = Vec::new();
+    let mut used = 0;
+    for i in by_priority {
+        // An item that does not fit may still fit with its first sentence only.
+        let cost = items[i].2.chars().count() + 1;
+        if kept.is_empty() || used + cost <= max_chars {
+            kept.push(i);
+            used += cost;
+            continue;
+        }
+        let short = sentence(&first_sentence(&items[i].2));
+        let cost = short.chars().count() + 1;
+        if used + cost <= max_chars {
+            items[i].2 = short;
+            kept.push(i);
+            used += cost;
+        }
+    }
+    kept.sort_by_key(|&i| items[i].0);
+    let note = kept.iter().map(|&i| items[i].2.as_str()).collect::<Vec<_>>().join(" ");
+    (shorten(&note, max_chars.max(1)), total - kept.len())
+}
