@@ -190,7 +190,9 @@ fn bad_sentiment_training_data_and_heads_for_other_layers_are_typed_errors() {
         assert!(!Path::new(&out_dir).exists(), "{name}: nothing is written on bad input");
         stderr(&out)
     };
-    let err = train("one.csv", "text,label\nIk ben het zat,negative\nDit is slecht,negatief\n", &[]);
+    let one = "text,label\nIk ben het echt zat met jullie klantenservice,negative\n\
+        Mijn internet valt al drie weken elke avond uit,negatief\n";
+    let err = train("one.csv", one, &[]);
     assert!(err.contains("only one label"), "{err}");
     let err = train("ids.csv", "text,label\nI hate it,0\nIt is fine,1\nI love it,2\n", &[]);
     assert!(err.contains("another label scheme") && err.contains("TweetEval"), "{err}");
