@@ -173,3 +173,57 @@ fn bad_training_data_and_mismatched_models_are_typed_errors() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("id2label"), "{}", stderr(&out));
 }
+
+#[test]
+fn bad_sentiment_training_data_and_heads_for_other_layers_are_typed_errors() {
+    if !installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("h").display().to_string();
+    let train = |name: &str, body: &str, extra: &[&str]| {
+        let data = write(tmp.path(), name, body);
+        let mut args = vec!["train", "sentiment", "--data", &data, "--out", &out_dir];
+        args.extend_from_slice(extra);
+        let out = copiloot(&args);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert!(!Path::new(&out_dir).exists(), "{name}: nothing is written on bad input");
+        stderr(&out)
+    };
+    let one = "text,label\nIk ben het echt zat met jullie klantenservice,negative\n\
+        Mijn internet valt al drie weken elke avond uit,negatief\n";
+    let err = train("one.csv", one, &[]);
+    assert!(err.contains("only one label"), "{err}");
+    let err = train("ids.csv", "text,label\nI hate it,0\nIt is fine,1\nI love it,2\n", &[]);
+    assert!(err.contains("another label scheme") && err.contains("TweetEval"), "{err}");
+    let err = train("stars.csv", "text,label\nTerrible product,1\nGreat product,5\n", &[]);
+    assert!(err.contains("star ratings") && err.contains("[\"1\", \"5\"]"), "{err}");
+    let mixed = "text,label\nIk ben het echt zat met jullie service,negative\n\
+        Mijn pakket is nog steeds niet bezorgd,negative\nDank je wel voor de snelle hulp,positive\n\
+        I am really fed up with your service,negative\nThank you so much for the quick help,positive\n";
+    let err = train("mixed.csv", mixed, &[]);
+    assert!(err.contains("mixes languages") && err.contains("own file"), "{err}");
+    let err = train("empty.csv", "text,label\nGeweldig,positive\n  ,negative\n", &[]);
+    assert!(err.contains("line 3") && err.contains("empty"), "{err}");
+    let err = train("ok.csv", "text,label\nGeweldig,positive\nVreselijk,negative\n", &["--epochs", "5"]);
+    assert!(err.contains("--hidden"), "MLP settings need --hidden: {err}");
+
+    // The shipped head, edited to read layers the encoder does not have or fewer than its width.
+    let shipped = common::models_dir().join("heads/sentiment");
+    for (layers, expected) in [("[6, 9, 13]", "do not fit"), ("[6, 9]", "values per text")] {
+        let head = tmp.path().join(format!("head{}", layers.len()));
+        std::fs::create_dir(&head).unwrap();
+        for f in ["head.json", "head.safetensors"] {
+            std::fs::copy(shipped.join(f), head.join(f)).unwrap();
+        }
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(head.join("head.json")).unwrap()).unwrap();
+        let mut meta = meta;
+        meta["layers"] = serde_json::from_str(layers).unwrap();
+        std::fs::write(head.join("head.json"), meta.to_string()).unwrap();
+        let data = write(tmp.path(), "eval.csv", "text,label\nGeweldig,positive\nVreselijk,negative\n");
+        let out = copiloot(&["eval", "sentiment", "--data", &data, "--model", head.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(3), "{layers}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{layers}: {}", stderr(&out));
+    }
+}

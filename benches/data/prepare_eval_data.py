@@ -20,7 +20,10 @@ Outputs
   English, 5,500 Dutch examples with the sets above): English TweetEval train 2,500 (natural label mix),
   airline customer-service tweets 900 per label; Dutch product reviews: the titles of 1,400 reviews with
   1–2 and 1,400 with 4–5 stars (sentiment_nl_products_titles_train.jsonl; about 2,400 are long enough); Dutch political tweets all. Test parts are complete
-  (product reviews whole, with their 3-star neutral class). sentiment_en_reviews_uci.jsonl (UCI Amazon/Yelp
+  (product reviews whole, with their 3-star neutral class). For experiments only (not in the shipped
+  head's recipe): sentiment_en_tweets_val.jsonl (2,000 TweetEval train tweets outside the 2,500, a
+  validation split), sentiment_en_tweets_more_train.jsonl (8,000 more of them) and
+  sentiment_nl_products_titles_more_train.jsonl (the polar titles of the product reviews not sampled). sentiment_en_reviews_uci.jsonl (UCI Amazon/Yelp
   review sentences, binary) is never trained on: English reviews of a domain the head has not seen.
 - xsid_{nl,en}.jsonl (all 300), xsid_nl_train.jsonl / xsid_nl_test.jsonl: a stratified half split of Dutch.
 - banking77_10shot_seed{1,2,3}.csv: 10 training examples per intent, sampled with random.Random(seed).
@@ -116,10 +119,25 @@ def sentiment_more(data, out):
             # Titles of the 1–2 and 4–5 star reviews: short like a chat turn or a review sentence. Whole
             # reviews (long, and 3 stars = mixed rather than neutral) made the head answer `neutral` for
             # polar review sentences (SemEval 83 → 79 %, UCI 91 → 88 %).
-            titles = [(t.split(". ", 1)[0].strip(), l) for t, l in sample(train, **how) if l != "neutral"]
-            write_jsonl(f"{out}/sentiment_nl_products_titles_train.jsonl", [r for r in titles if len(r[0]) >= 8])
+            sampled = sample(train, **how)
+            titles = [(t.split(". ", 1)[0].strip(), l) for t, l in sampled if l != "neutral"]
+            titles = [r for r in titles if len(r[0]) >= 8]
+            write_jsonl(f"{out}/sentiment_nl_products_titles_train.jsonl", titles)
+            # Experiments only (models/heads/README.md): the polar titles of the reviews not sampled.
+            have, sampled = {t for t, _ in titles}, set(sampled)
+            more = [(t.split(". ", 1)[0].strip(), l) for t, l in train if (t, l) not in sampled and l != "neutral"]
+            more = sorted({r for r in more if len(r[0]) >= 8 and r[0] not in have})
+            write_jsonl(f"{out}/sentiment_nl_products_titles_more_train.jsonl", more)
         else:
             write_jsonl(f"{out}/sentiment_{name}_train.jsonl", sample(train, **how))
+        if name == "en_tweets":
+            # Experiments only (models/heads/README.md): a validation split of 2,000 and 8,000 more
+            # training tweets, both from TweetEval train outside the 2,500 sample.
+            used = {t for t, _ in sample(train, **how)}
+            rest = sorted(r for r in train if r[0] not in used)
+            random.Random(1919).shuffle(rest)
+            write_jsonl(f"{out}/sentiment_en_tweets_val.jsonl", sorted(rest[:2000]))
+            write_jsonl(f"{out}/sentiment_en_tweets_more_train.jsonl", sorted(rest[2000:10000]))
         if has_test:
             write_jsonl(f"{out}/sentiment_{name}_test.jsonl", test)
     write_jsonl(f"{out}/sentiment_en_reviews_uci.jsonl", read_csv(f"{d}/en_more/uci_amazon_yelp.csv"))

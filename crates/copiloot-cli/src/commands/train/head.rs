@@ -1,6 +1,7 @@
-//! `copiloot train intent|sentiment`: fit a logistic-regression head on frozen embeddings of labelled
-//! CSV/JSONL files and save it (`head.safetensors` + `head.json`); `train intent --fine-tune` also tunes the
-//! encoder's top layers with the head.
+//! `copiloot train intent|sentiment`: fit a logistic-regression head (for sentiment optionally one with a
+//! hidden layer, `--hidden`) on frozen embeddings of labelled CSV/JSONL files and save it
+//! (`head.safetensors` + `head.json`); `train intent --fine-tune` also tunes the encoder's top layers with
+//! the head.
 
 use crate::common::ModelArgs;
 use crate::labelled::{check_known_labels, embed_examples, read_all, DataArgs};
@@ -8,6 +9,7 @@ use anyhow::Context;
 use copiloot::tasks::intent::Taxonomy;
 use copiloot::tasks::sentiment;
 use copiloot::tasks::{LayerFeatures, TextEmbedder};
+use copiloot::training::head::mlp::MlpConfig;
 use copiloot::training::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
 use copiloot::training::labelled::{
     file_language, language_weights, read_labelled, Columns, LabelledExample,
@@ -106,7 +108,58 @@ pub struct TrainSentimentArgs {
     #[arg(long, value_delimiter = ',')]
     pub layers: Vec<usize>,
     #[command(flatten)]
+    pub mlp: MlpArgs,
+    /// Divide the head's logits by this before the softmax (calibration; below 1 makes the scores of
+    /// clear cases more extreme, the labels do not change). Stored in `head.json`.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    #[command(flatten)]
     pub model: ModelArgs,
+}
+
+/// `train sentiment --hidden N …`: a head with one hidden ReLU layer instead of logistic regression.
+#[derive(clap::Args, Debug)]
+pub struct MlpArgs {
+    /// Train a head with a hidden layer of this width (AdamW, dropout) instead of logistic regression.
+    #[arg(long, conflicts_with_all = ["l2", "cv"])]
+    pub hidden: Option<usize>,
+    /// MLP head: passes over the training data.
+    #[arg(long, default_value_t = 20, requires = "hidden")]
+    pub epochs: usize,
+    /// MLP head: AdamW peak learning rate (linear decay to 0).
+    #[arg(long, default_value_t = 1e-3, requires = "hidden")]
+    pub lr: f64,
+    /// MLP head: AdamW weight decay.
+    #[arg(long, default_value_t = 0.01, requires = "hidden")]
+    pub weight_decay: f64,
+    /// MLP head: dropout on the hidden layer while training.
+    #[arg(long, default_value_t = 0.3, requires = "hidden")]
+    pub dropout: f32,
+    /// MLP head: examples per optimiser step.
+    #[arg(long, default_value_t = 64, requires = "hidden")]
+    pub train_batch_size: usize,
+    /// MLP head: seed of the initial weights, the example order and the dropout masks.
+    #[arg(long, default_value_t = 19, requires = "hidden")]
+    pub seed: u64,
+    /// MLP head: train this many MLPs (seeds `--seed`, `--seed`+1, …) and average their logits; the
+    /// saved head is one MLP `members × hidden` wide.
+    #[arg(long, default_value_t = 1, requires = "hidden")]
+    pub members: usize,
+}
+
+impl MlpArgs {
+    fn config(&self) -> Option<MlpConfig> {
+        self.hidden.map(|hidden| MlpConfig {
+            hidden,
+            epochs: self.epochs,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            dropout: self.dropout,
+            batch_size: self.train_batch_size,
+            seed: self.seed,
+            members: self.members,
+        })
+    }
 }
 
 /// `copiloot train intent`: a head (or with `--fine-tune` an encoder and head) for intent ids.
@@ -121,7 +174,7 @@ pub fn run_intent(args: &TrainIntentArgs) -> anyhow::Result<ExitCode> {
     if args.fine_tune.fine_tune {
         return fine_tune(args, copilot.encoder(), &examples, &labels);
     }
-    train_head("intent", &args.head, copilot.encoder(), &examples, &labels, None, None)
+    train_head("intent", &args.head, copilot.encoder(), &examples, &labels, None, HeadChoice::default())
 }
 
 /// `copiloot train sentiment`: a head for negative/neutral/positive (labels normalised first). Each file
@@ -156,11 +209,14 @@ pub fn run_sentiment(args: &TrainSentimentArgs) -> anyhow::Result<ExitCode> {
         Some(f) => f,
         None => encoder,
     };
-    train_head("sentiment", &args.head, reads, &examples, &labels, Some(weights), layers)
+    let mlp = args.mlp.config();
+    let head = HeadChoice { layers, mlp: mlp.as_ref(), temperature: args.temperature };
+    train_head("sentiment", &args.head, reads, &examples, &labels, Some(weights), head)
 }
 
 /// Embeds the examples (or takes the features of `layers`, which `encoder` then gives), fits the head (the
-/// L2 strength by `--cv` when asked; `example_weights` multiply the class weights) and saves it to `--out`.
+/// L2 strength by `--cv` when asked; `example_weights` multiply the class weights; with `mlp` a head with a
+/// hidden layer) and saves it to `--out`.
 fn train_head(
     task: &str,
     args: &HeadArgs,
@@ -168,8 +224,9 @@ fn train_head(
     examples: &[LabelledExample],
     labels: &[String],
     example_weights: Option<Vec<f32>>,
-    layers: Option<&[usize]>,
+    choice: HeadChoice<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let HeadChoice { layers, mlp, temperature } = choice;
     let embeddings = embed_examples(encoder, examples, args.data.cache.as_deref())?;
     let mut config = head_config(args);
     config.example_weights = example_weights;
@@ -182,9 +239,15 @@ fn train_head(
         eprintln!("  picked l2={best} ({folds}-fold cross-validation on the training data)");
         config.l2 = Some(best);
     }
-    let mut head = LinearHead::train(task, encoder.model_id(), &embeddings, labels, &config)?;
+    let mut head = match mlp {
+        Some(m) => LinearHead::train_mlp(task, encoder.model_id(), &embeddings, labels, &config, m)?,
+        None => LinearHead::train(task, encoder.model_id(), &embeddings, labels, &config)?,
+    };
     if let Some(layers) = layers {
         head.set_layers(layers)?;
+    }
+    if let Some(t) = temperature {
+        head.set_temperature(t)?;
     }
     let files: Vec<String> = args
         .data
@@ -192,12 +255,20 @@ fn train_head(
         .iter()
         .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into()))
         .collect();
-    let cv = match (args.cv, args.l2) {
-        (Some(k), _) => format!(" --cv {k}"),
-        (None, Some(l2)) => format!(" --l2 {l2}"),
-        (None, None) => String::new(),
+    let cv = match (args.cv, args.l2, mlp) {
+        (_, _, Some(m)) => format!(
+            " --hidden {} --epochs {} --lr {} --weight-decay {} --dropout {} --train-batch-size {} --seed {} \
+             --members {}",
+            m.hidden, m.epochs, m.lr, m.weight_decay, m.dropout, m.batch_size, m.seed, m.members
+        ),
+        (Some(k), _, None) => format!(" --cv {k}"),
+        (None, Some(l2), None) => format!(" --l2 {l2}"),
+        (None, None, None) => String::new(),
     };
-    let layers = layers.map(|l| format!(" --layers {}", join(l))).unwrap_or_default();
+    let mut layers = layers.map(|l| format!(" --layers {}", join(l))).unwrap_or_default();
+    if let Some(t) = temperature {
+        layers.push_str(&format!(" --temperature {t}"));
+    }
     head.set_source(format!("copiloot train {task} --data {}{cv}{layers}", files.join(" --data ")));
     head.save(&args.out)?;
     let t = &head.meta().training;
@@ -211,6 +282,17 @@ fn train_head(
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What kind of head `train_head` fits beyond the plain linear one on the sentence embedding.
+#[derive(Default, Clone, Copy)]
+struct HeadChoice<'a> {
+    /// Read these encoder layers' features.
+    layers: Option<&'a [usize]>,
+    /// A hidden layer.
+    mlp: Option<&'a MlpConfig>,
+    /// Softmax temperature stored with the head.
+    temperature: Option<f32>,
 }
 
 fn join(layers: &[usize]) -> String {

@@ -300,7 +300,8 @@ pub fn fine_tune(
     let head0 = LinearHead::train("intent", encoder.model_id(), &start, labels, &config.head)?;
     drop(start);
     progress(&format!("frozen head: train accuracy {:.2} %", 100.0 * head0.meta().training.train_accuracy));
-    let (w0, b0) = head0.parts();
+    let (w0, b0) =
+        head0.parts().ok_or_else(|| Error::Config("fine-tuning starts from a linear head".into()))?;
     let c = head0.labels().len();
     let dim = head0.dim();
     let w = Var::from_tensor(&Tensor::from_vec(w0.to_vec(), (c, dim), &Device::Cpu)?)?;

@@ -1,6 +1,7 @@
-//! Linear classification heads on frozen sentence embeddings: multinomial logistic regression with an L2
+//! Classification heads on frozen sentence embeddings: multinomial logistic regression with an L2
 //! penalty and class weights (what SetFit and sklearn users fit on top of sentence-transformers), fitted
-//! by `super::logistic` (L-BFGS), saved as `head.safetensors` + `head.json`.
+//! by `super::logistic` (L-BFGS), or with one hidden ReLU layer ([`mlp`], `kind: "mlp"` in the JSON);
+//! saved as `head.safetensors` + `head.json`.
 //!
 //! The JSON records the labels and the encoder the head expects, so a head is never silently applied to
 //! embeddings from another model.
@@ -8,6 +9,7 @@
 use super::logistic;
 use crate::error::{Error, Location, Result};
 use crate::tasks::{argmax, check_dims, softmax_in_place};
+use safetensors::tensor::TensorView;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,8 +17,32 @@ use std::path::Path;
 pub const WEIGHTS_FILE: &str = "head.safetensors";
 pub const META_FILE: &str = "head.json";
 const FORMAT: &str = "copiloot-linear-head";
-/// Version 2 adds `layers` (a head on several encoder layers); heads without it are still written as 1.
-const FORMAT_VERSION: u32 = 2;
+/// Version 2 adds `layers` (a head on several encoder layers), version 3 `kind` and `hidden` (a head with
+/// a hidden layer); heads without them are still written as 1 or 2, so older copiloot versions read them.
+const FORMAT_VERSION: u32 = 3;
+
+pub mod mlp;
+mod select;
+
+pub use select::{select_l2, L2_GRID};
+
+/// What a head computes from the features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// `logits = W·x + b` (tensors `weight`, `bias`).
+    #[default]
+    Linear,
+    /// `logits = W·relu(H·x + c) + b` (tensors `hidden.weight` [hidden, dim], `hidden.bias`, `weight`
+    /// [classes, hidden], `bias`).
+    Mlp,
+}
+
+impl HeadKind {
+    fn is_linear(&self) -> bool {
+        *self == HeadKind::Linear
+    }
+}
 
 /// How training examples of rare and frequent classes are weighted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -70,6 +96,10 @@ pub struct TrainingSummary {
     /// Free text: the command or the data the head was trained with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The settings of a head with a hidden layer (`l2` is then AdamW's weight decay, `iterations` the
+    /// optimiser steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<Box<mlp::MlpConfig>>,
 }
 
 /// The `head.json` next to the weights.
@@ -86,15 +116,33 @@ pub struct HeadMeta {
     /// concatenated; see `Encoder::encode_layers`); absent: the sentence embedding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<usize>>,
+    /// Absent in heads before version 3: linear.
+    #[serde(default, skip_serializing_if = "HeadKind::is_linear")]
+    pub kind: HeadKind,
+    /// Width of the hidden layer (`kind: "mlp"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<usize>,
+    /// Calibration (version 3): the logits are divided by it before the softmax; absent: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
     pub dim: usize,
     pub training: TrainingSummary,
 }
 
-/// A trained head: `logits = W·x + b`, probabilities by softmax.
+/// A trained head: `logits = W·x + b` (or, for `kind: "mlp"`, `W·relu(H·x + c) + b`), probabilities by
+/// softmax. The name is historical: it holds either kind.
 #[derive(Debug, Clone)]
 pub struct LinearHead {
     meta: HeadMeta,
-    /// Row-major `[classes, dim]`.
+    /// Row-major `[classes, dim]`, or `[classes, hidden]` after a hidden layer.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    hidden: Option<Box<Hidden>>,
+}
+
+/// The hidden layer of an MLP head: row-major `[hidden, dim]` and `[hidden]`.
+#[derive(Debug, Clone)]
+struct Hidden {
     weight: Vec<f32>,
     bias: Vec<f32>,
 }
@@ -118,60 +166,14 @@ impl LinearHead {
         labels: &[String],
         config: &TrainConfig,
     ) -> Result<LinearHead> {
-        let loc = || Location::field("labels");
-        if embeddings.len() != labels.len() {
-            return Err(Error::invalid(
-                loc(),
-                format!(
-                    "{} embeddings but {} labels; give one label per example",
-                    embeddings.len(),
-                    labels.len()
-                ),
-            ));
-        }
-        if embeddings.is_empty() {
-            return Err(Error::invalid(loc(), "no training examples; the data file has no labelled rows"));
-        }
-        let dim = embeddings[0].len();
-        check_dims(embeddings, dim, "embeddings")?;
-        let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
-        for l in labels {
-            *per_class.entry(l.clone()).or_default() += 1;
-        }
-        check_labels(labels)?;
-        let classes: Vec<String> = per_class.keys().cloned().collect();
-        let class_index: BTreeMap<&str, usize> =
-            classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        let y: Vec<usize> = labels.iter().map(|l| class_index[l.as_str()]).collect();
-        let n = embeddings.len();
-        let c = classes.len();
-        let mut sample_weight: Vec<f32> = match config.class_weight {
-            ClassWeight::Balanced => {
-                y.iter().map(|&k| n as f32 / (c as f32 * per_class[&classes[k]] as f32)).collect()
-            }
-            ClassWeight::None => vec![1.0; n],
-        };
-        if let Some(weights) = &config.example_weights {
-            if weights.len() != n || weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
-                return Err(Error::invalid(
-                    Location::field("example_weights"),
-                    format!(
-                        "{} example weights for {n} examples; give one finite weight ≥ 0 each",
-                        weights.len()
-                    ),
-                ));
-            }
-            sample_weight.iter_mut().zip(weights).for_each(|(s, w)| *s *= w);
-        }
+        let Prepared { dim, classes, per_class, y, sample_weight } = prepare(embeddings, labels, config)?;
+        let (n, c) = (embeddings.len(), classes.len());
         let l2 = config.l2.unwrap_or(1.0 / n as f64);
 
         // Standardise features: sentence embeddings are anisotropic (all cosines high), which makes the raw
         // problem badly conditioned. The scaling is folded back into W and b after training.
         let (mean, std) = feature_stats(embeddings, dim);
-        let x: Vec<f32> = embeddings
-            .iter()
-            .flat_map(|e| e.iter().enumerate().map(|(j, v)| (v - mean[j]) / std[j]).collect::<Vec<_>>())
-            .collect();
+        let x = standardised(embeddings, &mean, &std);
         let min = logistic::Multinomial { x, dim, y: &y, classes: c, sample_weight: &sample_weight }.fit(
             l2,
             config.max_iter,
@@ -190,34 +192,123 @@ impl LinearHead {
             }
             bias[k] = b as f32;
         }
+        let summary = TrainingSummary {
+            examples: n,
+            per_class,
+            l2,
+            class_weight: config.class_weight,
+            iterations: min.iterations,
+            final_loss: min.value,
+            train_accuracy: 0.0,
+            source: None,
+            mlp: None,
+        };
+        Ok(LinearHead::assemble(task, encoder, classes, dim, summary, (weight, bias), None, &y, embeddings))
+    }
+
+    /// A trained head from its parts; fills in the training accuracy on `embeddings` (labels `y`).
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        task: &str,
+        encoder: &str,
+        labels: Vec<String>,
+        dim: usize,
+        training: TrainingSummary,
+        (weight, bias): (Vec<f32>, Vec<f32>),
+        hidden: Option<Box<Hidden>>,
+        y: &[usize],
+        embeddings: &[Vec<f32>],
+    ) -> LinearHead {
         let mut head = LinearHead {
             meta: HeadMeta {
                 format: FORMAT.into(),
-                format_version: 1,
+                format_version: if hidden.is_some() { FORMAT_VERSION } else { 1 },
                 task: task.into(),
-                labels: classes,
+                labels,
                 encoder: canonical_encoder_id(encoder),
                 layers: None,
+                kind: if hidden.is_some() { HeadKind::Mlp } else { HeadKind::Linear },
+                hidden: hidden.as_ref().map(|h| h.bias.len()),
+                temperature: None,
                 dim,
-                training: TrainingSummary {
-                    examples: n,
-                    per_class,
-                    l2,
-                    class_weight: config.class_weight,
-                    iterations: min.iterations,
-                    final_loss: min.value,
-                    train_accuracy: 0.0,
-                    source: None,
-                },
+                training,
             },
             weight,
             bias,
+            hidden,
         };
-        let correct = embeddings.iter().zip(&y).filter(|(e, &k)| argmax(&head.logits(e)).0 == k).count();
-        head.meta.training.train_accuracy = correct as f64 / n as f64;
-        Ok(head)
+        let correct = embeddings.iter().zip(y).filter(|(e, &k)| argmax(&head.logits(e)).0 == k).count();
+        head.meta.training.train_accuracy = correct as f64 / embeddings.len().max(1) as f64;
+        head
     }
+}
 
+/// Checked training data: the sorted classes, each example's class index and weight.
+struct Prepared {
+    dim: usize,
+    classes: Vec<String>,
+    per_class: BTreeMap<String, usize>,
+    y: Vec<usize>,
+    sample_weight: Vec<f32>,
+}
+
+/// Fails with a message saying what to fix on empty data, a single class, mismatched lengths, inconsistent
+/// embedding widths or bad example weights; otherwise the classes and per-example weights.
+fn prepare(embeddings: &[Vec<f32>], labels: &[String], config: &TrainConfig) -> Result<Prepared> {
+    let loc = || Location::field("labels");
+    if embeddings.len() != labels.len() {
+        return Err(Error::invalid(
+            loc(),
+            format!(
+                "{} embeddings but {} labels; give one label per example",
+                embeddings.len(),
+                labels.len()
+            ),
+        ));
+    }
+    if embeddings.is_empty() {
+        return Err(Error::invalid(loc(), "no training examples; the data file has no labelled rows"));
+    }
+    let dim = embeddings[0].len();
+    check_dims(embeddings, dim, "embeddings")?;
+    let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
+    for l in labels {
+        *per_class.entry(l.clone()).or_default() += 1;
+    }
+    check_labels(labels)?;
+    let classes: Vec<String> = per_class.keys().cloned().collect();
+    let class_index: BTreeMap<&str, usize> =
+        classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let y: Vec<usize> = labels.iter().map(|l| class_index[l.as_str()]).collect();
+    let n = embeddings.len();
+    let c = classes.len();
+    let mut sample_weight: Vec<f32> = match config.class_weight {
+        ClassWeight::Balanced => {
+            y.iter().map(|&k| n as f32 / (c as f32 * per_class[&classes[k]] as f32)).collect()
+        }
+        ClassWeight::None => vec![1.0; n],
+    };
+    if let Some(weights) = &config.example_weights {
+        if weights.len() != n || weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
+            return Err(Error::invalid(
+                Location::field("example_weights"),
+                format!(
+                    "{} example weights for {n} examples; give one finite weight ≥ 0 each",
+                    weights.len()
+                ),
+            ));
+        }
+        sample_weight.iter_mut().zip(weights).for_each(|(s, w)| *s *= w);
+    }
+    Ok(Prepared { dim, classes, per_class, y, sample_weight })
+}
+
+/// The features standardised by `mean` and `std`, row-major.
+fn standardised(embeddings: &[Vec<f32>], mean: &[f32], std: &[f32]) -> Vec<f32> {
+    embeddings.iter().flat_map(|e| e.iter().zip(mean).zip(std).map(|((v, m), s)| (v - m) / s)).collect()
+}
+
+impl LinearHead {
     pub fn labels(&self) -> &[String] {
         &self.meta.labels
     }
@@ -230,9 +321,10 @@ impl LinearHead {
     pub fn meta(&self) -> &HeadMeta {
         &self.meta
     }
-    /// The weights `[classes × dim]` (row-major) and biases, for fine-tuning from this head.
-    pub fn parts(&self) -> (&[f32], &[f32]) {
-        (&self.weight, &self.bias)
+    /// The weights `[classes × dim]` (row-major) and biases, for fine-tuning from this head; `None` for a
+    /// head with a hidden layer.
+    pub fn parts(&self) -> Option<(&[f32], &[f32])> {
+        self.hidden.is_none().then_some((&self.weight, &self.bias))
     }
 
     /// The encoder layers the head reads, when not the sentence embedding.
@@ -250,6 +342,20 @@ impl LinearHead {
             ));
         }
         self.meta.layers = Some(layers.to_vec());
+        self.meta.format_version = self.meta.format_version.max(2);
+        Ok(())
+    }
+
+    /// Sets the softmax temperature (calibration: below 1 sharpens the probabilities, above 1 softens
+    /// them; the predicted labels do not change). Fails unless it is finite and positive.
+    pub fn set_temperature(&mut self, temperature: f32) -> Result<()> {
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(Error::invalid(
+                Location::field("temperature"),
+                format!("the temperature must be a positive number (got {temperature})"),
+            ));
+        }
+        self.meta.temperature = Some(temperature);
         self.meta.format_version = FORMAT_VERSION;
         Ok(())
     }
@@ -260,10 +366,18 @@ impl LinearHead {
     }
 
     fn logits(&self, embedding: &[f32]) -> Vec<f32> {
-        let d = self.meta.dim;
-        (0..self.bias.len())
-            .map(|k| self.bias[k] + crate::tasks::dot(&self.weight[k * d..(k + 1) * d], embedding))
-            .collect()
+        let affine = |w: &[f32], b: &[f32], x: &[f32]| -> Vec<f32> {
+            let d = x.len();
+            b.iter().enumerate().map(|(k, bk)| bk + crate::tasks::dot(&w[k * d..(k + 1) * d], x)).collect()
+        };
+        match &self.hidden {
+            None => affine(&self.weight, &self.bias, embedding),
+            Some(h) => {
+                let hidden: Vec<f32> =
+                    affine(&h.weight, &h.bias, embedding).into_iter().map(|v| v.max(0.0)).collect();
+                affine(&self.weight, &self.bias, &hidden)
+            }
+        }
     }
 
     /// Class probabilities (in the order of [`Self::labels`]) for each embedding.
@@ -273,6 +387,9 @@ impl LinearHead {
             .iter()
             .map(|e| {
                 let mut p = self.logits(e);
+                if let Some(t) = self.meta.temperature {
+                    p.iter_mut().for_each(|v| *v /= t);
+                }
                 softmax_in_place(&mut p);
                 p
             })
@@ -310,19 +427,17 @@ impl LinearHead {
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let c = self.bias.len();
-        let w_bytes: Vec<u8> = self.weight.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let b_bytes: Vec<u8> = self.bias.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let tensors = [
-            ("bias", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![c], &b_bytes)),
-            (
-                "weight",
-                safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    vec![c, self.meta.dim],
-                    &w_bytes,
-                ),
-            ),
-        ];
+        let bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let width = self.hidden.as_ref().map_or(self.meta.dim, |h| h.bias.len());
+        let mut arrays =
+            vec![("bias", vec![c], bytes(&self.bias)), ("weight", vec![c, width], bytes(&self.weight))];
+        if let Some(h) = &self.hidden {
+            arrays.push(("hidden.bias", vec![width], bytes(&h.bias)));
+            arrays.push(("hidden.weight", vec![width, self.meta.dim], bytes(&h.weight)));
+        }
+        let tensors = arrays.iter().map(|(name, shape, data)| {
+            (*name, TensorView::new(safetensors::Dtype::F32, shape.clone(), data))
+        });
         let mut views = Vec::new();
         for (name, view) in tensors {
             views.push((name, view.map_err(|e| Error::Inference(format!("building head tensor: {e}")))?));
@@ -370,14 +485,39 @@ impl LinearHead {
         if meta.labels.len() < 2 {
             return Err(Error::model_load(&meta_path, "a head needs at least two labels in `labels`"));
         }
+        if meta.temperature.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+            return Err(Error::model_load(&meta_path, "`temperature` must be a positive number"));
+        }
+        match (meta.kind, meta.hidden) {
+            (HeadKind::Linear, None) => {}
+            (HeadKind::Mlp, Some(h)) if h > 0 && meta.format_version >= 3 => {}
+            (kind, hidden) => {
+                return Err(Error::model_load(
+                    &meta_path,
+                    format!(
+                        "`kind` {kind:?} with `hidden` {hidden:?} (format v{}): a linear head has no hidden \
+                         width and an MLP head (v3) needs one — the file is damaged, train the head again",
+                        meta.format_version
+                    ),
+                ))
+            }
+        }
         let weights_path = dir.join(WEIGHTS_FILE);
         let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
         let st =
             safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::model_load(&weights_path, e))?;
         let c = meta.labels.len();
-        let weight = read_f32(&st, "weight", &[c, meta.dim], &weights_path)?;
+        let width = meta.hidden.unwrap_or(meta.dim);
+        let weight = read_f32(&st, "weight", &[c, width], &weights_path)?;
         let bias = read_f32(&st, "bias", &[c], &weights_path)?;
-        Ok(LinearHead { meta, weight, bias })
+        let hidden = match meta.hidden {
+            Some(h) => Some(Box::new(Hidden {
+                weight: read_f32(&st, "hidden.weight", &[h, meta.dim], &weights_path)?,
+                bias: read_f32(&st, "hidden.bias", &[h], &weights_path)?,
+            })),
+            None => None,
+        };
+        Ok(LinearHead { meta, weight, bias, hidden })
     }
 }
 
@@ -395,65 +535,6 @@ pub fn check_labels(labels: &[String]) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// L2 strengths tried by [`select_l2`] (per-example loss scale, on standardised features).
-pub const L2_GRID: &[f64] = &[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0];
-
-/// Picks the L2 strength by stratified k-fold cross-validation on the training data only (like sklearn's
-/// `LogisticRegressionCV`): returns the best strength and the mean held-out accuracy of every candidate.
-/// Folds are assigned deterministically (the j-th example of each class goes to fold j mod k).
-pub fn select_l2(
-    embeddings: &[Vec<f32>],
-    labels: &[String],
-    config: &TrainConfig,
-    grid: &[f64],
-    folds: usize,
-) -> Result<(f64, Vec<(f64, f64)>)> {
-    let folds = folds.max(2);
-    if config.example_weights.as_ref().is_some_and(|w| w.len() != labels.len()) {
-        return Err(Error::invalid(
-            Location::field("example_weights"),
-            format!("example weights for {} examples; give one weight per example", labels.len()),
-        ));
-    }
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let fold_of: Vec<usize> = labels
-        .iter()
-        .map(|l| {
-            let j = seen.entry(l.as_str()).or_default();
-            *j += 1;
-            (*j - 1) % folds
-        })
-        .collect();
-    let mut scores = Vec::new();
-    for &l2 in grid {
-        let (mut correct, mut total) = (0usize, 0usize);
-        for f in 0..folds {
-            let fold_of = &fold_of;
-            let pick = |test: bool| (0..labels.len()).filter(move |&i| (fold_of[i] == f) == test);
-            let example_weights =
-                config.example_weights.as_ref().map(|w| pick(false).map(|i| w[i]).collect());
-            let cfg = TrainConfig { l2: Some(l2), example_weights, ..config.clone() };
-            let train_x: Vec<Vec<f32>> = pick(false).map(|i| embeddings[i].clone()).collect();
-            let train_y: Vec<String> = pick(false).map(|i| labels[i].clone()).collect();
-            let test_x: Vec<Vec<f32>> = pick(true).map(|i| embeddings[i].clone()).collect();
-            if test_x.is_empty() {
-                continue;
-            }
-            let head = LinearHead::train("cv", "cv", &train_x, &train_y, &cfg)?;
-            for (p, i) in head.predict(&test_x)?.into_iter().zip(pick(true)) {
-                correct += usize::from(p.label == labels[i]);
-                total += 1;
-            }
-        }
-        scores.push((l2, correct as f64 / total.max(1) as f64));
-    }
-    // Ties go to the stronger penalty (later in the grid), the safer choice on new data.
-    let best = scores
-        .iter()
-        .fold((grid[0], f64::NEG_INFINITY), |b, &(l2, acc)| if acc >= b.1 { (l2, acc) } else { b });
-    Ok((best.0, scores))
 }
 
 /// The name an encoder is recognised by, whether it was loaded from a hub id
