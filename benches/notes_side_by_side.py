@@ -38,7 +38,7 @@ def summarize(binary, path, generator=None):
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         return {"text": f"(failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode})"}
-    return json.loads(out.stdout.splitlines()[0])
+    return json.loads(out.stdout)
 
 
 def excerpt(path):

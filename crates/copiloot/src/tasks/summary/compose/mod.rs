@@ -244,6 +244,10 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
     for (k, c) in fresh.enumerate() {
         items.push((41 + k, 4 + 2 * k, say(&c.what, voice(c.who))));
     }
+    // Dates, amounts and numbers are what a note is read for: their items survive the budget longer.
+    for item in items.iter_mut().filter(|i| i.1 > 1 && i.2.chars().any(|c| c.is_ascii_digit())) {
+        item.1 -= 1;
+    }
     let total = items.len();
     let mut by_priority: Vec<usize> = (0..items.len()).collect();
     by_priority.sort_by_key(|&i| (items[i].1, items[i].0));

@@ -137,12 +137,13 @@ pub fn third_person(text: &str, voice: Voice, style: &NoteStyle) -> String {
             // else the next one after adverbs ("I really need").
             let mut verb: Option<(usize, String)> = None;
             // An auxiliary right before the subject is its verb in a question ("Where do I …", "Can you …").
-            let asks = !style.verb_second && !clause_start && {
-                let prev = &tokens[i - 1].lower;
-                let table = if own { &agreement.table } else { &style.other.table };
-                table.contains_key(prev)
-            };
-            if (style.verb_second && !clause_start && !after_subordinator) || asks {
+            let asks =
+                !style.verb_second && !clause_start && style.auxiliaries.contains(&tokens[i - 1].lower);
+            // "let you know": an object, whatever follows.
+            let object = !own && !asks && !clause_start && style.object_after.contains(&tokens[i - 1].lower);
+            if object {
+                // No verb of its own: replaced as an object below.
+            } else if (style.verb_second && !clause_start && !after_subordinator) || asks {
                 let prev = &tokens[i - 1].lower;
                 verb = verb_form(prev, own, plural, agreement, style).map(|f| (i - 1, f));
             } else if !after_subordinator {
@@ -375,6 +376,11 @@ mod tests {
         );
         assert_eq!(en("I pay you 20 pounds.", Voice::Customer), "Customer pays agent 20 pounds.");
         assert_eq!(en("Where do I write to?", Voice::Customer), "Where does customer write to?");
+        assert_eq!(
+            en("I hope I can get you up and running, let you know, if you see it.", Voice::Agent),
+            "Agent hopes agent can get customer up and running, let customer know, if customer sees it."
+        );
+        assert_eq!(en("Have You seen this before?", Voice::Customer), "Has agent seen this before?");
         assert_eq!(
             en("You look great, and I'll call.", Voice::Agent),
             "Customer looks great, and agent will call."

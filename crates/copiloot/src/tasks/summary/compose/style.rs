@@ -87,6 +87,10 @@ struct PersonFile {
     start_words: BTreeMap<String, String>,
     #[serde(default)]
     capitalized: Vec<String>,
+    #[serde(default)]
+    auxiliaries: Vec<String>,
+    #[serde(default)]
+    object_after: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +187,10 @@ pub struct NoteStyle {
     pub other: Agreement,
     /// Words written with a capital anywhere ("I"): not names.
     pub capitalized: HashSet<String>,
+    /// Auxiliaries before the subject of a question ("Where do I …"), in languages without verb-second.
+    pub auxiliaries: HashSet<String>,
+    /// Words after which the other's pronoun is an object ("let you know").
+    pub object_after: HashSet<String>,
     /// "{agent} asks {customer} to ": how an agent's request to the customer starts in a note ("" = as said).
     pub request_lead: String,
     /// Politeness words left out of such a request ("please").
@@ -265,6 +273,8 @@ impl NoteStyle {
                 rules: rules(&f.verbs.other_rules, source)?,
             },
             capitalized: lower_set(&p.capitalized),
+            auxiliaries: lower_set(&p.auxiliaries),
+            object_after: lower_set(&p.object_after),
             request_lead: f.requests.lead,
             request_drop: lower_set(&f.requests.drop),
             request_verbs: lower_set(&f.requests.verbs),
