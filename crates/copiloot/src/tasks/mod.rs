@@ -34,11 +34,14 @@ pub fn default_tasks(
     encoder: &dyn TextEmbedder,
     churn: &churn::ChurnOptions,
 ) -> Result<Vec<Arc<dyn ConversationTask>>> {
+    let churn = ChurnScorer::load(models_dir, churn)?;
+    // The summary cites the competitor / price / repeat phrases of the same lists churn scores.
+    let summary = summary::SummaryModel::load_with_lexicon(models_dir, encoder, churn.config().clone())?;
     Ok(vec![
         Arc::new(IntentTask::load(models_dir, encoder)?),
         Arc::new(SentimentTask::load(models_dir, encoder)?),
-        Arc::new(SummaryTask::new(summary::SummaryModel::load(models_dir, encoder)?)),
-        Arc::new(ChurnScorer::load(models_dir, churn)?),
+        Arc::new(SummaryTask::new(summary)),
+        Arc::new(churn),
         Arc::new(AlertTask::load(models_dir)?),
     ])
 }

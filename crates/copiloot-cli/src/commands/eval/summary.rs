@@ -15,7 +15,7 @@ use anyhow::Context;
 use copiloot::conversation::dialogue_to_conversation;
 use copiloot::eval::note_style::{self, NoteStyleCheck};
 use copiloot::eval::rouge::{self, Rouge};
-use copiloot::tasks::summary::{NoteStyles, Summary, SummaryOptions};
+use copiloot::tasks::summary::{Summary, SummaryOptions};
 use copiloot::tasks::TextEmbedder;
 use copiloot::training::cache::CachedEmbedder;
 use copiloot::{Conversation, Copilot, Error, Location, TurnEmbeddings};
@@ -168,7 +168,6 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
     let (mut failed, mut words) = (0, 0usize);
     let (mut facts, mut facts_missing, mut facts_restored) = (0usize, 0usize, 0usize);
     let mut withheld: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    let styles = NoteStyles::builtin()?;
     let mut checks: Vec<NoteStyleCheck> = Vec::new();
     for e in &examples {
         let prediction = match &copilot {
@@ -193,7 +192,14 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
                 },
                 Ok(summary) => {
                     let turns: Vec<&str> = e.conversation.turns.iter().map(|t| t.text.as_str()).collect();
-                    checks.push(note_style::check(&summary, &turns, styles.get(&summary.language)));
+                    // The styles the notes were composed in (the models folder may add languages).
+                    if let Some(model) = c.summary_model() {
+                        checks.push(note_style::check(
+                            &summary,
+                            &turns,
+                            model.styles().get(&summary.language),
+                        ));
+                    }
                     summary.text
                 }
                 Err(err) => {

@@ -18,6 +18,7 @@ pub mod mentions;
 pub mod offers;
 mod prototypes;
 pub mod rewrite;
+mod summarizer;
 mod task;
 
 pub use claims::{unsupported_claims, ClaimKind, UnsupportedClaim};
@@ -27,13 +28,12 @@ pub use mentions::{Mention, MentionKind};
 pub use offers::{Offer, OfferResponse};
 pub use prototypes::Prototypes;
 pub use rewrite::{GroundedField, PromptTurn, Rewrite};
+pub use summarizer::Summarizer;
 pub use task::SummaryTask;
 
 use crate::conversation::{Conversation, Speaker, Turn};
 use crate::error::{Error, Location, Result};
-use crate::redact::Redactor;
 use crate::tasks::lexicon::SignalConfig;
-use crate::tasks::sentiment::SentimentModel;
 use crate::tasks::{TaskMemo, TextEmbedder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -247,9 +247,18 @@ impl SummaryModel {
     /// Embeds the prototypes with `embedder` (cached under `models_dir/.cache`); the phrase lists and
     /// note styles of `models_dir` when it has them, else the shipped ones.
     pub fn load(models_dir: &Path, embedder: &dyn TextEmbedder) -> Result<SummaryModel> {
+        Self::load_with_lexicon(models_dir, embedder, SignalConfig::for_models_dir(models_dir)?)
+    }
+
+    /// [`Self::load`] with the phrase lists already loaded (the churn task's, so both read the same).
+    pub fn load_with_lexicon(
+        models_dir: &Path,
+        embedder: &dyn TextEmbedder,
+        lexicon: SignalConfig,
+    ) -> Result<SummaryModel> {
         Ok(SummaryModel {
             prototypes: Prototypes::load(models_dir, embedder)?,
-            lexicon: std::sync::Arc::new(SignalConfig::for_models_dir(models_dir)?),
+            lexicon: std::sync::Arc::new(lexicon),
             styles: std::sync::Arc::new(NoteStyles::for_models_dir(models_dir)?),
             options: SummaryOptions::default(),
         })
@@ -471,130 +480,6 @@ impl SummaryModel {
             warnings,
             rewrite: None,
         })
-    }
-}
-
-/// Summarises a conversation while it happens: [`update`](Self::update) with the new turns embeds and
-/// analyses only those, then rebuilds the (cheap) fields from the kept per-turn state — for transfers
-/// and hand-offs. Gives the same result as summarising the whole conversation at once.
-pub struct Summarizer<'a> {
-    model: &'a SummaryModel,
-    embedder: &'a dyn TextEmbedder,
-    sentiment: Option<&'a SentimentModel>,
-    redactor: Option<Redactor>,
-    id: String,
-    language: Option<String>,
-    states: Vec<TurnState>,
-    texts: Vec<String>,
-}
-
-impl<'a> Summarizer<'a> {
-    /// `redact`: quotes and note from redacted text (the default everywhere else; `false` only for
-    /// trusted jobs). `language`: fixed, or detected from the turns seen so far when `None`.
-    pub fn new(
-        model: &'a SummaryModel,
-        embedder: &'a dyn TextEmbedder,
-        id: impl Into<String>,
-        language: Option<String>,
-        redact: bool,
-    ) -> Self {
-        Summarizer {
-            model,
-            embedder,
-            sentiment: None,
-            redactor: redact.then(Redactor::default),
-            id: id.into(),
-            language,
-            states: Vec::new(),
-            texts: Vec::new(),
-        }
-    }
-
-    /// Also score sentiment per new turn (used by the resolution), from the same embeddings.
-    pub fn with_sentiment(mut self, sentiment: &'a SentimentModel) -> Self {
-        self.sentiment = Some(sentiment);
-        self
-    }
-
-    /// Turns processed so far.
-    pub fn len(&self) -> usize {
-        self.states.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
-    }
-
-    /// Adds the new turns (their `index` is renumbered to follow the turns seen so far) and returns the
-    /// summary of everything seen. Only the new turns are embedded.
-    pub fn update(&mut self, new_turns: &[Turn]) -> Result<Summary> {
-        if !new_turns.is_empty() {
-            for (i, t) in new_turns.iter().enumerate() {
-                crate::tasks::check_text(&t.text, || Location::field(format!("new_turns[{i}].text")))?;
-            }
-            let texts: Vec<&str> = new_turns.iter().map(|t| t.text.as_str()).collect();
-            // One encoder pass gives the embeddings and, for a sentiment head on layers, its features.
-            let layers = self.sentiment.and_then(SentimentModel::layers);
-            let (embeddings, features) = match layers {
-                Some(layers) => self.embedder.embed_with_layers(&texts, layers)?,
-                None => (self.embedder.embed_for_classification(&texts)?, Vec::new()),
-            };
-            if embeddings.len() != new_turns.len() {
-                return Err(Error::Inference(format!(
-                    "the encoder returned {} embeddings for {} turns",
-                    embeddings.len(),
-                    new_turns.len()
-                )));
-            }
-            let sentiment: Vec<Option<f32>> = match self.sentiment {
-                Some(model) => {
-                    let read = if layers.is_some() { &features } else { &embeddings };
-                    model.predict_embeddings(read)?.into_iter().map(|(_, s, _)| Some(s)).collect()
-                }
-                None => vec![None; new_turns.len()],
-            };
-            for ((turn, embedding), score) in new_turns.iter().zip(embeddings).zip(sentiment) {
-                let mut turn = turn.clone();
-                turn.index = self.states.len();
-                let display = match &self.redactor {
-                    Some(r) => r.redact(&turn.text).text,
-                    None => turn.text.clone(),
-                };
-                self.states.push(self.model.turn_state(&turn, &display, embedding, score, false));
-                self.texts.push(turn.text);
-            }
-        }
-        self.summary()
-    }
-
-    /// The summary of the turns seen so far.
-    pub fn summary(&self) -> Result<Summary> {
-        let language = match &self.language {
-            Some(l) => Some(l.clone()),
-            None => self.detect_language(),
-        };
-        self.model.build(&self.id, &self.states, language.as_deref(), &Signals::default())
-    }
-
-    fn detect_language(&self) -> Option<String> {
-        let conversation = Conversation {
-            id: self.id.clone(),
-            channel: Default::default(),
-            language: None,
-            turns: self
-                .states
-                .iter()
-                .zip(&self.texts)
-                .map(|(s, text)| Turn {
-                    index: s.index,
-                    speaker: s.speaker,
-                    text: text.clone(),
-                    timestamp: None,
-                })
-                .collect(),
-            customer: Default::default(),
-        };
-        conversation.detect_language()
     }
 }
 

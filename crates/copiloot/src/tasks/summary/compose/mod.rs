@@ -75,7 +75,7 @@ pub(crate) fn clause(text: &str, voice: Voice, style: &NoteStyle, names: &[&str]
         .collect();
     let facts = if facts.is_empty() { vec![text] } else { facts };
     let nouns = &style.nouns;
-    let fill = |t: &str| t.replace("{agent}", &nouns.agent).replace("{customer}", &nouns.customer);
+    let fill = |template: &str| person::fill(template, voice, style);
     let names_a_party = |s: &str| {
         let lower = s.to_lowercase();
         [&nouns.customer, &nouns.agent, &nouns.company].iter().any(|n| lower.starts_with(n.as_str()))
@@ -161,6 +161,21 @@ pub(crate) fn voice(who: Speaker) -> Voice {
     }
 }
 
+/// One fact of the note: `slot` fixes its place, `priority` what survives the budget (lower stays
+/// longer), `quote` the turn span it says (empty for the status), so a fact quoted twice is written once.
+struct Item<'q> {
+    slot: usize,
+    priority: usize,
+    text: String,
+    quote: &'q str,
+}
+
+/// True when no item says `quote` already (nor a span holding it, nor one it holds).
+fn is_new(items: &[Item<'_>], quote: &str) -> bool {
+    let quote = quote.trim();
+    !items.iter().map(|i| i.quote.trim()).any(|q| !q.is_empty() && (q.contains(quote) || quote.contains(q)))
+}
+
 /// The note and how many items did not fit in `max_chars`.
 pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (String, usize) {
     let l = &style.labels;
@@ -174,40 +189,33 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
     // Competitors keep their capital where a sentence is reported ("Customer says Three offers …").
     let names = competitor_names(facts.mentions);
     let say = |text: &str, voice: Voice| clause(text, voice, style, &names);
-    // (slot in the note, priority, text): slots fix the order, priorities what survives the budget.
-    let mut items: Vec<(usize, usize, String)> = Vec::new();
-    // Sentences already said: a fact quoted twice is written once.
-    let mut said: Vec<&str> = Vec::new();
-    let new = |quote: &str, said: &[&str]| {
-        !said.iter().any(|s| s.contains(quote.trim()) || quote.contains(s.trim()))
-    };
+    let mut items: Vec<Item<'_>> = Vec::new();
     if let Some(r) = facts.reason.filter(|r| !r.text.is_empty()) {
         // The reason always stays; when long, its first sentence leaves room for the rest.
         let full = say(&r.text, Voice::Customer);
         let text =
             if full.chars().count() * 5 > max_chars * 3 { sentence(&first_sentence(&full)) } else { full };
-        items.push((0, 0, text));
-        said.push(&r.quote);
+        items.push(Item { slot: 0, priority: 0, text, quote: &r.quote });
     }
-    if let Some(c) = facts.cause.filter(|c| new(&c.quote, &said)) {
-        items.push((1, 2, say(&c.text, Voice::Customer)));
-        said.push(&c.quote);
+    if let Some(c) = facts.cause.filter(|c| is_new(&items, &c.quote)) {
+        items.push(Item { slot: 1, priority: 2, text: say(&c.text, Voice::Customer), quote: &c.quote });
     }
     for (k, m) in facts.mentions.iter().enumerate() {
-        match items.iter_mut().zip(&said).find(|(_, s)| **s == m.quote) {
+        let priority = mention_priority(m.kind);
+        match items.iter().position(|i| i.quote == m.quote) {
             // Another fact of a sentence already in: it only raises that sentence's importance.
-            Some((item, _)) => item.1 = item.1.min(mention_priority(m.kind)),
-            None if new(&m.quote, &said) => {
-                items.push((2 + k, mention_priority(m.kind), say(&m.quote, Voice::Customer)));
-                said.push(&m.quote);
+            Some(i) => items[i].priority = items[i].priority.min(priority),
+            None if is_new(&items, &m.quote) => {
+                let text = say(&m.quote, Voice::Customer);
+                items.push(Item { slot: 2 + k, priority, text, quote: &m.quote });
             }
             None => {}
         }
     }
     for (k, o) in facts.offers.iter().enumerate() {
-        if new(&o.quote, &said) {
-            items.push((10 + k, if k == 0 { 2 } else { 5 + 2 * k }, offer_item(o, style)));
-            said.push(&o.quote);
+        if is_new(&items, &o.quote) {
+            let priority = if k == 0 { 2 } else { 5 + 2 * k };
+            items.push(Item { slot: 10 + k, priority, text: offer_item(o, style), quote: &o.quote });
         }
     }
     // The best-scored action comes right after the reason in importance, the others after the status.
@@ -215,15 +223,15 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
         .actions
         .iter()
         .zip(facts.action_scores.iter().copied().chain(std::iter::repeat(0.0)))
-        .filter(|(a, _)| !a.text.is_empty() && new(&a.quote, &said))
+        .filter(|(a, _)| !a.text.is_empty() && is_new(&items, &a.quote))
         .collect();
     let mut rank: Vec<usize> = (0..shown.len()).collect();
     rank.sort_by(|&a, &b| shown[b].1.total_cmp(&shown[a].1));
     for (k, (a, _)) in shown.iter().enumerate() {
         let r = rank.iter().position(|&i| i == k).unwrap_or(k);
-        items.push((20 + k, if r == 0 { 1 } else { 3 + 2 * r }, say(&a.text, Voice::Agent)));
+        let priority = if r == 0 { 1 } else { 3 + 2 * r };
+        items.push(Item { slot: 20 + k, priority, text: say(&a.text, Voice::Agent), quote: &a.quote });
     }
-    said.extend(shown.iter().map(|(a, _)| a.quote.as_str()));
     let handled = facts.request.filter(|r| r.handled).map(|r| match r.kind {
         RequestKind::Cancellation => &l.cancelled,
     });
@@ -236,40 +244,44 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
     };
     if let Some(s) = status {
         // The status right after the reason: a note without it cannot be acted on.
-        items.push((40, 1, format!("{} {s}", l.status)));
+        items.push(Item { slot: 40, priority: 1, text: format!("{} {s}", l.status), quote: "" });
     }
     // "I will." alone says nothing a note can use.
-    let fresh =
-        facts.next_steps.iter().filter(|c| super::cues::word_count(&c.what) >= 3 && new(&c.quote, &said));
-    for (k, c) in fresh.enumerate() {
-        items.push((41 + k, 4 + 2 * k, say(&c.what, voice(c.who))));
+    let fresh: Vec<&Commitment> = facts
+        .next_steps
+        .iter()
+        .filter(|c| super::cues::word_count(&c.what) >= 3 && is_new(&items, &c.quote))
+        .collect();
+    for (k, c) in fresh.into_iter().enumerate() {
+        let text = say(&c.what, voice(c.who));
+        items.push(Item { slot: 41 + k, priority: 4 + 2 * k, text, quote: &c.quote });
     }
     // Dates, amounts and numbers are what a note is read for: their items survive the budget longer.
-    for item in items.iter_mut().filter(|i| i.1 > 1 && i.2.chars().any(|c| c.is_ascii_digit())) {
-        item.1 -= 1;
+    for item in items.iter_mut().filter(|i| i.priority > 1 && i.text.chars().any(|c| c.is_ascii_digit())) {
+        item.priority -= 1;
     }
     let total = items.len();
     let mut by_priority: Vec<usize> = (0..items.len()).collect();
-    by_priority.sort_by_key(|&i| (items[i].1, items[i].0));
+    by_priority.sort_by_key(|&i| (items[i].priority, items[i].slot));
     let mut kept: Vec<usize> = Vec::new();
     let mut used = 0;
     for i in by_priority {
         // An item that does not fit may still fit with its first sentence only.
-        let cost = items[i].2.chars().count() + 1;
+        let cost = items[i].text.chars().count() + 1;
         if kept.is_empty() || used + cost <= max_chars {
             kept.push(i);
             used += cost;
             continue;
         }
-        let short = sentence(&first_sentence(&items[i].2));
+        let short = sentence(&first_sentence(&items[i].text));
         let cost = short.chars().count() + 1;
         if used + cost <= max_chars {
-            items[i].2 = short;
+            items[i].text = short;
             kept.push(i);
             used += cost;
         }
     }
-    kept.sort_by_key(|&i| items[i].0);
-    let note = kept.iter().map(|&i| items[i].2.as_str()).collect::<Vec<_>>().join(" ");
+    kept.sort_by_key(|&i| items[i].slot);
+    let note = kept.iter().map(|&i| items[i].text.as_str()).collect::<Vec<_>>().join(" ");
     (shorten(&note, max_chars.max(1)), total - kept.len())
 }

@@ -2,7 +2,7 @@
 //! opzeggen", "I'll send you the label" → "Agent will send customer the label". Word tables and a few
 //! agreement rules from the language's [`NoteStyle`]; numbers, dates, amounts and names are never touched.
 
-use super::style::{Agreement, NoteStyle, Role};
+use super::style::{Agreement, NoteStyle, Nouns, Role};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -84,22 +84,33 @@ pub fn capitalize(text: &str) -> String {
     }
 }
 
+/// The nouns of the speaker and of the one spoken to.
+fn parties(voice: Voice, n: &Nouns) -> (&String, &String) {
+    match voice {
+        Voice::Customer => (&n.customer, &n.agent),
+        Voice::Agent => (&n.agent, &n.customer),
+    }
+}
+
+/// `template` with the style's nouns: `{self}` / `{other}` (the speaker's and the addressee's),
+/// `{customer}`, `{agent}`, `{company}`.
+pub fn fill(template: &str, voice: Voice, style: &NoteStyle) -> String {
+    let n = &style.nouns;
+    let (own, other) = parties(voice, n);
+    template
+        .replace("{self}", own)
+        .replace("{other}", other)
+        .replace("{customer}", &n.customer)
+        .replace("{agent}", &n.agent)
+        .replace("{company}", &n.company)
+}
+
 /// The sentence in the third person: the speaker's and the addressee's pronouns become the note's nouns
 /// (or are dropped, like "mijn" before a noun), and the verbs of those subjects agree.
 pub fn third_person(text: &str, voice: Voice, style: &NoteStyle) -> String {
     let n = &style.nouns;
-    let (own_noun, other_noun) = match voice {
-        Voice::Customer => (&n.customer, &n.agent),
-        Voice::Agent => (&n.agent, &n.customer),
-    };
-    let fill = |template: &str| {
-        template
-            .replace("{self}", own_noun)
-            .replace("{other}", other_noun)
-            .replace("{customer}", &n.customer)
-            .replace("{agent}", &n.agent)
-            .replace("{company}", &n.company)
-    };
+    let (own_noun, other_noun) = parties(voice, n);
+    let fill = |template: &str| fill(template, voice, style);
     let mut tokens: Vec<Token> = words(text)
         .into_iter()
         .map(|m| Token {
