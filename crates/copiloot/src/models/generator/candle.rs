@@ -1,5 +1,5 @@
 //! The fallback engine: candle-transformers' quantised llama, qwen2, qwen3 and gemma3 models, for the GGUF
-//! files our own forward ([`super::llama`]) does not run.
+//! files our own forward ([`super::engine`]) does not run.
 
 use super::decoder::Decoder;
 use super::gguf::{Architecture, GgufFile};

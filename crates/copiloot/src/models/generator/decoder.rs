@@ -1,6 +1,6 @@
 //! The contract between the generation loop ([`super::Generator`]) and a decoder engine: feed token ids at
 //! a position, get the next-token logits; clear the KV cache between generations. Our own forward
-//! ([`super::llama`]) and candle's fallback models ([`super::candle`]) implement it; a new engine or
+//! ([`super::engine`]) and candle's fallback models ([`super::candle`]) implement it; a new engine or
 //! family is one more implementation, chosen in `Generator::from_file`.
 
 use crate::error::Result;

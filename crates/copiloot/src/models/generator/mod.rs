@@ -1,15 +1,16 @@
-//! The optional local LLM: quantised GGUF decoders (llama, qwen2, qwen3, gemma3 families) run with
-//! candle, prompted through the model's own chat template, decoding greedily by default.
+//! The optional local LLM: quantised GGUF decoders (llama, qwen2, qwen3, gemma3 families) run with our
+//! own forward (`engine/`) or, for files it does not cover, candle's models (`candle.rs`), prompted
+//! through the model's own chat template, decoding greedily by default.
 //!
-//! `Generator` is `Send + Sync`. candle's model structs keep the KV cache inside the weights, so the
-//! model sits behind a `Mutex`: generations on one `Generator` run one at a time (each clears the cache
-//! first); load a second `Generator` for parallel generations.
+//! `Generator` is `Send + Sync`. Both engines keep the KV cache inside the model, so the model sits
+//! behind a `Mutex`: generations on one `Generator` run one at a time (each clears the cache first); load
+//! a second `Generator` for parallel generations.
 
 mod candle;
 mod chat;
 mod decoder;
+mod engine;
 mod gguf;
-mod llama;
 mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate, TemplateSource};
@@ -48,9 +49,9 @@ impl Default for LoadOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// copiloot's own forward (`generator/llama.rs`: 4-bit blocks kept, other matrices in int8) for dense
-    /// llama-architecture files with 8-bit, simple 4/5-bit or float weights; anything else falls back to
-    /// candle.
+    /// copiloot's own forward (`generator/engine/`: 4-bit blocks kept, other matrices in int8) for dense
+    /// llama, qwen2, qwen3 and gemma3 files with Q4_0/Q4_1/Q4_K/Q5_0/Q5_1/Q5_K/Q6_K/Q8_0 or float weights;
+    /// anything else falls back to candle (`GeneratorInfo::engine_note` says why).
     Copiloot,
     /// candle-transformers' quantized model for the family, as it is.
     Candle,
@@ -276,16 +277,16 @@ impl Generator {
         let mut context_length = file.context_length().unwrap_or(LLAMA_MAX_POSITIONS);
         // Our own forward where it applies; `--no-requantize` asks for candle on the file as it is.
         let own = match (options.engine, options.requantize_q4_1) {
-            (Engine::Copiloot, true) => llama::supported(&file),
+            (Engine::Copiloot, true) => engine::supported(&file),
             (Engine::Copiloot, false) => Err("--no-requantize keeps the file's weights as they are".into()),
             (Engine::Candle, _) => Err("the candle engine was asked for".into()),
         };
         let (model, engine, engine_note, requantized_tensors) = match own {
             Ok(()) => (
-                Box::new(llama::Llama::load(&file)?) as Box<dyn Decoder>,
+                Box::new(engine::Transformer::load(&file)?) as Box<dyn Decoder>,
                 Engine::Copiloot,
                 None,
-                llama::requantized_tensors(&file),
+                engine::requantized_tensors(&file),
             ),
             Err(why) => {
                 let q4_1 = file.count_dtype(GgmlDType::Q4_1);

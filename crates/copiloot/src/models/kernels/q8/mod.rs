@@ -118,7 +118,6 @@ impl Q8Matrix {
     }
 
     /// Inputs (`k`).
-    #[cfg(test)]
     pub fn cols(&self) -> usize {
         self.k
     }

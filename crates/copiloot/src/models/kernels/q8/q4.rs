@@ -1,4 +1,4 @@
-//! 4-bit weights (Q4_0 / Q4_1 blocks of 32: `w = d · q + m`, q in 0..15) times int8 activations, for
+//! 4-bit weights (Q4_0 / Q4_1 blocks of 32, and Q4_K super-blocks as eight of them: `w = d · q + m`, q in 0..15) times int8 activations, for
 //! generation, where every weight byte is read once per token and memory bandwidth sets the speed: the
 //! 4-bit blocks of a GGUF are kept as they are (half the bytes of int8), never re-rounded.
 //!
@@ -34,17 +34,19 @@ struct Block4 {
     q: [u8; BLOCK],
 }
 
-/// The 4-bit blocks of a Q4_0 (18 bytes: f16 d, 16 bytes) or Q4_1 (20 bytes: f16 d, f16 m, 16 bytes)
-/// tensor; element `j < 16` is the low nibble of byte `j`, element `j + 16` its high nibble.
+/// The 4-bit blocks of a Q4_0 (18 bytes: f16 d, 16 bytes), Q4_1 (20 bytes: f16 d, f16 m, 16 bytes) or
+/// Q4_K tensor; in Q4_0/Q4_1 element `j < 16` is the low nibble of byte `j`, element `j + 16` its high
+/// nibble. A Q4_K super-block is eight such blocks whose scales and minimums are 6-bit multiples of two
+/// f16 values ([`q4_k_blocks`]), so it becomes eight Q4_1-style blocks without rounding anything.
 fn blocks_of(t: &QTensor) -> Result<Vec<Block4>> {
     let err = |m: String| Error::Inference(format!("reading a 4-bit GGUF tensor: {m}"));
     let data = t.data().map_err(|e| err(e.to_string()))?;
     let (size, has_min) = match t.dtype() {
         GgmlDType::Q4_0 => (18, false),
         GgmlDType::Q4_1 => (20, true),
-        other => return Err(err(format!("{other:?} is not Q4_0 or Q4_1"))),
+        GgmlDType::Q4K => return Ok(data.chunks_exact(Q4_K_BYTES).flat_map(q4_k_blocks).collect()),
+        other => return Err(err(format!("{other:?} is not Q4_0, Q4_1 or Q4_K"))),
     };
-    let f16_at = |b: &[u8], i: usize| f16::from_le_bytes([b[i], b[i + 1]]).to_f32();
     Ok(data
         .chunks_exact(size)
         .map(|b| {
@@ -60,13 +62,46 @@ fn blocks_of(t: &QTensor) -> Result<Vec<Block4>> {
         .collect())
 }
 
+fn f16_at(b: &[u8], i: usize) -> f32 {
+    f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
+}
+
+/// Bytes of one Q4_K super-block of 256 values: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales and
+/// minimums, 128 bytes of nibbles.
+const Q4_K_BYTES: usize = 144;
+
+/// The eight blocks of a Q4_K super-block (ggml's layout): block `i` has scale `d · sc[i]` and minimum
+/// `-dmin · mn[i]`; blocks `2c` and `2c + 1` are the low and high nibbles of bytes `32c..32c + 32`.
+fn q4_k_blocks(b: &[u8]) -> [Block4; 8] {
+    let (d, dmin, packed, qs) = (f16_at(b, 0), f16_at(b, 2), &b[4..16], &b[16..Q4_K_BYTES]);
+    std::array::from_fn(|i| {
+        // Scales and minimums 0-3 are the low 6 bits of bytes 0-3 and 4-7; 4-7 take their low 4 bits
+        // from bytes 8-11 and their top 2 bits from the spare bits of bytes 0-3 / 4-7.
+        let (sc, mn) = if i < 4 {
+            (packed[i] & 63, packed[i + 4] & 63)
+        } else {
+            (
+                (packed[i + 4] & 0x0f) | ((packed[i - 4] >> 6) << 4),
+                (packed[i + 4] >> 4) | ((packed[i] >> 6) << 4),
+            )
+        };
+        let bytes = &qs[(i / 2) * BLOCK..][..BLOCK];
+        let shift = if i % 2 == 0 { 0 } else { 4 };
+        Block4 {
+            d: d * sc as f32,
+            m: -dmin * mn as f32,
+            q: std::array::from_fn(|j| (bytes[j] >> shift) & 0x0f),
+        }
+    })
+}
+
 impl Q4Matrix {
     /// Whether [`Q4Matrix::from_qtensors`] keeps this tensor's blocks as they are.
     pub fn takes(t: &QTensor) -> bool {
-        matches!(t.dtype(), GgmlDType::Q4_0 | GgmlDType::Q4_1)
+        matches!(t.dtype(), GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q4K)
     }
 
-    /// The rows of several Q4_0 / Q4_1 tensors `[_, k]`, one after the other, as one matrix.
+    /// The rows of several Q4_0 / Q4_1 / Q4_K tensors `[_, k]`, one after the other, as one matrix.
     pub fn from_qtensors(tensors: &[QTensor]) -> Result<Self> {
         let mut rows: Vec<Block4> = Vec::new();
         let mut n = 0;

@@ -149,8 +149,13 @@ fn four_bit(n: usize, k: usize, dtype: GgmlDType, seed: u64) -> (QTensor, Vec<f3
 
 #[test]
 fn four_bit_blocks_multiply_like_their_dequantised_weights() {
-    for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1] {
-        for &(m, n, k) in &[(1, 576, 576), (6, 40, 64), (33, 17, 96)] {
+    for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q4K] {
+        // Q4_K rows are whole super-blocks of 256.
+        let shapes: &[(usize, usize, usize)] = match dtype {
+            GgmlDType::Q4K => &[(1, 40, 256), (5, 33, 512)],
+            _ => &[(1, 576, 576), (6, 40, 64), (33, 17, 96)],
+        };
+        for &(m, n, k) in shapes {
             let (q, w) = four_bit(n, k, dtype, 8);
             let x = values(m * k, 9);
             let ours = Q4Matrix::from_qtensors(&[q]).unwrap();
