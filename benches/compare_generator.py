@@ -1,8 +1,11 @@
-"""Generator speed: copiloot (candle) vs llama.cpp (llama-cpp-python) on the same GGUF and prompt ids.
+"""Generator speed: copiloot vs llama.cpp (llama-cpp-python) on the same GGUF files and prompt ids.
 
 Both engines: greedy decoding, the same prompt token ids (tokenised by llama.cpp from the model's chat
-template), N generated tokens, the same thread count. Each engine runs in its own process so peak RSS
-is its own. Prints one line per engine and the copiloot / llama.cpp ratios.
+template, or `--prompt random:N` ids for random-weight files without a real vocabulary), N generated
+tokens, the same thread count. Each run of each engine is its own process, so peak RSS and load time are
+its own; runs are interleaved (llama.cpp, copiloot, llama.cpp, ...) so that machine noise hits both, and
+the best run of each phase counts. Prints one table row per (file, engine), the copiloot / llama.cpp
+ratios, and how many leading greedy tokens agree.
 
 Run through benches/compare_generator.sh (sets up the venv and builds the copiloot example).
 """
@@ -83,9 +86,25 @@ def tokenize(args: argparse.Namespace) -> None:
     from llama_cpp import Llama
 
     llm = Llama(model_path=args.gguf, n_ctx=512, vocab_only=True, verbose=False)
-    user = Path(args.prompt_file).read_text().strip()
-    ids = llm.tokenize(chat_prompt(user).encode(), add_bos=False, special=True)
+    if args.prompt.startswith("random:"):
+        # Ids past the first 3 (unk/bos/eos), from a fixed seed: the same prompt for both engines.
+        import numpy as np
+
+        n = int(args.prompt.split(":", 1)[1])
+        ids = [int(i) for i in np.random.default_rng(21).integers(3, llm.n_vocab(), n)]
+    else:
+        user = Path(args.prompt_file).read_text().strip()
+        ids = llm.tokenize(chat_prompt(user).encode(), add_bos=False, special=True)
     Path(args.ids).write_text(json.dumps(ids))
+
+
+def leading_agreement(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def run_json(cmd: list[str], env: dict[str, str]) -> dict:
@@ -97,7 +116,8 @@ def run_json(cmd: list[str], env: dict[str, str]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--gguf", default=str(ROOT / "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    p.add_argument("--gguf", action="append", help="a GGUF file (repeat for several; default: the embedded SmolLM2)")
+    p.add_argument("--prompt", default="chat", help="`chat` (the prompt file in the chat template) or `random:N`")
     p.add_argument("--prompt-file", default=str(ROOT / "benches/data/generator_prompt.txt"))
     p.add_argument("--ids", default=str(ROOT / "benches/out/generator_prompt_ids.json"))
     p.add_argument("--max-tokens", type=int, default=64)
@@ -106,49 +126,57 @@ def main() -> None:
     p.add_argument("--copiloot-bin", default="")
     p.add_argument("--copiloot-label", default="")
     p.add_argument("--engine", choices=["llama", "tokenize"], help=argparse.SUPPRESS)
-    p.add_argument("--stacks", default="llama,copiloot,copiloot-norequant")
+    p.add_argument("--stacks", default="llama,copiloot")
     args = p.parse_args()
     if args.engine == "llama":
+        args.gguf = args.gguf[0]
         return llama_engine(args)
     if args.engine == "tokenize":
+        args.gguf = args.gguf[0]
         return tokenize(args)
 
+    files = args.gguf or [str(ROOT / "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")]
     Path(args.ids).parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
-    subprocess.run([sys.executable, __file__, "--engine", "tokenize", "--gguf", args.gguf,
-                    "--prompt-file", args.prompt_file, "--ids", args.ids], check=True, env=env)
-    common = ["--gguf", args.gguf, "--ids", args.ids, "--max-tokens", str(args.max_tokens)]
-    results = {}
     stacks = args.stacks.split(",")
-    if "llama" in stacks:
-        results["llama.cpp"] = run_json([sys.executable, __file__, "--engine", "llama", "--threads",
-                                         str(args.threads), "--runs", str(args.runs), *common], env)
-    if "copiloot" in stacks:
-        results["copiloot"] = run_json([args.copiloot_bin, *common, "--runs", str(args.runs)], env)
-    if "copiloot-norequant" in stacks:
-        results["copiloot (Q4_1 as is)"] = run_json(
-            [args.copiloot_bin, *common, "--runs", str(args.runs), "--no-requantize"], env)
-
-    n = len(json.loads(Path(args.ids).read_text()))
-    print(f"GGUF {Path(args.gguf).name}, prompt {n} tokens, {args.max_tokens} greedy tokens, "
-          f"{args.threads} threads, best of {args.runs} {args.copiloot_label}")
-    print(f"{'engine':26} {'prompt tok/s':>12} {'gen tok/s':>10} {'load ms':>8} {'peak RSS MB':>11}")
-    for name, r in results.items():
-        print(f"{name:26} {r['prompt_tokens_per_s']:12.1f} {r['generated_tokens_per_s']:10.1f} "
-              f"{r['load_ms']:8.0f} {r['peak_rss_mb'] or 0:11.0f}")
-    base = results.get("llama.cpp")
-    if base:
+    print(f"{args.max_tokens} greedy tokens, {args.threads} threads, best of {args.runs} interleaved runs "
+          f"{args.copiloot_label}")
+    print(f"| GGUF | engine | prompt tok/s | gen tok/s | load ms | peak RSS MB | prompt × | gen × | same greedy |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for gguf in files:
+        subprocess.run([sys.executable, __file__, "--engine", "tokenize", "--gguf", gguf, "--prompt", args.prompt,
+                        "--prompt-file", args.prompt_file, "--ids", args.ids], check=True, env=env)
+        common = ["--gguf", gguf, "--ids", args.ids, "--max-tokens", str(args.max_tokens)]
+        commands = {}
+        if "llama" in stacks:
+            commands["llama.cpp"] = [sys.executable, __file__, "--engine", "llama", "--threads", str(args.threads),
+                                     "--runs", "1", *common]
+        if "copiloot" in stacks:
+            commands["copiloot"] = [args.copiloot_bin, *common, "--runs", "1"]
+        if "copiloot-candle" in stacks:
+            commands["copiloot (candle)"] = [args.copiloot_bin, *common, "--runs", "1", "--engine", "candle"]
+        results: dict[str, dict] = {}
+        for _ in range(args.runs):
+            for name, cmd in commands.items():
+                r = run_json(cmd, env)
+                best = results.setdefault(name, r)
+                for key in ("prompt_tokens_per_s", "generated_tokens_per_s"):
+                    best[key] = max(best[key], r[key])
+                for key in ("load_ms", "peak_rss_mb"):
+                    best[key] = min(best[key] or 0, r[key] or 0) or r[key]
+        n = len(json.loads(Path(args.ids).read_text()))
+        base = results.get("llama.cpp")
         for name, r in results.items():
-            if name == "llama.cpp":
-                continue
-            print(f"ratio {name} / llama.cpp: prompt {r['prompt_tokens_per_s'] / base['prompt_tokens_per_s']:.2f}x, "
-                  f"generation {r['generated_tokens_per_s'] / base['generated_tokens_per_s']:.2f}x")
-        for name, r in results.items():
-            if name != "llama.cpp":
-                same = r["text"] == base["text"]
-                print(f"same text as llama.cpp: {name}: {same}")
-                if not same:
-                    print(f"  llama.cpp: {base['text']!r}\n  {name}: {r['text']!r}")
+            ratio_pp = ratio_tg = same = ""
+            if base and name != "llama.cpp":
+                ratio_pp = f"{r['prompt_tokens_per_s'] / base['prompt_tokens_per_s']:.2f}"
+                ratio_tg = f"{r['generated_tokens_per_s'] / base['generated_tokens_per_s']:.2f}"
+                same = f"{leading_agreement(r.get('ids', []), base['ids'])}/{len(base['ids'])}"
+                if r.get("engine_note"):
+                    name += f" (candle: {r['engine_note']})"
+            print(f"| {Path(gguf).name} ({n} prompt ids) | {name} | {r['prompt_tokens_per_s']:.1f} | "
+                  f"{r['generated_tokens_per_s']:.1f} | {r['load_ms']:.0f} | {r['peak_rss_mb'] or 0:.0f} | "
+                  f"{ratio_pp} | {ratio_tg} | {same} |")
 
 
 if __name__ == "__main__":

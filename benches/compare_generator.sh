@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Side-by-side generator speed: copiloot (candle, release build) vs llama.cpp (llama-cpp-python).
-# Same GGUF, same prompt ids, greedy, 2 threads; prints prompt/generation tokens/s, load time, peak RSS
-# and the ratios. llama-cpp-python compiles llama.cpp from source on install (about 10+ minutes on 2 cores).
+# Side-by-side generator speed: copiloot (release build) vs llama.cpp (llama-cpp-python), interleaved.
+# Same GGUF, same prompt ids, greedy, 2 threads; prints prompt/generation tokens/s, load time, peak RSS,
+# the ratios and the greedy tokens that agree. llama-cpp-python compiles llama.cpp from source on install
+# (about 10+ minutes on 2 cores).
 #
 # Usage: benches/compare_generator.sh [--profile release|dev] [compare_generator.py options]
 #   e.g. benches/compare_generator.sh --max-tokens 64 --threads 2 --runs 3
+#        benches/compare_generator.sh --gguf A.gguf --gguf B.gguf [--prompt random:64] [--stacks llama,copiloot,copiloot-candle]
+# The quant-type and family files: benches/reference/requantize_smollm2.py (SmolLM2 re-quantised by
+# llama.cpp, and a random-weight 0.56B qwen2) writes them under benches/out/.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

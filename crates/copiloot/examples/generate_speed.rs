@@ -85,6 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "generated_tokens_per_s": g.timings.generated_tokens_per_s,
         "stop_reason": g.stop_reason,
         "text": g.text,
+        "ids": g.ids,
         "peak_rss_mb": peak_rss_mb,
     });
     println!("{line}");

@@ -178,6 +178,9 @@ pub struct Generation {
     pub generated_tokens: usize,
     pub stop_reason: StopReason,
     pub timings: Timings,
+    /// The generated token ids (for comparisons with other engines; not serialised).
+    #[serde(skip)]
+    pub ids: Vec<u32>,
 }
 
 /// What was loaded, for reports.
@@ -457,6 +460,7 @@ impl Generator {
                 prompt_tokens_per_s: per_s(ids.len(), prompt_ms),
                 generated_tokens_per_s: per_s(generated.len(), generation_ms),
             },
+            ids: generated,
         })
     }
 
