@@ -1,14 +1,23 @@
 //! Chat prompts: the model's own `tokenizer.chat_template` (Jinja, from the GGUF metadata) rendered with
-//! minijinja the way Hugging Face transformers renders it (`trim_blocks`, `lstrip_blocks`, Python string
-//! methods, `raise_exception`).
+//! minijinja the way Hugging Face transformers renders it: `trim_blocks`, `lstrip_blocks`, loop controls,
+//! Python string/dict methods (minijinja-contrib's pycompat), `raise_exception`, `strftime_now`, a
+//! Python-style `tojson`, and the variables `messages`, `tools`/`documents` (none),
+//! `add_generation_prompt`, `bos_token`, `eos_token` and `enable_thinking`.
+//!
+//! Thinking is off by default (`enable_thinking=false`): a Qwen3 note should not spend its token budget
+//! on a `<think>` block, so Qwen3's template writes the empty `<think>\n\n</think>\n\n` itself. Templates
+//! without the switch ignore the variable. `strftime_now` formats the local time at rendering, as
+//! transformers does (Llama 3.2 prints "Today Date"); [`ChatTemplate::with_now`] pins it for tests.
 //!
 //! Fallback (documented): a GGUF without a chat template gets ChatML when its vocabulary has
 //! `<|im_start|>`, else a plain `role: content` transcript. A template with a syntax error is a
 //! [`Error::ModelLoad`] at load time; one that fails while rendering (e.g. `raise_exception("roles must
 //! alternate")`) is an [`Error::InvalidInput`] naming the messages.
 
+mod tojson;
+
 use crate::error::{Error, Location, Result};
-use minijinja::{Environment, ErrorKind};
+use minijinja::{Environment, ErrorKind, Value};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -49,6 +58,8 @@ pub struct ChatTemplate {
     pub source: TemplateSource,
     bos_token: String,
     eos_token: String,
+    enable_thinking: bool,
+    now: Option<jiff::civil::DateTime>,
 }
 
 const NAME: &str = "chat";
@@ -76,6 +87,7 @@ impl ChatTemplate {
                 .map_err(|e| Error::model_load(path, format!("chat template syntax config: {e}")))?,
         );
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_filter("tojson", tojson::tojson);
         env.add_function("raise_exception", |msg: String| -> std::result::Result<String, minijinja::Error> {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
         });
@@ -85,7 +97,26 @@ impl ChatTemplate {
                 format!("the chat template does not compile ({e}); fix or remove `tokenizer.chat_template`"),
             )
         })?;
-        Ok(Self { env, source, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
+        Ok(Self {
+            env,
+            source,
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
+            enable_thinking: false,
+            now: None,
+        })
+    }
+
+    /// Let a template that has the switch (Qwen3) think before it answers; off unless asked.
+    pub fn with_thinking(mut self, enable: bool) -> Self {
+        self.enable_thinking = enable;
+        self
+    }
+
+    /// Pin what `strftime_now` formats (tests, reproducible prompts); by default the local time now.
+    pub fn with_now(mut self, now: jiff::civil::DateTime) -> Self {
+        self.now = Some(now);
+        self
     }
 
     /// Render the messages, ending with the assistant's turn opener (`add_generation_prompt`).
@@ -98,10 +129,21 @@ impl ChatTemplate {
             )
         };
         let template = self.env.get_template(NAME).map_err(fail)?;
+        // transformers' `datetime.now()` is naive local time; jiff falls back to UTC without a zone.
+        let now = self.now.unwrap_or_else(|| jiff::ZonedDateTime::now().datetime());
+        let strftime_now = Value::from_function(move |format: &str| {
+            jiff::fmt::strtime::format(format, now).map_err(|e| {
+                minijinja::Error::new(ErrorKind::InvalidOperation, format!("strftime_now({format:?}): {e}"))
+            })
+        });
         template
             .render(minijinja::context! {
-                messages => minijinja::Value::from(minijinja::value::Serde(messages)),
+                messages => Value::from(minijinja::value::Serde(messages)),
+                tools => (),
+                documents => (),
                 add_generation_prompt => true,
+                enable_thinking => self.enable_thinking,
+                strftime_now => strftime_now,
                 bos_token => self.bos_token.as_str(),
                 eos_token => self.eos_token.as_str(),
             })
@@ -139,6 +181,24 @@ mod tests {
         let err = t(Some(src), false).unwrap().render(&[ChatMessage::user("x")]).unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
         assert!(err.to_string().contains("System role required"), "{err}");
+    }
+
+    #[test]
+    fn strftime_now_formats_the_pinned_time_and_bad_formats_are_typed_errors() {
+        let now = jiff::civil::date(2025, 3, 14).at(9, 30, 0, 0);
+        let ok = t(Some("{{ strftime_now('%d %b %Y %H:%M') }}"), false).unwrap().with_now(now);
+        assert_eq!(ok.render(&[]).unwrap(), "14 Mar 2025 09:30");
+        // A civil time has no offset to print (Python's naive datetime prints nothing there).
+        let bad = t(Some("{{ strftime_now('%z') }}"), false).unwrap().with_now(now);
+        let err = bad.render(&[]).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    }
+
+    #[test]
+    fn enable_thinking_is_false_unless_asked() {
+        let src = "{{ enable_thinking is defined and enable_thinking is false }}";
+        assert_eq!(t(Some(src), false).unwrap().render(&[]).unwrap(), "True");
+        assert_eq!(t(Some(src), false).unwrap().with_thinking(true).render(&[]).unwrap(), "False");
     }
 
     #[test]
