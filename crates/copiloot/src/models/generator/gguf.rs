@@ -62,10 +62,14 @@ impl GgufFile {
         if bytes.get(..4) != Some(b"GGUF".as_slice()) {
             return Err(load_err("not a GGUF file (the first bytes are not `GGUF`)".into()));
         }
-        let content = Content::read(&mut Cursor::new(&bytes)).map_err(|e| {
-            load_err(format!(
-                "the GGUF header is unreadable ({e}); the file may be truncated: download it again"
-            ))
+        let content = Content::read(&mut Cursor::new(&bytes)).map_err(|e| match e.to_string() {
+            m if m.contains("unknown dtype") => load_err(format!(
+                "the GGUF uses a tensor type this build cannot read ({m}); use a file in a common type \
+                 (Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0)"
+            )),
+            m => load_err(format!(
+                "the GGUF header is unreadable ({m}); the file may be truncated: download it again"
+            )),
         })?;
         let len = bytes.len() as u64;
         for (name, info) in &content.tensor_infos {
