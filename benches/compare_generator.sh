@@ -28,7 +28,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 if ! "$VENV/bin/python" -c "import llama_cpp, numpy" 2>/dev/null; then
   echo "installing llama-cpp-python (compiles llama.cpp, ~10+ minutes)..." >&2
-  nice -n 10 "$VENV/bin/pip" install --quiet --disable-pip-version-check llama-cpp-python==0.3.36 numpy
+  # Built for this CPU's AVX2/AVX-512/VNNI but without AMX: llama.cpp 0.3.36's AMX repacking segfaults on
+  # the first eval of every quantised file on the Xeons here (F16/F32 run). Its other repacking (Q4_0,
+  # Q4_K 8x8 on AVX2) stays on, so the peer keeps its fastest path for these quant types.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+-DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON \
+-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+    nice -n 10 "$VENV/bin/pip" install --quiet --disable-pip-version-check llama-cpp-python==0.3.36 numpy
 fi
 
 cd "$ROOT"

@@ -192,7 +192,7 @@ pub struct GeneratorInfo {
     pub tokenizer: String,
     pub chat_template: TemplateSource,
     /// Number of tensors re-quantised at load: on candle's path the Q4_1 ones (to Q8_0); on ours the
-    /// matrices not already Q4_0 / Q4_1 / Q8_0 (to int8) — 0 for the embedded SmolLM2.
+    /// matrices not already Q4_0 / Q4_1 / Q4_K / Q8_0 (to int8) — 0 for the embedded SmolLM2.
     pub requantized_tensors: usize,
     /// The forward pass that runs the model.
     pub engine: Engine,
