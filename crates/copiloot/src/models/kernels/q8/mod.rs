@@ -24,6 +24,8 @@ mod vnni;
 pub use q4::Q4Matrix;
 
 use crate::error::{Error, Result};
+use candle_core::quantized::{GgmlDType, QTensor};
+use half::f16;
 use rayon::prelude::*;
 
 /// Values per quantisation block (Q8_0's).
@@ -86,6 +88,59 @@ impl Q8Matrix {
                 w.len()
             )));
         }
+        Ok(Self::pack(n, k, |row, b, q| {
+            let x = &w[row * k..(row + 1) * k];
+            quantize_block(&x[b * BLOCK..((b + 1) * BLOCK).min(k)], q).0
+        }))
+    }
+
+    /// The rows of Q8_0 tensors `[_, k]` (34-byte blocks: f16 scale, 32 int8), one after the other, with
+    /// their integers and scales as they are — no trip through f32 (a model's load time).
+    pub fn from_q8_0(tensors: &[QTensor]) -> Result<Self> {
+        let err = |m: String| Error::Inference(format!("reading a Q8_0 GGUF tensor: {m}"));
+        let mut data: Vec<std::borrow::Cow<'_, [u8]>> = Vec::new();
+        let (mut n, mut k) = (0, 0);
+        for t in tensors {
+            let (r, cols) = t.shape().dims2().map_err(|e| err(e.to_string()))?;
+            if t.dtype() != GgmlDType::Q8_0
+                || (k != 0 && cols != k)
+                || cols == 0
+                || !cols.is_multiple_of(BLOCK)
+            {
+                return Err(err(format!(
+                    "{:?} tensor of {cols} inputs cannot be stacked as Q8_0",
+                    t.dtype()
+                )));
+            }
+            k = cols;
+            n += r;
+            data.push(t.data().map_err(|e| err(e.to_string()))?);
+        }
+        let bytes: Vec<&[u8]> = data.iter().map(|d| d.as_ref()).collect();
+        let blocks = k / BLOCK;
+        if n == 0 || bytes.iter().map(|b| b.len()).sum::<usize>() != n * blocks * 34 {
+            return Err(err("a tensor has the wrong number of blocks".into()));
+        }
+        // Row `row` lies in the tensor whose rows (counted from the first) cover it.
+        let starts: Vec<usize> = bytes
+            .iter()
+            .scan(0, |acc, b| {
+                let start = *acc;
+                *acc += b.len() / (blocks * 34);
+                Some(start)
+            })
+            .collect();
+        Ok(Self::pack(n, k, |row, b, q| {
+            let t = starts.partition_point(|&s| s <= row) - 1;
+            let block = &bytes[t][((row - starts[t]) * blocks + b) * 34..][..34];
+            q.iter_mut().zip(&block[2..]).for_each(|(q, &v)| *q = v as i8);
+            f16::from_le_bytes([block[0], block[1]]).to_f32()
+        }))
+    }
+
+    /// Pack `[n, k]` weights whose block `b` of row `row` `block` writes as 32 int8 values (zero-padded)
+    /// and returns the scale of.
+    fn pack(n: usize, k: usize, block: impl Fn(usize, usize, &mut [i8; BLOCK]) -> f32 + Sync) -> Self {
         let blocks = k.div_ceil(BLOCK);
         let groups = n.div_ceil(GROUP);
         let mut packed = vec![128u8; groups * blocks * PACKED_BLOCK];
@@ -98,10 +153,8 @@ impl Q8Matrix {
             .for_each(|(g, (packed, scales))| {
                 let mut q = [0i8; BLOCK];
                 for col in 0..GROUP.min(n - g * GROUP) {
-                    let row = &w[(g * GROUP + col) * k..(g * GROUP + col + 1) * k];
-                    for (b, x) in row.chunks(BLOCK).enumerate() {
-                        let (d, _) = quantize_block(x, &mut q);
-                        scales[b * GROUP + col] = d;
+                    for b in 0..blocks {
+                        scales[b * GROUP + col] = block(g * GROUP + col, b, &mut q);
                         let dst = &mut packed[b * PACKED_BLOCK..(b + 1) * PACKED_BLOCK];
                         for (i, &v) in q.iter().enumerate() {
                             dst[(i / 4) * GROUP * 4 + col * 4 + i % 4] = (v as i16 + 128) as u8;
@@ -109,7 +162,7 @@ impl Q8Matrix {
                     }
                 }
             });
-        Ok(Self { n, k, blocks, packed, scales })
+        Self { n, k, blocks, packed, scales }
     }
 
     /// Outputs (`n`).

@@ -101,6 +101,21 @@ fn a_q8_0_tensor_keeps_its_integers_and_is_as_close_to_f32_as_candles_product() 
     // de-quantised rows up to the f16 → f32 scale.
     let dequantised = qt.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let ours = Q8Matrix::from_f32(&dequantised, n, k).unwrap();
+    // Read from the blocks directly, the same matrix (scales, integers and layout).
+    let direct = Q8Matrix::from_q8_0(std::slice::from_ref(&qt)).unwrap();
+    assert_eq!(
+        (direct.packed.as_slice(), direct.scales.as_slice()),
+        (ours.packed.as_slice(), ours.scales.as_slice())
+    );
+    let part = |rows: std::ops::Range<usize>| {
+        let t = Tensor::from_vec(w[rows.start * k..rows.end * k].to_vec(), (rows.len(), k), &Device::Cpu)
+            .unwrap();
+        QTensor::quantize(&t, GgmlDType::Q8_0).unwrap()
+    };
+    let (a, b) = (part(0..16), part(16..64));
+    let stacked = Q8Matrix::from_q8_0(&[a, b]).unwrap();
+    assert_eq!(stacked.packed, ours.packed, "two tensors stacked are the rows of one");
+    assert!(Q8Matrix::from_q8_0(&[QTensor::quantize(&wt, GgmlDType::Q4_0).unwrap()]).is_err());
     let mut row = vec![0f32; k];
     for i in [0, 31, 63] {
         ours.row(i, &mut row);
