@@ -197,10 +197,12 @@ impl Loader<'_> {
     }
 
     /// Rows of several `[_, k]` matrices (already read from the file) one after the other, as one int8
-    /// matrix: Q8_0 blocks as they are, anything else de-quantised (each dropped once it is) and rounded.
+    /// matrix: read block by block where the kernels know the type (Q8_0 as it is), else de-quantised
+    /// (each dropped once it is) and rounded.
     fn stacked_q8(&self, names: &[String], tensors: Vec<QTensor>, k: usize) -> Result<Q8Matrix> {
-        if tensors.iter().all(|t| t.dtype() == GgmlDType::Q8_0) {
-            let w = Q8Matrix::from_q8_0(&tensors).map_err(|e| self.err(format!("`{}`: {e}", names[0])))?;
+        if k.is_multiple_of(32) && tensors.iter().all(|t| Q8Matrix::reads(t.dtype())) {
+            let w =
+                Q8Matrix::from_qtensors(&tensors).map_err(|e| self.err(format!("`{}`: {e}", names[0])))?;
             if w.cols() != k {
                 return Err(self.err(format!("tensor `{}` has {} inputs, expected {k}", names[0], w.cols())));
             }

@@ -17,6 +17,7 @@
 // The modules with `unsafe`: AVX-512 and AVX2 intrinsics, behind CPUID checks.
 #[allow(unsafe_code)]
 mod avx2;
+mod decode;
 mod q4;
 #[allow(unsafe_code)]
 mod vnni;
@@ -94,47 +95,52 @@ impl Q8Matrix {
         }))
     }
 
-    /// The rows of Q8_0 tensors `[_, k]` (34-byte blocks: f16 scale, 32 int8), one after the other, with
-    /// their integers and scales as they are — no trip through f32 (a model's load time).
-    pub fn from_q8_0(tensors: &[QTensor]) -> Result<Self> {
-        let err = |m: String| Error::Inference(format!("reading a Q8_0 GGUF tensor: {m}"));
-        let mut data: Vec<std::borrow::Cow<'_, [u8]>> = Vec::new();
+    /// Whether [`Q8Matrix::from_qtensors`] reads tensors of this type.
+    pub fn reads(dtype: GgmlDType) -> bool {
+        decode::layout(dtype).is_some()
+    }
+
+    /// The rows of several tensors `[_, k]` one after the other, read block by block: Q8_0 keeps its
+    /// integers and scales as they are; the other types [`Q8Matrix::reads`] are decoded 32 values at a
+    /// time and rounded to int8 — the same matrix as [`Q8Matrix::from_f32`] of the de-quantised
+    /// weights, without the f32 copy of the whole tensor (a model's load time and memory peak).
+    pub fn from_qtensors(tensors: &[QTensor]) -> Result<Self> {
+        let err = |m: String| Error::Inference(format!("reading a GGUF tensor: {m}"));
+        let mut parts = Vec::new();
         let (mut n, mut k) = (0, 0);
         for t in tensors {
             let (r, cols) = t.shape().dims2().map_err(|e| err(e.to_string()))?;
-            if t.dtype() != GgmlDType::Q8_0
-                || (k != 0 && cols != k)
-                || cols == 0
-                || !cols.is_multiple_of(BLOCK)
-            {
-                return Err(err(format!(
-                    "{:?} tensor of {cols} inputs cannot be stacked as Q8_0",
-                    t.dtype()
-                )));
+            let Some((bytes, values)) = decode::layout(t.dtype()) else {
+                return Err(err(format!("{:?} is not a type read block by block", t.dtype())));
+            };
+            if (k != 0 && cols != k) || cols == 0 || !cols.is_multiple_of(values) {
+                return Err(err(format!("tensors of {cols} and {k} inputs cannot be stacked")));
             }
+            let data = t.data().map_err(|e| err(e.to_string()))?;
+            if data.len() != r * (cols / values) * bytes {
+                return Err(err(format!("a {:?} tensor has the wrong number of bytes", t.dtype())));
+            }
+            parts.push((n, t.dtype(), bytes, values, data));
             k = cols;
             n += r;
-            data.push(t.data().map_err(|e| err(e.to_string()))?);
         }
-        let bytes: Vec<&[u8]> = data.iter().map(|d| d.as_ref()).collect();
-        let blocks = k / BLOCK;
-        if n == 0 || bytes.iter().map(|b| b.len()).sum::<usize>() != n * blocks * 34 {
-            return Err(err("a tensor has the wrong number of blocks".into()));
+        if n == 0 {
+            return Err(err("no rows".into()));
         }
-        // Row `row` lies in the tensor whose rows (counted from the first) cover it.
-        let starts: Vec<usize> = bytes
-            .iter()
-            .scan(0, |acc, b| {
-                let start = *acc;
-                *acc += b.len() / (blocks * 34);
-                Some(start)
-            })
-            .collect();
         Ok(Self::pack(n, k, |row, b, q| {
-            let t = starts.partition_point(|&s| s <= row) - 1;
-            let block = &bytes[t][((row - starts[t]) * blocks + b) * 34..][..34];
-            q.iter_mut().zip(&block[2..]).for_each(|(q, &v)| *q = v as i8);
-            f16::from_le_bytes([block[0], block[1]]).to_f32()
+            // The tensor holding `row`: the last whose first row is at or before it.
+            let at = parts.partition_point(|p| p.0 <= row) - 1;
+            let (first, dtype, bytes, values, data) = &parts[at];
+            let per_row = k / values;
+            let (stored, sub) = ((row - first) * per_row + b * BLOCK / values, (b * BLOCK % values) / BLOCK);
+            let block = &data[stored * bytes..][..*bytes];
+            if *dtype == GgmlDType::Q8_0 {
+                q.iter_mut().zip(&block[2..]).for_each(|(q, &v)| *q = v as i8);
+                return f16::from_le_bytes([block[0], block[1]]).to_f32();
+            }
+            let mut x = [0f32; BLOCK];
+            decode::values(*dtype, block, sub, &mut x);
+            quantize_block(&x, q).0
         }))
     }
 

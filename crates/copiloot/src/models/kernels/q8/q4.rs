@@ -75,16 +75,7 @@ const Q4_K_BYTES: usize = 144;
 fn q4_k_blocks(b: &[u8]) -> [Block4; 8] {
     let (d, dmin, packed, qs) = (f16_at(b, 0), f16_at(b, 2), &b[4..16], &b[16..Q4_K_BYTES]);
     std::array::from_fn(|i| {
-        // Scales and minimums 0-3 are the low 6 bits of bytes 0-3 and 4-7; 4-7 take their low 4 bits
-        // from bytes 8-11 and their top 2 bits from the spare bits of bytes 0-3 / 4-7.
-        let (sc, mn) = if i < 4 {
-            (packed[i] & 63, packed[i + 4] & 63)
-        } else {
-            (
-                (packed[i + 4] & 0x0f) | ((packed[i - 4] >> 6) << 4),
-                (packed[i + 4] >> 4) | ((packed[i] >> 6) << 4),
-            )
-        };
+        let (sc, mn) = super::decode::scale_min_k4(i, packed);
         let bytes = &qs[(i / 2) * BLOCK..][..BLOCK];
         let shift = if i % 2 == 0 { 0 } else { 4 };
         Block4 {

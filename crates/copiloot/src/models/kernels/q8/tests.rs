@@ -101,26 +101,16 @@ fn a_q8_0_tensor_keeps_its_integers_and_is_as_close_to_f32_as_candles_product() 
     // de-quantised rows up to the f16 → f32 scale.
     let dequantised = qt.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let ours = Q8Matrix::from_f32(&dequantised, n, k).unwrap();
-    // Read from the blocks directly, the same matrix (scales, integers and layout).
-    let direct = Q8Matrix::from_q8_0(std::slice::from_ref(&qt)).unwrap();
-    assert_eq!(
-        (direct.packed.as_slice(), direct.scales.as_slice()),
-        (ours.packed.as_slice(), ours.scales.as_slice())
-    );
+    // Read from the blocks directly, the same matrix (scales, integers and layout), also stacked.
+    let direct = Q8Matrix::from_qtensors(std::slice::from_ref(&qt)).unwrap();
+    assert_eq!((&direct.packed, &direct.scales), (&ours.packed, &ours.scales));
     let part = |rows: std::ops::Range<usize>| {
         let t = Tensor::from_vec(w[rows.start * k..rows.end * k].to_vec(), (rows.len(), k), &Device::Cpu)
             .unwrap();
         QTensor::quantize(&t, GgmlDType::Q8_0).unwrap()
     };
-    let (a, b) = (part(0..16), part(16..64));
-    let stacked = Q8Matrix::from_q8_0(&[a, b]).unwrap();
+    let stacked = Q8Matrix::from_qtensors(&[part(0..16), part(16..64)]).unwrap();
     assert_eq!(stacked.packed, ours.packed, "two tensors stacked are the rows of one");
-    assert!(Q8Matrix::from_q8_0(&[QTensor::quantize(&wt, GgmlDType::Q4_0).unwrap()]).is_err());
-    let mut row = vec![0f32; k];
-    for i in [0, 31, 63] {
-        ours.row(i, &mut row);
-        assert!(rel_error(&row, &dequantised[i * k..(i + 1) * k]) < 1e-6, "row {i}");
-    }
     let mut y = vec![0f32; m * n];
     ours.matmul(&x, m, &mut y).unwrap();
     let xt = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu).unwrap();
@@ -208,4 +198,37 @@ fn stacked_four_bit_tensors_are_their_rows_one_after_the_other() {
     assert!(Q4Matrix::from_qtensors(&[c, d]).is_err(), "different widths cannot be stacked");
     let (e, _) = four_bit(4, 64, GgmlDType::Q8_0, 15);
     assert!(!Q4Matrix::takes(&e) && Q4Matrix::from_qtensors(&[e]).is_err());
+}
+
+#[test]
+fn every_block_type_decodes_like_candle_and_rounds_like_the_f32_path() {
+    let (n, k) = (40, 512);
+    let w = values(n * k, 21);
+    let wt = Tensor::from_vec(w, (n, k), &Device::Cpu).unwrap();
+    let types = [
+        GgmlDType::Q8_0,
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q4K,
+        GgmlDType::Q5_0,
+        GgmlDType::Q5_1,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
+        GgmlDType::F16,
+        GgmlDType::F32,
+    ];
+    for dtype in types {
+        assert!(Q8Matrix::reads(dtype), "{dtype:?}");
+        let qt = QTensor::quantize(&wt, dtype).unwrap();
+        let f = qt.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (slow, fast) = (Q8Matrix::from_f32(&f, n, k).unwrap(), Q8Matrix::from_qtensors(&[qt]).unwrap());
+        // Bit for bit: the decoded values are candle's, so their int8 blocks are too.
+        assert!(fast.scales == slow.scales && fast.packed == slow.packed, "{dtype:?}");
+    }
+    // Mixed types stack (a Q4_K_M file's Q4_K q/k and Q6_K v).
+    let (a, b) =
+        (QTensor::quantize(&wt, GgmlDType::Q4K).unwrap(), QTensor::quantize(&wt, GgmlDType::Q6K).unwrap());
+    assert_eq!(Q8Matrix::from_qtensors(&[a, b]).unwrap().rows(), 2 * n);
+    assert!(!Q8Matrix::reads(GgmlDType::Q3K));
+    assert!(Q8Matrix::from_qtensors(&[QTensor::quantize(&wt, GgmlDType::Q3K).unwrap()]).is_err());
 }
