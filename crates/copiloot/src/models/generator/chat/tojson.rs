@@ -3,8 +3,8 @@
 //! `indent` is set) and float spelling, no HTML escaping (minijinja's own `tojson` escapes `<`, `>`,
 //! `&` and `'`, which would change the tool descriptions a model was trained on).
 //!
-//! Map keys come out in minijinja's order (sorted unless the map keeps insertion order); copiloot
-//! passes no tools yet, so no template prints a map of ours.
+//! Map keys come out in insertion order, as Python's dicts keep them (the workspace builds minijinja with
+//! `preserve_order`); `sort_keys=True` sorts them.
 
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Error, ErrorKind};
@@ -194,6 +194,14 @@ mod tests {
             r#"{"name":"refund","parameters":{"amount":12.5,"ids":[1,2],"n":null,"note":"<\u00e9 & 'x'>\n","ok":true,"tags":[]}}"#,
         );
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn map_keys_keep_their_order_like_python_dicts() {
+        let mut env = minijinja::Environment::new();
+        env.add_filter("tojson", tojson);
+        let out = env.render_str(r#"{{ {"type": "function", "name": "refund", "a": 1} | tojson }}|{{ {"b": 1, "a": 2} | tojson(sort_keys=true) }}"#, ()).unwrap();
+        assert_eq!(out, r#"{"type": "function", "name": "refund", "a": 1}|{"a": 2, "b": 1}"#);
     }
 
     #[test]
