@@ -129,6 +129,13 @@ impl Family for Gemma3 {
             62 => 1.0 / ((base.hidden / base.heads) as f32).sqrt(),
             _ => base.attn_scale,
         };
+        // llama.cpp also takes a per-layer list of booleans here; that layout stays on candle.
+        let pattern = meta.key("attention.sliding_window_pattern");
+        if meta.file.metadata(&pattern).is_some()
+            && meta.optional_usize("attention.sliding_window_pattern").is_none()
+        {
+            return Err(format!("`{pattern}` is not a number"));
+        }
         Ok(Arch {
             activation: Activation::GeluTanh,
             embed_scale: (base.hidden as f32).sqrt(),

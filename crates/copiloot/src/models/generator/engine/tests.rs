@@ -146,6 +146,13 @@ fn what_the_engine_does_not_run_is_named() {
     file = random_file("qwen2", &SHAPE, GgmlDType::Q8_0);
     file.content.metadata.remove("qwen2.feed_forward_length");
     assert_eq!(supported(&file).unwrap_err(), "the metadata has no `qwen2.feed_forward_length`");
+    // gemma3's layer pattern as a list of booleans (a layout llama.cpp also reads) is left to candle.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gguf");
+    let mut gemma = GgufFile::open(&dir.join("gemma3-Q8_0.gguf")).unwrap();
+    assert_eq!(supported(&gemma), Ok(()));
+    let pattern = Value::Array(vec![Value::Bool(true), Value::Bool(false)]);
+    gemma.content.metadata.insert("gemma3.attention.sliding_window_pattern".into(), pattern);
+    assert_eq!(supported(&gemma).unwrap_err(), "`gemma3.attention.sliding_window_pattern` is not a number");
     let mut file = random_file("qwen2", &SHAPE, GgmlDType::Q8_0);
     file.content.tensor_infos.remove("blk.1.attn_k.bias");
     let err = Transformer::load(&file).err().map(|e| e.to_string()).unwrap_or_default();
