@@ -97,23 +97,14 @@ pub struct Transformer {
     cached: usize,
 }
 
-/// Weight types this path runs: 4-bit blocks it keeps (Q4_0, Q4_1, Q4_K), Q8_0 (the same integers), and
-/// types it re-rounds to int8 with blocks of 32 (Q5_0, Q5_1, Q5_K, Q6_K: their 5-6 bit grid is finer than
-/// int8's step only by a factor of 2-4, so the re-rounding moves a weight by at most about 1/8 of the
-/// file's own step) and floats. Q2_K/Q3_K stay on candle, which keeps their small memory.
-const OWN_TYPES: [GgmlDType; 11] = [
-    GgmlDType::Q4_0,
-    GgmlDType::Q4_1,
-    GgmlDType::Q4K,
-    GgmlDType::Q5_0,
-    GgmlDType::Q5_1,
-    GgmlDType::Q5K,
-    GgmlDType::Q6K,
-    GgmlDType::Q8_0,
-    GgmlDType::F16,
-    GgmlDType::BF16,
-    GgmlDType::F32,
-];
+/// Weight types this path runs: 4-bit blocks it keeps (Q4_0, Q4_1, Q4_K), and every type the int8
+/// matrices read block by block ([`Q8Matrix::reads`]: Q8_0 with the same integers; Q5_0, Q5_1, Q5_K, Q6_K,
+/// whose 5-6 bit grid is finer than int8's step only by a factor of 2-4, so the re-rounding moves a weight
+/// by at most about 1/8 of the file's own step; F16, F32), plus BF16 through f32. Q2_K/Q3_K stay on
+/// candle, which keeps their small memory.
+fn own_type(dtype: GgmlDType) -> bool {
+    Q8Matrix::reads(dtype) || dtype == GgmlDType::BF16
+}
 
 /// Whether [`Transformer`] runs this file; `Err` says why not (the caller then uses candle's path).
 pub fn supported(file: &GgufFile) -> std::result::Result<(), String> {
@@ -125,7 +116,7 @@ fn arch_of(file: &GgufFile) -> std::result::Result<Arch, String> {
         .ok_or_else(|| format!("architecture `{}`", file.architecture_name))?;
     let arch = family.arch(&family::Meta::new(file))?;
     // The first by name, so the note is the same at every load.
-    let other = file.content.tensor_infos.iter().filter(|(_, t)| !OWN_TYPES.contains(&t.ggml_dtype));
+    let other = file.content.tensor_infos.iter().filter(|(_, t)| !own_type(t.ggml_dtype));
     match other.min_by_key(|(name, _)| name.as_str()) {
         Some((name, t)) => Err(format!("tensor `{name}` is {:?}", t.ggml_dtype)),
         None => Ok(arch),

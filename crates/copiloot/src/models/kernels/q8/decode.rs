@@ -23,7 +23,7 @@ pub(super) fn layout(dtype: GgmlDType) -> Option<(usize, usize)> {
     }
 }
 
-fn f16_at(b: &[u8], i: usize) -> f32 {
+pub(super) fn f16_at(b: &[u8], i: usize) -> f32 {
     f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
 }
 
@@ -49,13 +49,9 @@ pub(super) fn values(dtype: GgmlDType, block: &[u8], sub: usize, out: &mut [f32;
             }
         }
         GgmlDType::Q4K => {
-            let (d, dmin, scales, qs) = (f16_at(block, 0), f16_at(block, 2), &block[4..16], &block[16..144]);
-            let (sc, mn) = scale_min_k4(sub, scales);
-            let (d1, m1) = (d * sc as f32, dmin * mn as f32);
-            let (bytes, shift) = (&qs[(sub / 2) * 32..][..32], 4 * (sub % 2));
-            for (o, &b) in out.iter_mut().zip(bytes) {
-                *o = d1 * ((b >> shift) & 0x0f) as f32 - m1;
-            }
+            // `d·q + m` with m = −(dmin·mn): bit for bit ggml's `d1·q − m1`.
+            let b = super::q4::q4_k_block(block, sub);
+            out.iter_mut().zip(b.q).for_each(|(o, q)| *o = b.d * q as f32 + b.m);
         }
         GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
             let (d, m, at) = match dtype {

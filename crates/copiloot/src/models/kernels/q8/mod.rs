@@ -26,7 +26,6 @@ pub use q4::Q4Matrix;
 
 use crate::error::{Error, Result};
 use candle_core::quantized::{GgmlDType, QTensor};
-use half::f16;
 use rayon::prelude::*;
 
 /// Values per quantisation block (Q8_0's).
@@ -136,7 +135,7 @@ impl Q8Matrix {
             let block = &data[stored * bytes..][..*bytes];
             if *dtype == GgmlDType::Q8_0 {
                 q.iter_mut().zip(&block[2..]).for_each(|(q, &v)| *q = v as i8);
-                return f16::from_le_bytes([block[0], block[1]]).to_f32();
+                return decode::f16_at(block, 0);
             }
             let mut x = [0f32; BLOCK];
             decode::values(*dtype, block, sub, &mut x);

@@ -6,10 +6,10 @@
 //! whose low nibbles are steps 0–3 of the block (4 inputs × 16 columns each) and high nibbles steps 4–7.
 //! `Σ w·a = d · Σ q·a + m · Σ a`, with `Σ a` from the activation quantisation.
 
+use super::decode::f16_at;
 use super::{Q8Rows, BLOCK, GROUP};
 use crate::error::{Error, Result};
 use candle_core::quantized::{GgmlDType, QTensor};
-use half::f16;
 use rayon::prelude::*;
 
 /// Bytes of one packed (group, block): 16 columns × 32 nibbles.
@@ -28,10 +28,10 @@ pub struct Q4Matrix {
 }
 
 /// One block of 32 weights as GGUF stores it: scale, minimum and the 4-bit values.
-struct Block4 {
-    d: f32,
-    m: f32,
-    q: [u8; BLOCK],
+pub(super) struct Block4 {
+    pub(super) d: f32,
+    pub(super) m: f32,
+    pub(super) q: [u8; BLOCK],
 }
 
 /// The 4-bit blocks of a Q4_0 (18 bytes: f16 d, 16 bytes), Q4_1 (20 bytes: f16 d, f16 m, 16 bytes) or
@@ -62,28 +62,24 @@ fn blocks_of(t: &QTensor) -> Result<Vec<Block4>> {
         .collect())
 }
 
-fn f16_at(b: &[u8], i: usize) -> f32 {
-    f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
-}
-
 /// Bytes of one Q4_K super-block of 256 values: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales and
 /// minimums, 128 bytes of nibbles.
 const Q4_K_BYTES: usize = 144;
 
-/// The eight blocks of a Q4_K super-block (ggml's layout): block `i` has scale `d · sc[i]` and minimum
-/// `-dmin · mn[i]`; blocks `2c` and `2c + 1` are the low and high nibbles of bytes `32c..32c + 32`.
+/// The eight blocks of a Q4_K super-block (ggml's layout).
 fn q4_k_blocks(b: &[u8]) -> [Block4; 8] {
+    std::array::from_fn(|i| q4_k_block(b, i))
+}
+
+/// Block `i` of a Q4_K super-block: scale `d · sc[i]` and minimum `-dmin · mn[i]`; blocks `2c` and
+/// `2c + 1` are the low and high nibbles of bytes `32c..32c + 32`. (Also what `decode.rs` reads for an
+/// int8 matrix holding Q4_K rows.)
+pub(super) fn q4_k_block(b: &[u8], i: usize) -> Block4 {
     let (d, dmin, packed, qs) = (f16_at(b, 0), f16_at(b, 2), &b[4..16], &b[16..Q4_K_BYTES]);
-    std::array::from_fn(|i| {
-        let (sc, mn) = super::decode::scale_min_k4(i, packed);
-        let bytes = &qs[(i / 2) * BLOCK..][..BLOCK];
-        let shift = if i % 2 == 0 { 0 } else { 4 };
-        Block4 {
-            d: d * sc as f32,
-            m: -dmin * mn as f32,
-            q: std::array::from_fn(|j| (bytes[j] >> shift) & 0x0f),
-        }
-    })
+    let (sc, mn) = super::decode::scale_min_k4(i, packed);
+    let bytes = &qs[(i / 2) * BLOCK..][..BLOCK];
+    let shift = 4 * (i % 2);
+    Block4 { d: d * sc as f32, m: -dmin * mn as f32, q: std::array::from_fn(|j| (bytes[j] >> shift) & 0x0f) }
 }
 
 impl Q4Matrix {
