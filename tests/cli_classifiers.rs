@@ -227,3 +227,60 @@ fn bad_sentiment_training_data_and_heads_for_other_layers_are_typed_errors() {
         assert!(stderr(&out).contains(expected), "{layers}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn train_sentiment_branch_then_eval_it() {
+    if !installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let nl = write(
+        tmp.path(),
+        "nl.csv",
+        "text,label\nIk ben het echt zat met jullie service,negative\nDit is belachelijk slecht geregeld,negative\n\
+         Mijn klantnummer is 12345,neutral\nIk bel over mijn factuur van maart,neutral\n\
+         Dank u wel super geholpen,positive\nFijn dat het zo snel is opgelost,positive\n",
+    );
+    let en = write(
+        tmp.path(),
+        "en.csv",
+        "text,label\nThis is the worst support I have ever had,negative\nI am furious because nobody calls back,negative\n\
+         My order number is 5521,neutral\nI am calling about my contract,neutral\n\
+         Thanks a lot that was really helpful,positive\nGreat service and I am very happy,positive\n",
+    );
+    let head = tmp.path().join("branch").display().to_string();
+    let args = ["train", "sentiment", "--data", &nl, "--data", &en, "--out", &head, "--branch", "1"];
+    let out = copiloot(&[&args[..], &["--layers", "9", "--epochs", "1", "--train-batch-size", "4"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fine-tuned a sentiment branch of the top 1 layers"), "{}", stderr(&out));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&head).join("head.json")).unwrap()).unwrap();
+    assert_eq!(meta["branch"]["start_layer"], 11, "{meta}");
+    assert_eq!(meta["layers"], serde_json::json!([9]), "{meta}");
+    assert_eq!(meta["dim"], 2 * 384, "layer 9 and the branch's output: {meta}");
+    assert!(meta["training"]["source"].as_str().unwrap().contains("--branch 1 --layers 9"), "{meta}");
+
+    let test = write(tmp.path(), "test.csv", "text,label\nIk ben het zat,negative\nDank je wel!,positive\n");
+    let report = tmp.path().join("report.json");
+    let out = copiloot(&[
+        "eval",
+        "sentiment",
+        "--data",
+        &test,
+        "--model",
+        &head,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["accuracy"], 1.0, "{r}");
+
+    // A branch as deep as the encoder, or with an MLP head, is refused before anything is trained.
+    let out = copiloot(&[&args[..8], &["--branch", "12"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("between 1 and 11"), "{}", stderr(&out));
+    let out = copiloot(&[&args[..], &["--hidden", "8"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--hidden"), "{}", stderr(&out));
+}

@@ -5,7 +5,7 @@ use crate::conversation::Conversation;
 use crate::error::{Error, Result};
 use crate::models::generator::{GenerationOptions, Generator};
 use crate::models::{
-    default_models_dir, Catalog, Encoder, EncoderOptions, ModelSource, Precision, TextRole,
+    default_models_dir, Catalog, Encoder, EncoderOptions, FeatureSpec, ModelSource, Precision, TextRole,
     DEFAULT_BATCH_SIZE,
 };
 use crate::redact::Redactor;
@@ -272,17 +272,17 @@ impl Copilot {
 
     /// Encode turn texts (query role, the configured batch size); `truncated` holds positions in `texts`.
     pub(crate) fn embed_texts(&self, texts: &[&str]) -> Result<TurnEmbeddings> {
-        let layers = self.feature_layers();
+        let spec = self.feature_spec();
         let (encoded, layer_features) =
-            self.encoder.encode_layers(texts, TextRole::Query, self.batch_size, layers)?;
-        let layer_features = if layers.is_empty() { Vec::new() } else { layer_features };
+            self.encoder.encode_features(texts, TextRole::Query, self.batch_size, &spec)?;
+        let layer_features = if spec.is_empty() { Vec::new() } else { layer_features };
         Ok(TurnEmbeddings { vectors: encoded.embeddings, layer_features, truncated: encoded.truncated })
     }
 
-    /// The encoder layers whose features a task reads (the sentiment head's), computed with the turn
-    /// embeddings in the same pass; empty when none.
-    fn feature_layers(&self) -> &[usize] {
-        self.sentiment().and_then(SentimentModel::layers).unwrap_or(&[])
+    /// The features a task reads besides the embeddings (the sentiment head's layers and branch),
+    /// computed with the turn embeddings in the same pass; empty when none.
+    fn feature_spec(&self) -> FeatureSpec {
+        self.sentiment().and_then(SentimentModel::feature_spec).cloned().unwrap_or_default()
     }
 
     /// Analyse one conversation.
@@ -339,12 +339,12 @@ impl Copilot {
     ) -> Result<Analysis> {
         let mut memo = TaskMemo::default();
         let mut embeddings = embeddings;
-        let layers = self.feature_layers();
-        if !layers.is_empty() && embeddings.layer_features.len() != conversation.turns.len() {
+        let spec = self.feature_spec();
+        if !spec.is_empty() && embeddings.layer_features.len() != conversation.turns.len() {
             // Embeddings from elsewhere (a cache) without the layer features: one more encoder pass.
             let texts: Vec<&str> = conversation.turns.iter().map(|t| t.text.as_str()).collect();
             embeddings.layer_features =
-                self.encoder.encode_layers(&texts, TextRole::Query, self.batch_size, layers)?.1;
+                self.encoder.encode_features(&texts, TextRole::Query, self.batch_size, &spec)?.1;
         }
         let turns = TurnInputs {
             vectors: &embeddings.vectors,

@@ -14,7 +14,8 @@ mod source;
 
 pub use catalog::{default_models_dir, Catalog};
 pub use encoder::{
-    cosine, Encoded, Encoder, EncoderOptions, Pooling, Precision, TextRole, DEFAULT_BATCH_SIZE,
+    cosine, Encoded, Encoder, EncoderBranch, EncoderOptions, FeatureSpec, Pooling, Precision, TextRole,
+    DEFAULT_BATCH_SIZE,
 };
 pub use generator::{ChatMessage, Engine, Generation, GenerationOptions, Generator, LoadOptions};
 pub use install::{InstallEvent, Installer, ModelStatus};

@@ -24,6 +24,7 @@ pub use sentiment::SentimentTask;
 pub use summary::SummaryTask;
 
 use crate::error::{Error, Location, Result};
+pub use crate::models::{EncoderBranch, FeatureSpec};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -59,17 +60,26 @@ pub trait TextEmbedder {
     /// L2-normalised embeddings in the classification role (the same role the facade uses for turns).
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
     /// From one encoder pass: the embeddings of [`Self::embed_for_classification`] and, per text, the
-    /// mean-pooled hidden states of `layers`, each L2-normalised, concatenated (see
-    /// `Encoder::encode_layers`). Embedders that do not expose their layers refuse.
-    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<LayerEmbeddings> {
+    /// features of `spec`: the mean-pooled hidden states of its layers and the output of its branch, each
+    /// L2-normalised, concatenated (see `Encoder::encode_features`). Embedders that do not expose their
+    /// layers refuse.
+    fn embed_with_features(&self, texts: &[&str], spec: &FeatureSpec) -> Result<LayerEmbeddings> {
         let _ = texts;
         Err(Error::Config(format!(
-            "`{}` does not expose its hidden layers, but a head reading layers {layers:?} needs them; use the \
-             encoder the head was trained on",
-            self.model_id()
+            "`{}` does not expose its hidden layers, but a head reading {} needs them; use the encoder \
+             the head was trained on",
+            self.model_id(),
+            spec.cache_suffix()
         )))
     }
-    /// Number of hidden layers [`Self::embed_with_layers`] can read (0 when it cannot).
+    /// Loads a task branch (fine-tuned top layers) for this embedder; embedders without layers refuse.
+    fn load_branch(&self, path: &Path) -> Result<EncoderBranch> {
+        Err(Error::model_load(
+            path,
+            format!("`{}` cannot run a branch of fine-tuned encoder layers", self.model_id()),
+        ))
+    }
+    /// Number of hidden layers [`Self::embed_with_features`] can read (0 when it cannot).
     fn layer_count(&self) -> usize {
         0
     }
@@ -80,18 +90,26 @@ pub trait TextEmbedder {
     }
 }
 
-/// A [`TextEmbedder`] whose "embeddings" are another embedder's per-layer features for `layers`
-/// ([`TextEmbedder::embed_with_layers`]): what a head on several layers is trained and evaluated on.
+/// A [`TextEmbedder`] whose "embeddings" are another embedder's features for a [`FeatureSpec`] (layers,
+/// a branch; [`TextEmbedder::embed_with_features`]): what a head on them is trained and evaluated on.
 pub struct LayerFeatures<'a> {
     inner: &'a dyn TextEmbedder,
-    layers: Vec<usize>,
+    spec: FeatureSpec,
 }
 
 impl<'a> LayerFeatures<'a> {
     /// Fails when `inner` does not have every layer in `layers`, or `layers` is empty.
     pub fn new(inner: &'a dyn TextEmbedder, layers: &[usize]) -> Result<LayerFeatures<'a>> {
         check_layers(layers, inner)?;
-        Ok(LayerFeatures { inner, layers: layers.to_vec() })
+        Ok(LayerFeatures { inner, spec: FeatureSpec::layers(layers) })
+    }
+
+    /// Features of any spec: its layers must be distinct layers `inner` has; a branch alone is enough.
+    pub fn with_spec(inner: &'a dyn TextEmbedder, spec: FeatureSpec) -> Result<LayerFeatures<'a>> {
+        if spec.branch.is_none() || !spec.layers.is_empty() {
+            check_layers(&spec.layers, inner)?;
+        }
+        Ok(LayerFeatures { inner, spec })
     }
 }
 
@@ -118,14 +136,13 @@ impl TextEmbedder for LayerFeatures<'_> {
         self.inner.model_id()
     }
     fn dim(&self) -> usize {
-        self.layers.len() * self.inner.dim()
+        self.spec.vectors() * self.inner.dim()
     }
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        Ok(self.inner.embed_with_layers(texts, &self.layers)?.1)
+        Ok(self.inner.embed_with_features(texts, &self.spec)?.1)
     }
     fn cache_id(&self) -> String {
-        let layers: Vec<String> = self.layers.iter().map(usize::to_string).collect();
-        format!("{}+layers-{}", self.inner.cache_id(), layers.join("-"))
+        format!("{}+{}", self.inner.cache_id(), self.spec.cache_suffix())
     }
 }
 
@@ -140,11 +157,14 @@ impl TextEmbedder for crate::models::Encoder {
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed_with(texts, crate::models::TextRole::Query, crate::models::DEFAULT_BATCH_SIZE)
     }
-    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<LayerEmbeddings> {
+    fn embed_with_features(&self, texts: &[&str], spec: &FeatureSpec) -> Result<LayerEmbeddings> {
         let role = crate::models::TextRole::Query;
         let (encoded, features) =
-            self.encode_layers(texts, role, crate::models::DEFAULT_BATCH_SIZE, layers)?;
+            self.encode_features(texts, role, crate::models::DEFAULT_BATCH_SIZE, spec)?;
         Ok((encoded.embeddings, features))
+    }
+    fn load_branch(&self, path: &Path) -> Result<EncoderBranch> {
+        crate::models::Encoder::load_branch(self, path)
     }
     fn layer_count(&self) -> usize {
         self.layers()

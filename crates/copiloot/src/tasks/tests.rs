@@ -240,9 +240,9 @@ fn intent_and_sentiment(
         [&IntentTask::load(&models_dir(), enc).unwrap(), &SentimentTask::load(&models_dir(), enc).unwrap()];
     let display: Vec<String> = c.turns.iter().map(|t| t.text.clone()).collect();
     let texts: Vec<&str> = c.turns.iter().map(|t| t.text.as_str()).collect();
-    let layers = sentiment(enc).and_then(|m| m.layers().map(<[usize]>::to_vec)).unwrap_or_default();
+    let spec = sentiment(enc).and_then(|m| m.feature_spec().cloned()).unwrap_or_default();
     let layer_features =
-        if layers.is_empty() { Vec::new() } else { enc.embed_with_layers(&texts, &layers).unwrap().1 };
+        if spec.is_empty() { Vec::new() } else { enc.embed_with_features(&texts, &spec).unwrap().1 };
     let mut context = TaskContext {
         conversation: c,
         display: &display,

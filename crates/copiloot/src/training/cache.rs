@@ -131,8 +131,15 @@ impl TextEmbedder for CachedEmbedder<'_> {
         self.inner.layer_count()
     }
     /// Not cached: layer features are cached by wrapping a [`crate::tasks::LayerFeatures`] instead.
-    fn embed_with_layers(&self, texts: &[&str], layers: &[usize]) -> Result<crate::tasks::LayerEmbeddings> {
-        self.inner.embed_with_layers(texts, layers)
+    fn embed_with_features(
+        &self,
+        texts: &[&str],
+        spec: &crate::tasks::FeatureSpec,
+    ) -> Result<crate::tasks::LayerEmbeddings> {
+        self.inner.embed_with_features(texts, spec)
+    }
+    fn load_branch(&self, path: &std::path::Path) -> Result<crate::tasks::EncoderBranch> {
+        self.inner.load_branch(path)
     }
     fn embed_for_classification(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let poisoned = || Error::Inference("embedding cache lock poisoned".into());

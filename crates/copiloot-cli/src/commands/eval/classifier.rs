@@ -194,7 +194,8 @@ pub fn run_sentiment(args: &EvalSentimentArgs) -> anyhow::Result<ExitCode> {
     let gold = sentiment::normalize_labels(&gold)?;
     let dir = args.model.clone().unwrap_or_else(|| SentimentModel::default_dir(&models_dir));
     let model = SentimentModel::load(&dir, encoder)?;
-    let features = model.layers().map(|layers| LayerFeatures::new(encoder, layers)).transpose()?;
+    let features =
+        model.feature_spec().cloned().map(|spec| LayerFeatures::with_spec(encoder, spec)).transpose()?;
     let reads: &dyn TextEmbedder = match &features {
         Some(f) => f,
         None => encoder,

@@ -99,6 +99,7 @@ pub struct FineTuneArgs {
 
 /// `copiloot train sentiment`.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("trained").args(["hidden", "branch"])))]
 pub struct TrainSentimentArgs {
     #[command(flatten)]
     pub head: HeadArgs,
@@ -107,6 +108,13 @@ pub struct TrainSentimentArgs {
     /// from the same encoder pass as the turn embeddings, so `analyze` stays one pass.
     #[arg(long, value_delimiter = ',')]
     pub layers: Vec<usize>,
+    /// Fine-tune a copy of the encoder's top N layers with the head: a sentiment branch. The lower layers
+    /// stay shared with the other tasks (their embeddings do not change); each turn costs N more layers.
+    /// `--out` then holds `branch.safetensors` (f16) next to the head. Trained with AdamW, linear warm-up
+    /// and decay, dropout and label smoothing 0.1; the languages weigh the same in the loss too. With
+    /// `--layers`, the head is refitted on those frozen layers' features followed by the branch's output.
+    #[arg(long, conflicts_with_all = ["hidden", "temperature"])]
+    pub branch: Option<usize>,
     #[command(flatten)]
     pub mlp: MlpArgs,
     /// Divide the head's logits by this before the softmax (calibration; below 1 makes the scores of
@@ -117,30 +125,33 @@ pub struct TrainSentimentArgs {
     pub model: ModelArgs,
 }
 
-/// `train sentiment --hidden N …`: a head with one hidden ReLU layer instead of logistic regression.
+/// `train sentiment --hidden N …`: a head with one hidden ReLU layer instead of logistic regression; the
+/// optimiser settings also serve `--branch N`, with their own defaults.
 #[derive(clap::Args, Debug)]
 pub struct MlpArgs {
     /// Train a head with a hidden layer of this width (AdamW, dropout) instead of logistic regression.
     #[arg(long, conflicts_with_all = ["l2", "cv"])]
     pub hidden: Option<usize>,
-    /// MLP head: passes over the training data.
-    #[arg(long, default_value_t = 20, requires = "hidden")]
-    pub epochs: usize,
-    /// MLP head: AdamW peak learning rate (linear decay to 0).
-    #[arg(long, default_value_t = 1e-3, requires = "hidden")]
-    pub lr: f64,
+    /// MLP head or branch: passes over the training data [default: 20 for an MLP, 2 for a branch].
+    #[arg(long, requires = "trained")]
+    pub epochs: Option<usize>,
+    /// MLP head or branch: AdamW peak learning rate, decaying linearly to 0 [default: 1e-3 for an MLP,
+    /// 1e-4 for a branch].
+    #[arg(long, requires = "trained")]
+    pub lr: Option<f64>,
     /// MLP head: AdamW weight decay.
     #[arg(long, default_value_t = 0.01, requires = "hidden")]
     pub weight_decay: f64,
-    /// MLP head: dropout on the hidden layer while training.
-    #[arg(long, default_value_t = 0.3, requires = "hidden")]
-    pub dropout: f32,
-    /// MLP head: examples per optimiser step.
-    #[arg(long, default_value_t = 64, requires = "hidden")]
-    pub train_batch_size: usize,
-    /// MLP head: seed of the initial weights, the example order and the dropout masks.
-    #[arg(long, default_value_t = 19, requires = "hidden")]
-    pub seed: u64,
+    /// MLP head or branch: dropout while training [default: 0.3 on an MLP's hidden layer, 0.1 in a branch].
+    #[arg(long, requires = "trained")]
+    pub dropout: Option<f32>,
+    /// MLP head or branch: examples per optimiser step [default: 64 for an MLP, 32 for a branch].
+    #[arg(long, requires = "trained", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub train_batch_size: Option<u32>,
+    /// MLP head or branch: seed of the initial weights, the example order and the dropout masks
+    /// [default: 19 for an MLP, 42 for a branch].
+    #[arg(long, requires = "trained")]
+    pub seed: Option<u64>,
     /// MLP head: train this many MLPs (seeds `--seed`, `--seed`+1, …) and average their logits; the
     /// saved head is one MLP `members × hidden` wide.
     #[arg(long, default_value_t = 1, requires = "hidden")]
@@ -151,12 +162,12 @@ impl MlpArgs {
     fn config(&self) -> Option<MlpConfig> {
         self.hidden.map(|hidden| MlpConfig {
             hidden,
-            epochs: self.epochs,
-            lr: self.lr,
+            epochs: self.epochs.unwrap_or(20),
+            lr: self.lr.unwrap_or(1e-3),
             weight_decay: self.weight_decay,
-            dropout: self.dropout,
-            batch_size: self.train_batch_size,
-            seed: self.seed,
+            dropout: self.dropout.unwrap_or(0.3),
+            batch_size: self.train_batch_size.map_or(64, |b| b as usize),
+            seed: self.seed.unwrap_or(19),
             members: self.members,
         })
     }
@@ -203,6 +214,9 @@ pub fn run_sentiment(args: &TrainSentimentArgs) -> anyhow::Result<ExitCode> {
     let weights = language_weights(&languages);
     let copilot = args.model.copilot()?;
     let encoder = copilot.encoder();
+    if let Some(n) = args.branch {
+        return fine_tune_branch(args, n, encoder, &examples, &labels, weights);
+    }
     let layers = (!args.layers.is_empty()).then_some(args.layers.as_slice());
     let features = layers.map(|l| LayerFeatures::new(encoder, l)).transpose()?;
     let reads: &dyn TextEmbedder = match &features {
@@ -312,6 +326,85 @@ fn head_config(args: &HeadArgs) -> TrainConfig {
     }
 }
 
+/// `train sentiment --branch N`: a copy of the encoder's top N layers fine-tuned with the head, saved
+/// with it; the languages weigh the same in the loss and in the head's fit.
+fn fine_tune_branch(
+    args: &TrainSentimentArgs,
+    layers: usize,
+    encoder: &copiloot::models::Encoder,
+    examples: &[LabelledExample],
+    labels: &[String],
+    weights: Vec<f32>,
+) -> anyhow::Result<ExitCode> {
+    use copiloot::training::finetune::{self, FineTuneConfig};
+    let m = &args.mlp;
+    let defaults = FineTuneConfig::default();
+    let mut head = head_config(&args.head);
+    head.example_weights = Some(weights.clone());
+    let mut config = FineTuneConfig {
+        layers: Some(layers),
+        epochs: m.epochs.unwrap_or(defaults.epochs),
+        lr: m.lr.unwrap_or(defaults.lr),
+        batch_size: m.train_batch_size.map_or(defaults.batch_size, |b| b as usize),
+        dropout: m.dropout.unwrap_or(defaults.dropout),
+        seed: m.seed.unwrap_or(42),
+        head,
+        loss_weights: Some(weights),
+        ..defaults
+    };
+    let files: Vec<String> = args.head.data.data.iter().map(|p| p.display().to_string()).collect();
+    config.source = format!(
+        "copiloot train sentiment --branch {layers}{} --epochs {} --lr {} --train-batch-size {} --dropout {} \
+         --seed {}{} --data {} ({} examples)",
+        if args.layers.is_empty() { String::new() } else { format!(" --layers {}", join(&args.layers)) },
+        config.epochs,
+        config.lr,
+        config.batch_size,
+        config.dropout,
+        config.seed,
+        args.head.l2.map(|l2| format!(" --l2 {l2}")).unwrap_or_default(),
+        files.join(" --data "),
+        examples.len()
+    );
+    let base = encoder_folder(&args.model)?;
+    let started = std::time::Instant::now();
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let mut log = |line: &str| eprintln!("  [{:6.0}s] {line}", started.elapsed().as_secs_f64());
+    let tuned = finetune::fine_tune_branch(
+        &base,
+        encoder,
+        "sentiment",
+        &args.layers,
+        &texts,
+        labels,
+        &config,
+        &args.head.out,
+        &mut log,
+    )?;
+    eprintln!(
+        "fine-tuned a sentiment branch of the top {layers} layers: {} examples in {:.0}s → {} (train accuracy: \
+         frozen head {:.2} %, branch {:.2} %)",
+        examples.len(),
+        started.elapsed().as_secs_f64(),
+        args.head.out.display(),
+        100.0 * tuned.frozen_train_accuracy,
+        100.0 * tuned.head.meta().training.train_accuracy
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The folder of the encoder `--encoder` (or the catalog's default) names: fine-tuning reads its files.
+fn encoder_folder(model: &ModelArgs) -> anyhow::Result<PathBuf> {
+    Ok(match &model.encoder {
+        Some(spec) => copiloot::models::ModelSource::parse(spec)?.resolve_encoder_folder()?,
+        None => {
+            let dir = model.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
+            let catalog = copiloot::models::Catalog::load(&dir)?;
+            dir.join(&catalog.roles.encoder)
+        }
+    })
+}
+
 /// `--fine-tune`: the encoder's top layers and the head, saved as one folder.
 fn fine_tune(
     args: &TrainIntentArgs,
@@ -321,14 +414,7 @@ fn fine_tune(
 ) -> anyhow::Result<ExitCode> {
     use copiloot::training::finetune::{self, FineTuneConfig};
     let ft = &args.fine_tune;
-    let base = match &args.model.encoder {
-        Some(spec) => copiloot::models::ModelSource::parse(spec)?.resolve_encoder_folder()?,
-        None => {
-            let dir = args.model.models_dir.clone().unwrap_or_else(copiloot::models::default_models_dir);
-            let catalog = copiloot::models::Catalog::load(&dir)?;
-            dir.join(&catalog.roles.encoder)
-        }
-    };
+    let base = encoder_folder(&args.model)?;
     let layers = ft.layers.map_or_else(|| "all".to_string(), |n| format!("the top {n}"));
     let layers_flag = ft.layers.map(|n| format!(" --layers {n}")).unwrap_or_default();
     let source = format!(
@@ -355,6 +441,7 @@ fn fine_tune(
         label_smoothing: ft.label_smoothing,
         layer_decay: ft.layer_decay,
         head: head_config(&args.head),
+        loss_weights: None,
         source,
     };
     let started = std::time::Instant::now();

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use bert::BertModel;
 use st_config::SentenceConfig;
 use std::path::Path;
+use std::sync::Arc;
 use tokenizers::Tokenizer;
 
 /// What a text is, for models trained with asymmetric prompts (e5: `"query: "` / `"passage: "`).
@@ -42,6 +43,72 @@ pub struct EncoderOptions {
     /// Precision of the linear layers (`q8` by default; `f32` reproduces the reference vectors exactly).
     #[serde(default)]
     pub precision: Precision,
+}
+
+/// The per-text features asked of one encoder pass besides the sentence vectors (see
+/// [`Encoder::encode_features`]): the mean-pooled hidden states of `layers`, then, with a `branch`, its
+/// mean-pooled output; each L2-normalised, concatenated in that order.
+#[derive(Clone, Default)]
+pub struct FeatureSpec {
+    pub layers: Vec<usize>,
+    pub branch: Option<Arc<EncoderBranch>>,
+}
+
+impl FeatureSpec {
+    /// Only these layers, no branch.
+    pub fn layers(layers: &[usize]) -> Self {
+        Self { layers: layers.to_vec(), branch: None }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty() && self.branch.is_none()
+    }
+
+    /// How many vectors of the encoder's width each text's features hold.
+    pub fn vectors(&self) -> usize {
+        self.layers.len() + usize::from(self.branch.is_some())
+    }
+
+    /// Names these features in cache keys: the layers, and the branch by the sha256 of its file.
+    pub fn cache_suffix(&self) -> String {
+        let layers: Vec<String> = self.layers.iter().map(usize::to_string).collect();
+        let mut out = format!("layers-{}", layers.join("-"));
+        if let Some(b) = &self.branch {
+            out.push_str(&format!("+branch-{}", &b.sha256[..16.min(b.sha256.len())]));
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for FeatureSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeatureSpec").field("layers", &self.layers).field("branch", &self.branch).finish()
+    }
+}
+
+/// A task's fine-tuned copy of an encoder's top layers, loaded for that encoder ([`Encoder::load_branch`]).
+pub struct EncoderBranch {
+    branch: bert::Branch,
+    /// sha256 of the branch file: tells branches apart in caches.
+    sha256: String,
+}
+
+impl EncoderBranch {
+    /// The encoder layer whose output the branch starts from.
+    pub fn start_layer(&self) -> usize {
+        self.branch.start_layer()
+    }
+
+    /// Number of layers in the branch.
+    pub fn layers(&self) -> usize {
+        self.branch.layer_count()
+    }
+}
+
+impl std::fmt::Debug for EncoderBranch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncoderBranch(layers {}..{})", self.start_layer(), self.start_layer() + self.layers())
+    }
 }
 
 /// A loaded sentence encoder. `Send + Sync`: load once, share across threads (e.g. in an `Arc`).
@@ -191,6 +258,28 @@ impl Encoder {
         batch_size: usize,
         layers: &[usize],
     ) -> Result<(Encoded, Vec<Vec<f32>>)> {
+        self.encode_features(texts, role, batch_size, &FeatureSpec::layers(layers))
+    }
+
+    /// Loads a task branch (a fine-tuned copy of this encoder's top layers, as `copiloot train sentiment
+    /// --fine-tune` writes it) in this encoder's precision.
+    pub fn load_branch(&self, path: &Path) -> Result<EncoderBranch> {
+        let branch = self.model.load_branch(path)?;
+        let sha256 = crate::models::install::sha256_file(path)?;
+        Ok(EncoderBranch { branch, sha256 })
+    }
+
+    /// [`Self::encode_layers`] for a [`FeatureSpec`]: the layers' features, then the branch's mean-pooled
+    /// output, each L2-normalised. The branch runs from its starting layer's output in the same pass, so
+    /// the embeddings and the layers' features are exactly those without it.
+    pub fn encode_features(
+        &self,
+        texts: &[&str],
+        role: TextRole,
+        batch_size: usize,
+        spec: &FeatureSpec,
+    ) -> Result<(Encoded, Vec<Vec<f32>>)> {
+        let layers = spec.layers.as_slice();
         if let Some(&bad) = layers.iter().find(|&&l| l > self.layers()) {
             return Err(Error::invalid(
                 crate::error::Location::field("layers"),
@@ -236,7 +325,7 @@ impl Encoder {
         let chunks: Vec<&[usize]> = order.chunks(size.max(1)).collect();
         let run = |chunk: &&[usize]| {
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            self.forward_batch(&batch, layers)
+            self.forward_batch(&batch, spec)
         };
         let results: Vec<Result<Pooled>> = if int8 && chunks.len() > 1 {
             use rayon::prelude::*;
@@ -254,14 +343,16 @@ impl Encoder {
         Ok((Encoded { embeddings, token_counts, truncated }, features))
     }
 
-    /// The sentence vectors of a batch and, per text, its concatenated per-layer means for `layers`.
-    fn forward_batch(&self, batch: &[&[u32]], layers: &[usize]) -> Result<Pooled> {
-        let (hidden, tapped) = self.model.forward_taps(batch, layers)?;
+    /// The sentence vectors of a batch and, per text, its concatenated features for `spec`.
+    fn forward_batch(&self, batch: &[&[u32]], spec: &FeatureSpec) -> Result<Pooled> {
+        let branch = spec.branch.as_deref().map(|b| &b.branch);
+        let forward = self.model.forward_taps(batch, &spec.layers, branch)?;
         let lengths: Vec<usize> = batch.iter().map(|ids| ids.len()).collect();
         let stride = self.model.hidden();
-        let vectors = pool(&hidden, stride, self.dim, &lengths, self.config.pooling);
-        let mut features: Vec<Vec<f32>> = vec![Vec::with_capacity(layers.len() * self.dim); batch.len()];
-        for states in &tapped {
+        let vectors = pool(&forward.last, stride, self.dim, &lengths, self.config.pooling);
+        let mut features: Vec<Vec<f32>> = vec![Vec::with_capacity(spec.vectors() * self.dim); batch.len()];
+        let branched = branch.map(|_| &forward.branch);
+        for states in forward.taps.iter().chain(branched) {
             for (f, v) in features.iter_mut().zip(pool(states, stride, self.dim, &lengths, Pooling::Mean)) {
                 f.extend(v);
             }

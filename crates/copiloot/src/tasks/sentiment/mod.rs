@@ -14,12 +14,13 @@ mod task;
 
 pub use task::SentimentTask;
 
-use super::{check_text, TaskMemo, TextEmbedder};
+use super::{check_text, FeatureSpec, TaskMemo, TextEmbedder};
 use crate::conversation::{Conversation, Speaker};
 use crate::error::{Error, Location, Result};
 use crate::training::head::LinearHead;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Change in mean score between the start and end of the customer's turns that counts as a trend.
 pub const TREND_THRESHOLD: f32 = 0.30;
@@ -149,12 +150,15 @@ pub struct SentimentAnalysis {
     pub model: String,
 }
 
-/// A sentiment head: any [`LinearHead`] whose labels are a subset of negative / neutral / positive.
+/// A sentiment head: any [`LinearHead`] whose labels are a subset of negative / neutral / positive, with
+/// the fine-tuned encoder branch it reads, if any.
 #[derive(Debug, Clone)]
 pub struct SentimentModel {
     head: LinearHead,
     /// For each head output, its sentiment.
     labels: Vec<SentimentLabel>,
+    /// What the head reads besides the sentence embedding (layers, a branch); `None`: the embedding.
+    features: Option<FeatureSpec>,
 }
 
 impl SentimentModel {
@@ -164,21 +168,49 @@ impl SentimentModel {
     }
 
     /// Loads a head folder and checks it fits `encoder`: trained on its embeddings, and when the head
-    /// reads several layers, an encoder that has them.
+    /// reads several layers, an encoder that has them; a head on a fine-tuned branch loads the branch
+    /// (the file named in `head.json`) for `encoder`.
     pub fn load(dir: &Path, encoder: &dyn TextEmbedder) -> Result<SentimentModel> {
         let head = LinearHead::load(dir)?;
         head.check_encoder(encoder.model_id(), dir)?;
-        let model = Self::from_head(head).map_err(|e| Error::model_load(dir, e))?;
+        let branch = match head.branch() {
+            Some(meta) => {
+                let branch = encoder.load_branch(&dir.join(&meta.file))?;
+                if (branch.start_layer(), branch.layers()) != (meta.start_layer, meta.layers) {
+                    return Err(Error::model_load(
+                        dir,
+                        format!(
+                            "`{}` holds layers {}..{} but head.json says {}..{}; the folder is mixed up — \
+                             train the head again",
+                            meta.file,
+                            branch.start_layer(),
+                            branch.start_layer() + branch.layers(),
+                            meta.start_layer,
+                            meta.start_layer + meta.layers
+                        ),
+                    ));
+                }
+                Some(Arc::new(branch))
+            }
+            None => None,
+        };
+        let mut model = Self::from_head_unchecked(head).map_err(|e| Error::model_load(dir, e))?;
+        if let Some(branch) = branch {
+            let layers = model.head.layers().unwrap_or_default().to_vec();
+            model.features = Some(FeatureSpec { layers, branch: Some(branch) });
+        }
         model.check_embedder(encoder).map_err(|e| Error::model_load(dir, e))?;
         Ok(model)
     }
 
     /// Fails unless `embedder` gives the features this head reads (its layers, of the right width).
     pub fn check_embedder(&self, embedder: &dyn TextEmbedder) -> Result<()> {
-        let width = match self.layers() {
-            Some(layers) => {
-                super::check_layers(layers, embedder)?;
-                layers.len() * embedder.dim()
+        let width = match &self.features {
+            Some(spec) => {
+                if spec.branch.is_none() || !spec.layers.is_empty() {
+                    super::check_layers(&spec.layers, embedder)?;
+                }
+                spec.vectors() * embedder.dim()
             }
             None => embedder.dim(),
         };
@@ -188,26 +220,45 @@ impl SentimentModel {
                  for this encoder with `copiloot train sentiment`",
                 self.head.dim(),
                 embedder.model_id(),
-                self.layers().map(|l| format!(" for layers {l:?}")).unwrap_or_default()
+                self.features.as_ref().map(|f| format!(" for {}", f.cache_suffix())).unwrap_or_default()
             )));
         }
         Ok(())
     }
 
-    /// The encoder layers the head reads (`None`: the sentence embedding).
+    /// The encoder layers the head reads (`None`: the sentence embedding, or only a branch).
     pub fn layers(&self) -> Option<&[usize]> {
         self.head.layers()
     }
 
-    /// What the head reads for each text: the sentence embedding, or the features of its layers.
+    /// What the head reads besides the sentence embedding: encoder layers and a fine-tuned branch, from
+    /// the same encoder pass as the turn embeddings (`None`: the sentence embedding).
+    pub fn feature_spec(&self) -> Option<&FeatureSpec> {
+        self.features.as_ref()
+    }
+
+    /// What the head reads for each text: the sentence embedding, or the features of its spec.
     pub fn features(&self, texts: &[&str], embedder: &dyn TextEmbedder) -> Result<Vec<Vec<f32>>> {
-        match self.layers() {
-            Some(layers) => Ok(embedder.embed_with_layers(texts, layers)?.1),
+        match &self.features {
+            Some(spec) => Ok(embedder.embed_with_features(texts, spec)?.1),
             None => embedder.embed_for_classification(texts),
         }
     }
 
+    /// A model from a head that reads the sentence embedding or encoder layers; a head on a fine-tuned
+    /// branch needs its encoder and folder: [`Self::load`].
     pub fn from_head(head: LinearHead) -> Result<SentimentModel> {
+        if let Some(branch) = head.branch() {
+            return Err(Error::Config(format!(
+                "this sentiment head reads a fine-tuned encoder branch (`{}`); load its folder with the \
+                 encoder (SentimentModel::load)",
+                branch.file
+            )));
+        }
+        Self::from_head_unchecked(head)
+    }
+
+    fn from_head_unchecked(head: LinearHead) -> Result<SentimentModel> {
         let labels = head
             .labels()
             .iter()
@@ -219,7 +270,8 @@ impl SentimentModel {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(SentimentModel { head, labels })
+        let features = head.layers().map(FeatureSpec::layers);
+        Ok(SentimentModel { head, labels, features })
     }
 
     pub fn head(&self) -> &LinearHead {

@@ -38,7 +38,7 @@ impl ConversationTask for SentimentTask {
     fn run(&self, context: &mut TaskContext<'_>, analysis: &mut Analysis) -> Result<()> {
         match &self.model {
             Some(model) => {
-                let features = match model.layers() {
+                let features = match model.feature_spec() {
                     Some(_) => context.layer_features,
                     None => context.embeddings,
                 };

@@ -68,9 +68,9 @@ impl<'a> Summarizer<'a> {
             }
             let texts: Vec<&str> = new_turns.iter().map(|t| t.text.as_str()).collect();
             // One encoder pass gives the embeddings and, for a sentiment head on layers, its features.
-            let layers = self.sentiment.and_then(SentimentModel::layers);
-            let (embeddings, features) = match layers {
-                Some(layers) => self.embedder.embed_with_layers(&texts, layers)?,
+            let spec = self.sentiment.and_then(SentimentModel::feature_spec);
+            let (embeddings, features) = match spec {
+                Some(spec) => self.embedder.embed_with_features(&texts, spec)?,
                 None => (self.embedder.embed_for_classification(&texts)?, Vec::new()),
             };
             if embeddings.len() != new_turns.len() {
@@ -82,7 +82,7 @@ impl<'a> Summarizer<'a> {
             }
             let sentiment: Vec<Option<f32>> = match self.sentiment {
                 Some(model) => {
-                    let read = if layers.is_some() { &features } else { &embeddings };
+                    let read = if spec.is_some() { &features } else { &embeddings };
                     model.predict_embeddings(read)?.into_iter().map(|(_, s, _)| Some(s)).collect()
                 }
                 None => vec![None; new_turns.len()],

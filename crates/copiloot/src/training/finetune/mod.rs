@@ -12,8 +12,8 @@
 mod bert_layers;
 
 use crate::error::{Error, Result};
-use crate::models::{Encoder, EncoderOptions, Pooling, TextRole};
-use crate::training::head::{LinearHead, TrainConfig};
+use crate::models::{Encoder, EncoderOptions, FeatureSpec, Pooling, TextRole, DEFAULT_BATCH_SIZE};
+use crate::training::head::{BranchMeta, LinearHead, TrainConfig};
 use bert_layers::{embed, layer_tensor_names, mask_bias, mean_pool_normalised, BertWeights, Dropout, Layer};
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
@@ -44,6 +44,9 @@ pub struct FineTuneConfig {
     pub layer_decay: f64,
     /// The logistic-regression head fitted before and after.
     pub head: TrainConfig,
+    /// One weight per training text in the fine-tuning loss (a weighted mean; e.g. the languages
+    /// weighed equally); `None`: every text the same.
+    pub loss_weights: Option<Vec<f32>>,
     /// How the run is described in the saved head's metadata (e.g. the command line).
     pub source: String,
 }
@@ -61,6 +64,7 @@ impl Default for FineTuneConfig {
             label_smoothing: 0.1,
             layer_decay: 1.0,
             head: TrainConfig::default(),
+            loss_weights: None,
             source: "copiloot fine-tuning".into(),
         }
     }
@@ -194,6 +198,8 @@ struct Trainable<'a> {
     b: &'a Var,
     states: &'a [Tensor],
     gold: &'a [u32],
+    /// Per-text loss weights, mean 1 (all 1 without `config.loss_weights`).
+    weights: &'a [f32],
     config: &'a FineTuneConfig,
 }
 
@@ -216,37 +222,54 @@ impl Trainable<'_> {
         let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
         let right = predicted.iter().zip(&gold).filter(|(p, g)| p == g).count();
         let target = Tensor::from_vec(gold, idx.len(), &Device::Cpu)?;
-        let loss = smoothed_cross_entropy(&logits, &target, self.config.label_smoothing)?;
+        let weights: Vec<f32> = idx.iter().map(|&i| self.weights[i]).collect();
+        let weights = Tensor::from_vec(weights, idx.len(), &Device::Cpu)?;
+        let loss = smoothed_cross_entropy(&logits, &target, &weights, self.config.label_smoothing)?;
         let grads = loss.backward()?;
         Ok((grads, loss.to_scalar::<f32>()? as f64 * idx.len() as f64, right))
     }
 }
 
-/// Cross-entropy against targets smoothed by `eps` (the gold class gets 1−eps, the rest share eps):
-/// the loss never reaches zero on texts the head already gets right, so they keep shaping the encoder.
-fn smoothed_cross_entropy(logits: &Tensor, target: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+/// Cross-entropy against targets smoothed by `eps` (the gold class gets 1−eps, the rest share eps),
+/// averaged with the texts' `weights`: the loss never reaches zero on texts the head already gets
+/// right, so they keep shaping the encoder.
+fn smoothed_cross_entropy(
+    logits: &Tensor,
+    target: &Tensor,
+    weights: &Tensor,
+    eps: f64,
+) -> candle_core::Result<Tensor> {
     let log_p = candle_nn::ops::log_softmax(logits, 1)?;
-    let nll = log_p.gather(&target.unsqueeze(1)?, 1)?.neg()?.mean_all()?;
+    let weighted_mean =
+        |per_text: Tensor| (per_text * weights)?.sum_all()? / weights.sum_all()?.to_scalar::<f32>()? as f64;
+    let nll = weighted_mean(log_p.gather(&target.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?)?;
     if eps <= 0.0 {
         return Ok(nll);
     }
-    let uniform = log_p.mean(1)?.neg()?.mean_all()?;
+    let uniform = weighted_mean(log_p.mean(1)?.neg()?)?;
     (nll * (1.0 - eps))? + (uniform * eps)?
 }
 
-/// Fine-tunes the top layers of the BERT encoder in `dir` (loaded as `encoder`) on labelled texts and
-/// writes the tuned encoder with its head to the folder `out` (through a hidden `.NAME.partial` folder
-/// that is renamed at the end, so a failed run leaves nothing half-written). `progress` receives a line
-/// per stage and every 50 batches.
-pub fn fine_tune(
+/// The encoder's weights with its top layers fine-tuned, and what the run measured.
+struct Tuned {
+    weights: BertWeights,
+    /// The first trained layer: layers `first_trained..` were trained.
+    first_trained: usize,
+    frozen_train_accuracy: f64,
+    epoch_losses: Vec<f64>,
+}
+
+/// The training loop both writers share: fine-tunes the top layers of the BERT encoder in `dir` (loaded
+/// as `encoder`) with a linear head for `task` that starts from the frozen logistic-regression head.
+fn tune(
     dir: &Path,
     encoder: &Encoder,
+    task: &str,
     texts: &[&str],
     labels: &[String],
     config: &FineTuneConfig,
-    out: &Path,
     progress: &mut dyn FnMut(&str),
-) -> Result<FineTuned> {
+) -> Result<Tuned> {
     super::head::check_labels(labels)?;
     if encoder.pooling() != Pooling::Mean {
         return Err(Error::Config(
@@ -297,7 +320,7 @@ pub fn fine_tune(
     }
     progress("fitting the frozen head");
     let start = encoder.embed(texts)?;
-    let head0 = LinearHead::train("intent", encoder.model_id(), &start, labels, &config.head)?;
+    let head0 = LinearHead::train(task, encoder.model_id(), &start, labels, &config.head)?;
     drop(start);
     progress(&format!("frozen head: train accuracy {:.2} %", 100.0 * head0.meta().training.train_accuracy));
     let (w0, b0) =
@@ -320,9 +343,18 @@ pub fn fine_tune(
         })
         .collect::<Result<Vec<_>>>()?;
 
+    let weights_mean_one = loss_weights(config.loss_weights.as_deref(), texts.len())?;
     let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
     let steps = config.epochs * texts.len().div_ceil(config.batch_size.max(1));
-    let model = Trainable { layers: &trained, w: &w, b: &b, states: &states, gold: &y, config };
+    let model = Trainable {
+        layers: &trained,
+        w: &w,
+        b: &b,
+        states: &states,
+        gold: &y,
+        weights: &weights_mean_one,
+        config,
+    };
     let mut step = 0;
     let mut epoch_losses = Vec::new();
     for epoch in 0..config.epochs {
@@ -364,38 +396,148 @@ pub fn fine_tune(
 
     drop(states);
 
-    // Write the trained layers back under their names, save the folder and refit the head on what the
-    // saved encoder computes (in the precision the caller's encoder runs, q8 by default, as the
-    // classifier will run it).
+    // Write the trained layers back under their names.
     for (k, layer_index) in (first_trained..total).enumerate() {
         for (name, t) in layer_tensor_names(&weights, layer_index).into_iter().zip(trained[k].tensors()) {
             weights.tensors.insert(name, t.detach());
         }
     }
-    let tmp = partial_folder(out)?;
-    let result = (|| -> Result<LinearHead> {
-        write_encoder(&weights, dir, encoder, &tmp)?;
+    let frozen_train_accuracy = head0.meta().training.train_accuracy;
+    Ok(Tuned { weights, first_trained, frozen_train_accuracy, epoch_losses })
+}
+
+/// Per-text loss weights scaled to mean 1; all 1 without `weights`. Fails on a wrong count or a
+/// negative, non-finite or all-zero weight.
+fn loss_weights(weights: Option<&[f32]>, n: usize) -> Result<Vec<f32>> {
+    let Some(w) = weights else { return Ok(vec![1.0; n]) };
+    let sum: f32 = w.iter().sum();
+    if w.len() != n || w.iter().any(|x| !x.is_finite() || *x < 0.0) || sum <= 0.0 {
+        return Err(Error::invalid(
+            crate::error::Location::field("loss_weights"),
+            format!("{} loss weights for {n} texts; give one finite weight ≥ 0 each, not all 0", w.len()),
+        ));
+    }
+    Ok(w.iter().map(|x| x * n as f32 / sum).collect())
+}
+
+/// Fine-tunes the top layers of the BERT encoder in `dir` (loaded as `encoder`) on labelled texts and
+/// writes the tuned encoder with its head to the folder `out` (through a hidden `.NAME.partial` folder
+/// that is renamed at the end, so a failed run leaves nothing half-written). `progress` receives a line
+/// per stage and every 50 batches.
+pub fn fine_tune(
+    dir: &Path,
+    encoder: &Encoder,
+    texts: &[&str],
+    labels: &[String],
+    config: &FineTuneConfig,
+    out: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<FineTuned> {
+    let Tuned { weights, frozen_train_accuracy, epoch_losses, .. } =
+        tune(dir, encoder, "intent", texts, labels, config, progress)?;
+    // Save the folder and refit the head on what the saved encoder computes (in the precision the
+    // caller's encoder runs, q8 by default, as the classifier will run it).
+    let head = write_atomically(out, |tmp| {
+        write_encoder(&weights, dir, encoder, tmp)?;
         progress("refitting the head on the tuned encoder");
         let options = EncoderOptions { precision: encoder.precision() };
-        let tuned = Encoder::from_dir_with(&tmp, &options)?.embed(texts)?;
+        let tuned = Encoder::from_dir_with(tmp, &options)?.embed(texts)?;
         let mut head = LinearHead::train("intent", encoder.model_id(), &tuned, labels, &config.head)?;
         head.set_source(config.source.clone());
         progress(&format!(
             "refitted head: train accuracy {:.2} %",
             100.0 * head.meta().training.train_accuracy
         ));
-        head.save(&tmp)?;
+        head.save(tmp)?;
+        Ok(head)
+    })?;
+    Ok(FineTuned { head, frozen_train_accuracy, epoch_losses })
+}
+
+/// The file a branch head keeps its layers in.
+pub const BRANCH_FILE: &str = "branch.safetensors";
+
+/// Fine-tunes the top `config.layers` layers of the encoder in `dir` as a branch for `task` (e.g.
+/// sentiment) and writes a head folder to `out`: the tuned layers in [`BRANCH_FILE`] (f16, under the
+/// encoder's tensor names) and a head (`head.json` with `branch`) refitted, as `encoder` runs them, on
+/// the mean-pooled features of the frozen `read_layers` (may be empty) followed by the branch's output.
+/// The encoder itself is untouched: the other tasks keep their embeddings, and the branch costs
+/// `config.layers` extra layers per text. Written through a hidden `.NAME.partial` folder.
+#[allow(clippy::too_many_arguments)]
+pub fn fine_tune_branch(
+    dir: &Path,
+    encoder: &Encoder,
+    task: &str,
+    read_layers: &[usize],
+    texts: &[&str],
+    labels: &[String],
+    config: &FineTuneConfig,
+    out: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<FineTuned> {
+    let total = encoder.layers();
+    if config.layers.is_none_or(|n| n == 0 || n >= total) {
+        return Err(Error::invalid(
+            crate::error::Location::field("branch"),
+            format!(
+                "a branch is the encoder's top layers: give between 1 and {} of its {total} layers",
+                total.saturating_sub(1)
+            ),
+        ));
+    }
+    if !read_layers.is_empty() {
+        crate::tasks::check_layers(read_layers, encoder)?;
+    }
+    let Tuned { weights, first_trained, frozen_train_accuracy, epoch_losses } =
+        tune(dir, encoder, task, texts, labels, config, progress)?;
+    let head = write_atomically(out, |tmp| {
+        let mut branch = std::collections::HashMap::new();
+        for layer in first_trained..total {
+            for name in layer_tensor_names(&weights, layer) {
+                branch.insert(name.clone(), weights.get(&name)?.to_dtype(candle_core::DType::F16)?);
+            }
+        }
+        let path = tmp.join(BRANCH_FILE);
+        candle_core::safetensors::save(&branch, &path)
+            .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
+        progress("refitting the head on the branch's output");
+        let spec = FeatureSpec {
+            layers: read_layers.to_vec(),
+            branch: Some(std::sync::Arc::new(encoder.load_branch(&path)?)),
+        };
+        let features = encoder.encode_features(texts, TextRole::Query, DEFAULT_BATCH_SIZE, &spec)?.1;
+        let mut head = LinearHead::train(task, encoder.model_id(), &features, labels, &config.head)?;
+        if !read_layers.is_empty() {
+            head.set_layers(read_layers)?;
+        }
+        let layers = total - first_trained;
+        head.set_branch(BranchMeta { file: BRANCH_FILE.into(), start_layer: first_trained, layers })?;
+        head.set_source(config.source.clone());
+        progress(&format!(
+            "refitted head: train accuracy {:.2} %",
+            100.0 * head.meta().training.train_accuracy
+        ));
+        head.save(tmp)?;
+        Ok(head)
+    })?;
+    Ok(FineTuned { head, frozen_train_accuracy, epoch_losses })
+}
+
+/// Runs `write` on an empty hidden folder next to `out` and renames it to `out` when it succeeds (an
+/// existing `out` is replaced); on failure the hidden folder is removed and `out` left as it was.
+fn write_atomically<T>(out: &Path, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let tmp = partial_folder(out)?;
+    let result = write(&tmp).and_then(|value| {
         if out.exists() {
             std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
         }
         std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
-        Ok(head)
-    })();
+        Ok(value)
+    });
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    let frozen_train_accuracy = head0.meta().training.train_accuracy;
-    Ok(FineTuned { head: result?, frozen_train_accuracy, epoch_losses })
+    result
 }
 
 /// Files of the base folder copied unchanged next to the tuned weights.
@@ -418,13 +560,14 @@ fn partial_folder(out: &Path) -> Result<std::path::PathBuf> {
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
-    std::fs::create_dir_all(tmp.join("1_Pooling")).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     Ok(tmp)
 }
 
 /// Writes the tuned encoder into `tmp`: the weights, the base folder's other files, and the prompts
 /// (written explicitly: the e5 default is recognised by name, which the copy no longer has).
 fn write_encoder(weights: &BertWeights, base_dir: &Path, encoder: &Encoder, tmp: &Path) -> Result<()> {
+    std::fs::create_dir_all(tmp.join("1_Pooling")).map_err(|e| Error::io(tmp, e))?;
     for f in COPIED {
         let src = base_dir.join(f);
         if src.is_file() {

@@ -165,7 +165,8 @@ fn smoothed_cross_entropy_is_plain_at_zero_and_mixes_in_the_uniform_loss() {
     let logits = Tensor::new(&[[2.0f32, 0.5, -1.0], [0.1, 0.2, 3.0]], &Device::Cpu).unwrap();
     let target = Tensor::new(&[0u32, 2], &Device::Cpu).unwrap();
     let plain = candle_nn::loss::cross_entropy(&logits, &target).unwrap().to_scalar::<f32>().unwrap();
-    let ours = smoothed_cross_entropy(&logits, &target, 0.0).unwrap().to_scalar::<f32>().unwrap();
+    let ones = Tensor::new(&[1f32, 1.0], &Device::Cpu).unwrap();
+    let ours = smoothed_cross_entropy(&logits, &target, &ones, 0.0).unwrap().to_scalar::<f32>().unwrap();
     assert!((plain - ours).abs() < 1e-6, "{plain} vs {ours}");
     // By hand: row-wise log-softmax, gold term and the mean over classes.
     let rows = [[2.0f64, 0.5, -1.0], [0.1, 0.2, 3.0]];
@@ -176,8 +177,18 @@ fn smoothed_cross_entropy_is_plain_at_zero_and_mixes_in_the_uniform_loss() {
         uniform += row.iter().map(|v| lse - v).sum::<f64>() / 3.0;
     }
     let expected = 0.9 * nll / 2.0 + 0.1 * uniform / 2.0;
-    let smoothed = smoothed_cross_entropy(&logits, &target, 0.1).unwrap().to_scalar::<f32>().unwrap();
+    let smoothed = smoothed_cross_entropy(&logits, &target, &ones, 0.1).unwrap().to_scalar::<f32>().unwrap();
     assert!((smoothed as f64 - expected).abs() < 1e-5, "{smoothed} vs {expected}");
+    // Weights 3:1 make it the weighted mean of the two rows' losses.
+    let (mut rows_loss, weights) = (Vec::new(), [3.0f64, 1.0]);
+    for (row, gold) in rows.iter().zip([0usize, 2]) {
+        let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+        rows_loss.push(lse - row[gold]);
+    }
+    let expected = (3.0 * rows_loss[0] + rows_loss[1]) / 4.0;
+    let w = Tensor::new(&[weights[0] as f32, weights[1] as f32], &Device::Cpu).unwrap();
+    let weighted = smoothed_cross_entropy(&logits, &target, &w, 0.0).unwrap().to_scalar::<f32>().unwrap();
+    assert!((weighted as f64 - expected).abs() < 1e-5, "{weighted} vs {expected}");
 }
 
 #[test]
@@ -206,4 +217,117 @@ fn layer_decay_slows_the_lower_layers() {
     let (lower, top) = (moved(10), moved(11));
     assert!(top > 1e-4, "the top layer trains at --lr: moved {top}");
     assert!(lower < top / 100.0, "the layer below moves far less: {lower} vs {top}");
+}
+
+const SENTIMENT: &[(&str, &str)] = &[
+    ("Ik ben het echt zat met jullie service", "negative"),
+    ("Dit is de derde keer dat het misgaat, belachelijk", "negative"),
+    ("This is the worst support I have ever had", "negative"),
+    ("I am furious, nobody ever calls back", "negative"),
+    ("Mijn klantnummer is 12345", "neutral"),
+    ("Ik bel over mijn factuur van maart", "neutral"),
+    ("My order number is 5521", "neutral"),
+    ("I am calling about my contract", "neutral"),
+    ("Dank u wel, super geholpen!", "positive"),
+    ("Fijn dat het zo snel is opgelost", "positive"),
+    ("Thanks a lot, that was really helpful", "positive"),
+    ("Great service, I am very happy", "positive"),
+];
+
+/// Writes layers `layers` of the encoder's own weights, unchanged, as a branch file.
+fn untouched_branch(weights: &BertWeights, layers: std::ops::Range<usize>, path: &Path) {
+    let mut tensors = std::collections::HashMap::new();
+    for layer in layers {
+        for name in layer_tensor_names(weights, layer) {
+            tensors.insert(name.clone(), weights.get(&name).unwrap());
+        }
+    }
+    candle_core::safetensors::save(&tensors, path).unwrap();
+}
+
+#[test]
+fn a_branch_runs_from_the_shared_pass_without_changing_it() {
+    let Some(dir) = encoder_dir() else { return };
+    let encoder = Encoder::from_dir(&dir).unwrap().with_id("multilingual-e5-small");
+    let texts: Vec<&str> = SENTIMENT.iter().map(|(t, _)| *t).collect();
+    let weights = BertWeights::load(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("copy.safetensors");
+    untouched_branch(&weights, 10..12, &path);
+    let branch = encoder.load_branch(&path).unwrap();
+    assert_eq!((branch.start_layer(), branch.layers()), (10, 2));
+
+    // An unchanged copy of the top two layers gives exactly the encoder's own output, after layer 6's
+    // features; the embeddings and the layer features are those of a pass without the branch.
+    let spec = FeatureSpec { layers: vec![6], branch: Some(std::sync::Arc::new(branch)) };
+    let (with, features) = encoder.encode_features(&texts, TextRole::Query, 32, &spec).unwrap();
+    let (without, layer6) = encoder.encode_layers(&texts, TextRole::Query, 32, &[6]).unwrap();
+    assert_eq!(with.embeddings, without.embeddings);
+    for ((f, l6), e) in features.iter().zip(&layer6).zip(&with.embeddings) {
+        assert_eq!(f.len(), 2 * encoder.dim());
+        assert_eq!(&f[..encoder.dim()], &l6[..]);
+        let worst = f[encoder.dim()..].iter().zip(e).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-6, "the branch differs from the encoder's top layers by {worst}");
+    }
+
+    // Bad branch files are typed load errors that say what is wrong.
+    let gap = tmp.path().join("gap.safetensors");
+    untouched_branch(&weights, 10..11, &gap);
+    let err = encoder.load_branch(&gap).unwrap_err().to_string();
+    assert!(err.contains("not layer 11") && err.contains("top"), "{err}");
+    let other = tmp.path().join("other.safetensors");
+    let t = candle_core::Tensor::zeros(4, candle_core::DType::F32, &Device::Cpu).unwrap();
+    candle_core::safetensors::save(&std::collections::HashMap::from([("x".to_string(), t)]), &other).unwrap();
+    let err = encoder.load_branch(&other).unwrap_err().to_string();
+    assert!(err.contains("another encoder"), "{err}");
+}
+
+#[test]
+fn a_fine_tuned_sentiment_branch_loads_with_its_head_and_reads_clearly() {
+    use crate::tasks::sentiment::{SentimentLabel, SentimentModel};
+    let Some(dir) = encoder_dir() else { return };
+    let encoder = Encoder::from_dir(&dir).unwrap().with_id("multilingual-e5-small");
+    let (texts, labels): (Vec<&str>, Vec<String>) =
+        SENTIMENT.iter().map(|&(t, l)| (t, l.to_string())).unzip();
+    let config = FineTuneConfig {
+        layers: Some(1),
+        epochs: 3,
+        lr: 1e-4,
+        batch_size: 4,
+        loss_weights: Some(vec![1.0; texts.len()]),
+        ..FineTuneConfig::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sentiment");
+    let tuned =
+        fine_tune_branch(&dir, &encoder, "sentiment", &[], &texts, &labels, &config, &out, &mut |_| {})
+            .unwrap();
+    assert!(tuned.epoch_losses.last() < tuned.epoch_losses.first(), "{:?}", tuned.epoch_losses);
+    let mut files: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["sentiment"], "no partial folder is left");
+    let branch = BertWeights::load(&dir).unwrap();
+    let file = candle_core::safetensors::load(out.join(BRANCH_FILE), &Device::Cpu).unwrap();
+    assert_eq!(file.len(), layer_tensor_names(&branch, 11).len(), "only the trained layer is stored");
+    assert!(file.values().all(|t| t.dtype() == candle_core::DType::F16));
+
+    let model = SentimentModel::load(&out, &encoder).unwrap();
+    let spec = model.feature_spec().unwrap();
+    assert!(spec.layers.is_empty() && spec.branch.as_ref().is_some_and(|b| b.start_layer() == 11));
+    let p = model.predict_texts(&["Ik ben het echt zat.", "Dank u wel, top geholpen!"], &encoder).unwrap();
+    assert_eq!((p[0].0, p[1].0), (SentimentLabel::Negative, SentimentLabel::Positive), "{p:?}");
+
+    // head.json that disagrees with its branch file, and a missing file, are load errors.
+    let meta_path = out.join("head.json");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    std::fs::write(&meta_path, meta.replace("\"start_layer\": 11", "\"start_layer\": 10")).unwrap();
+    let err = SentimentModel::load(&out, &encoder).unwrap_err().to_string();
+    assert!(err.contains("mixed up"), "{err}");
+    std::fs::write(&meta_path, &meta).unwrap();
+    std::fs::remove_file(out.join(BRANCH_FILE)).unwrap();
+    let err = SentimentModel::load(&out, &encoder).unwrap_err().to_string();
+    assert!(err.contains(BRANCH_FILE), "{err}");
 }

@@ -18,8 +18,11 @@ pub const WEIGHTS_FILE: &str = "head.safetensors";
 pub const META_FILE: &str = "head.json";
 const FORMAT: &str = "copiloot-linear-head";
 /// Version 2 adds `layers` (a head on several encoder layers), version 3 `kind` and `hidden` (a head with
-/// a hidden layer); heads without them are still written as 1 or 2, so older copiloot versions read them.
-const FORMAT_VERSION: u32 = 3;
+/// a hidden layer), version 4 `branch` (a head on fine-tuned top layers of the encoder); heads without
+/// them are still written as 1, 2 or 3, so older copiloot versions read them.
+const FORMAT_VERSION: u32 = 4;
+/// The version `kind`, `hidden` and `temperature` need.
+const MLP_VERSION: u32 = 3;
 
 pub mod mlp;
 mod select;
@@ -122,11 +125,27 @@ pub struct HeadMeta {
     /// Width of the hidden layer (`kind: "mlp"` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<usize>,
+    /// The fine-tuned branch of the encoder's top layers whose mean-pooled output the head reads after
+    /// the features of `layers` (version 4); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Box<BranchMeta>>,
     /// Calibration (version 3): the logits are divided by it before the softmax; absent: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
     pub dim: usize,
     pub training: TrainingSummary,
+}
+
+/// Where a head's branch is (`head.json` v4 `branch`): a copy of the encoder's top layers, fine-tuned with
+/// the head (`copiloot train sentiment --fine-tune`), run from the output of layer `start_layer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchMeta {
+    /// The safetensors file in the head's folder with the layers, under the encoder's tensor names.
+    pub file: String,
+    /// The encoder layer whose output the branch reads (its layers are `start_layer..` the top).
+    pub start_layer: usize,
+    /// How many layers the branch has.
+    pub layers: usize,
 }
 
 /// A trained head: `logits = W·x + b` (or, for `kind: "mlp"`, `W·relu(H·x + c) + b`), probabilities by
@@ -222,11 +241,12 @@ impl LinearHead {
         let mut head = LinearHead {
             meta: HeadMeta {
                 format: FORMAT.into(),
-                format_version: if hidden.is_some() { FORMAT_VERSION } else { 1 },
+                format_version: if hidden.is_some() { MLP_VERSION } else { 1 },
                 task: task.into(),
                 labels,
                 encoder: canonical_encoder_id(encoder),
                 layers: None,
+                branch: None,
                 kind: if hidden.is_some() { HeadKind::Mlp } else { HeadKind::Linear },
                 hidden: hidden.as_ref().map(|h| h.bias.len()),
                 temperature: None,
@@ -332,6 +352,26 @@ impl LinearHead {
         self.meta.layers.as_deref()
     }
 
+    /// The fine-tuned branch whose output the head reads, if any.
+    pub fn branch(&self) -> Option<&BranchMeta> {
+        self.meta.branch.as_deref()
+    }
+
+    /// Marks the head as reading the output of a branch (after the features of its layers, if any);
+    /// fails unless its width leaves one encoder vector for the branch.
+    pub fn set_branch(&mut self, branch: BranchMeta) -> Result<()> {
+        let vectors = self.meta.layers.as_ref().map_or(0, Vec::len) + 1;
+        if !self.meta.dim.is_multiple_of(vectors) || branch.layers == 0 || branch.file.is_empty() {
+            return Err(Error::invalid(
+                Location::field("branch"),
+                format!("a head of width {} cannot read {vectors} vectors with a branch", self.meta.dim),
+            ));
+        }
+        self.meta.branch = Some(Box::new(branch));
+        self.meta.format_version = FORMAT_VERSION;
+        Ok(())
+    }
+
     /// Marks the head as reading the features of these encoder layers (`Encoder::encode_layers`), not
     /// the sentence embedding; fails unless its width is a whole number of layers.
     pub fn set_layers(&mut self, layers: &[usize]) -> Result<()> {
@@ -356,7 +396,7 @@ impl LinearHead {
             ));
         }
         self.meta.temperature = Some(temperature);
-        self.meta.format_version = FORMAT_VERSION;
+        self.meta.format_version = self.meta.format_version.max(MLP_VERSION);
         Ok(())
     }
 
@@ -470,8 +510,22 @@ impl LinearHead {
                 ),
             ));
         }
+        let vectors = meta.layers.as_ref().map_or(0, Vec::len) + usize::from(meta.branch.is_some());
+        if let Some(branch) = &meta.branch {
+            let plain = Path::new(&branch.file).file_name().is_some_and(|f| f == branch.file.as_str());
+            if !plain || branch.layers == 0 || !meta.dim.is_multiple_of(vectors) {
+                return Err(Error::model_load(
+                    &meta_path,
+                    format!(
+                        "`branch` {branch:?} does not fit a head of width {}: the file must be a name in the \
+                         head's folder and the branch at least one layer — train the head again",
+                        meta.dim
+                    ),
+                ));
+            }
+        }
         if let Some(layers) = &meta.layers {
-            if layers.is_empty() || !meta.dim.is_multiple_of(layers.len()) {
+            if layers.is_empty() || !meta.dim.is_multiple_of(vectors) {
                 return Err(Error::model_load(
                     &meta_path,
                     format!(

@@ -162,7 +162,108 @@ fn layer_norm(w: &Weights, base: &str, n: usize, eps: f32) -> Result<LayerNorm> 
     })
 }
 
+/// Transformer layer `l` of `arch` from `weights`, its linear layers in `precision`.
+fn load_layer(weights: &Weights, arch: &Arch, l: usize, precision: Precision) -> Result<Layer> {
+    let (h, i) = (arch.hidden, arch.intermediate);
+    let linear = |base: &str, n: usize, k: usize| -> Result<Linear> {
+        let w = weights.get(&format!("{base}.weight"), &[n, k])?;
+        let b = weights.get(&format!("{base}.bias"), &[n])?;
+        Linear::new(w, n, k, b, precision)
+    };
+    let names = arch.layer(l);
+    // Q, K and V share their input: one [3h, h] matmul instead of three.
+    let mut w = Vec::with_capacity(3 * h * h);
+    let mut b = Vec::with_capacity(3 * h);
+    for base in [&names.q, &names.k, &names.v] {
+        w.extend(weights.get(&format!("{base}.weight"), &[h, h])?);
+        b.extend(weights.get(&format!("{base}.bias"), &[h])?);
+    }
+    Ok(Layer {
+        qkv: Linear::new(w, 3 * h, h, b, precision)?,
+        attn_out: linear(&names.attn_out, h, h)?,
+        attn_ln: layer_norm(weights, &names.attn_ln, h, arch.eps)?,
+        ffn_in: linear(&names.ffn_in, i, h)?,
+        ffn_out: linear(&names.ffn_out, h, i)?,
+        out_ln: layer_norm(weights, &names.out_ln, h, arch.eps)?,
+    })
+}
+
+impl Layer {
+    /// One post-LN transformer layer over the unpadded `[tokens, hidden]` rows of `shape`'s sequences.
+    fn forward(&self, hidden: Vec<f32>, shape: &AttentionShape, arch: &Arch) -> Result<Vec<f32>> {
+        let (sh, si) = (arch.hidden, arch.intermediate);
+        let t = hidden.len() / sh.max(1);
+        let cpu = &Device::Cpu;
+        let x = Tensor::from_vec(hidden, (t, sh), cpu)?;
+        let qkv = self.qkv.forward(&x)?;
+        let ctx = with_data(&qkv, |d| kernels::attention(d, &self.qkv.bias, shape))?;
+        let attn = self.attn_out.forward(&Tensor::from_vec(ctx, (t, sh), cpu)?)?;
+        let h1 = with_data(&attn, |ad| {
+            with_data(&x, |xd| {
+                kernels::bias_residual_layer_norm(ad, &self.attn_out.bias, xd, sh, &self.attn_ln)
+            })
+        })??;
+        let h1 = Tensor::from_vec(h1, (t, sh), cpu)?;
+        let f = self.ffn_in.forward(&h1)?;
+        let g = with_data(&f, |fd| kernels::bias_activation(fd, &self.ffn_in.bias, si, arch.activation))?;
+        let o = self.ffn_out.forward(&Tensor::from_vec(g, (t, si), cpu)?)?;
+        with_data(&o, |od| {
+            with_data(&h1, |hd| {
+                kernels::bias_residual_layer_norm(od, &self.ffn_out.bias, hd, sh, &self.out_ln)
+            })
+        })?
+    }
+}
+
+/// A task's own copy of the encoder's top layers (fine-tuned for that task, e.g. sentiment): it runs
+/// from the hidden states after layer `from` of the shared forward pass, so the lower layers are
+/// computed once for every task and the shared layers' output does not change.
+pub struct Branch {
+    from: usize,
+    layers: Vec<Layer>,
+}
+
+impl Branch {
+    /// The encoder layer whose output the branch starts from.
+    pub fn start_layer(&self) -> usize {
+        self.from
+    }
+
+    /// Number of layers in the branch.
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
+    }
+}
+
 impl BertModel {
+    /// Loads a branch: a safetensors file holding layers `from..layers()` of this encoder under the
+    /// encoder's own tensor names (what `training::finetune` writes), in this encoder's precision.
+    pub fn load_branch(&self, path: &Path) -> Result<Branch> {
+        let weights = Weights::open(path)?;
+        let total = self.layers.len();
+        let has = |l: usize| weights.contains(&format!("{}.weight", self.arch.layer(l).q));
+        let from = (0..total).find(|&l| has(l)).ok_or_else(|| {
+            Error::model_load(
+                path,
+                format!("no layer of this encoder's {total} is in the file: a branch for another encoder?"),
+            )
+        })?;
+        if let Some(gap) = (from..total).find(|&l| !has(l)) {
+            return Err(Error::model_load(
+                path,
+                format!(
+                    "the branch has layer {from} but not layer {gap}: a branch holds the encoder's top                      layers, {from} to {}",
+                    total - 1
+                ),
+            ));
+        }
+        let layers = (from..total)
+            .into_par_iter()
+            .map(|l| load_layer(&weights, &self.arch, l, self.precision))
+            .collect::<Result<Vec<Layer>>>()?;
+        Ok(Branch { from, layers })
+    }
+
     /// Load `model.safetensors` for the architecture `config` (read from `config_path`) describes.
     pub fn load(
         weights_path: &Path,
@@ -172,30 +273,8 @@ impl BertModel {
     ) -> Result<Self> {
         let weights = Weights::open(weights_path)?;
         let arch = Arch::from_config(config, config_path)?.with_prefix_of(&weights);
-        let (h, i) = (arch.hidden, arch.intermediate);
-        let linear = |base: &str, n: usize, k: usize| -> Result<Linear> {
-            let w = weights.get(&format!("{base}.weight"), &[n, k])?;
-            let b = weights.get(&format!("{base}.bias"), &[n])?;
-            Linear::new(w, n, k, b, precision)
-        };
-        let layer = |l: usize| -> Result<Layer> {
-            let names = arch.layer(l);
-            // Q, K and V share their input: one [3h, h] matmul instead of three.
-            let mut w = Vec::with_capacity(3 * h * h);
-            let mut b = Vec::with_capacity(3 * h);
-            for base in [&names.q, &names.k, &names.v] {
-                w.extend(weights.get(&format!("{base}.weight"), &[h, h])?);
-                b.extend(weights.get(&format!("{base}.bias"), &[h])?);
-            }
-            Ok(Layer {
-                qkv: Linear::new(w, 3 * h, h, b, precision)?,
-                attn_out: linear(&names.attn_out, h, h)?,
-                attn_ln: layer_norm(&weights, &names.attn_ln, h, arch.eps)?,
-                ffn_in: linear(&names.ffn_in, i, h)?,
-                ffn_out: linear(&names.ffn_out, h, i)?,
-                out_ln: layer_norm(&weights, &names.out_ln, h, arch.eps)?,
-            })
-        };
+        let h = arch.hidden;
+        let layer = |l: usize| load_layer(&weights, &arch, l, precision);
         // Quantising is most of the load time with q8: the layers and the word table are prepared on all
         // cores (the file reads themselves take turns).
         let (layers, word) = rayon::join(
@@ -239,7 +318,9 @@ impl BertModel {
     /// [`Self::hidden`] values; and a copy of the hidden states after each layer in `taps` (0 = the
     /// embedding output, [`Self::layers`] = the last layer), in the order asked. Taps only copy: the
     /// last hidden state is the same with or without them.
-    pub fn forward_taps(&self, batch: &[&[u32]], taps: &[usize]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    /// With a `branch`, also the last hidden state of its layers, run from the output of its
+    /// starting layer (empty without one).
+    pub fn forward_taps(&self, batch: &[&[u32]], taps: &[usize], branch: Option<&Branch>) -> Result<Forward> {
         if let Some(&bad) = taps.iter().find(|&&l| l > self.layers.len()) {
             return Err(Error::Inference(format!(
                 "layer {bad} was asked for but the encoder has {} layers (0 = embeddings)",
@@ -248,12 +329,12 @@ impl BertModel {
         }
         // On a pool thread: a caller outside the pool would block and be woken for each of the layers'
         // parallel loops.
-        rayon::scope(|_| self.forward_on_pool(batch, taps))
+        rayon::scope(|_| self.forward_on_pool(batch, taps, branch))
     }
 
-    fn forward_on_pool(&self, batch: &[&[u32]], taps: &[usize]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    fn forward_on_pool(&self, batch: &[&[u32]], taps: &[usize], branch: Option<&Branch>) -> Result<Forward> {
         let a = &self.arch;
-        let (h, sh, si) = (a.hidden, a.hidden, a.intermediate);
+        let (h, sh) = (a.hidden, a.hidden);
         let mut tokens = Vec::with_capacity(batch.iter().map(|s| s.len()).sum());
         for seq in batch {
             if seq.len() > a.max_tokens() {
@@ -276,43 +357,47 @@ impl BertModel {
         let t = tokens.len();
         let mut tapped = vec![Vec::new(); taps.len()];
         if t == 0 {
-            return Ok((Vec::new(), tapped));
+            return Ok(Forward { last: Vec::new(), taps: tapped, branch: Vec::new() });
         }
         let lengths: Vec<usize> = batch.iter().map(|s| s.len()).collect();
         let input = EmbeddingInput { tokens: &tokens, hidden: h, stride: sh };
         let word = |id: u32, out: &mut [f32]| self.word.row(id as usize, h, out);
         let mut hidden = kernels::embed(&input, word, &self.positions, &self.type0, &self.emb_ln);
         let shape = AttentionShape { lengths: &lengths, heads: a.heads, head_dim: a.head_dim(), stride: sh };
-        let cpu = &Device::Cpu;
         let mut keep = |after: usize, hidden: &Vec<f32>| {
             for (slot, _) in tapped.iter_mut().zip(taps).filter(|(_, &l)| l == after) {
                 slot.clone_from(hidden);
             }
         };
+        let run_branch = |hidden: &Vec<f32>| -> Result<Vec<f32>> {
+            let mut x = hidden.clone();
+            for layer in branch.map(|b| b.layers.as_slice()).unwrap_or_default() {
+                x = layer.forward(x, &shape, a)?;
+            }
+            Ok(x)
+        };
+        let mut branched = Vec::new();
         keep(0, &hidden);
         for (l, layer) in self.layers.iter().enumerate() {
-            let x = Tensor::from_vec(hidden, (t, sh), cpu)?;
-            let qkv = layer.qkv.forward(&x)?;
-            let ctx = with_data(&qkv, |d| kernels::attention(d, &layer.qkv.bias, &shape))?;
-            let attn = layer.attn_out.forward(&Tensor::from_vec(ctx, (t, sh), cpu)?)?;
-            let h1 = with_data(&attn, |ad| {
-                with_data(&x, |xd| {
-                    kernels::bias_residual_layer_norm(ad, &layer.attn_out.bias, xd, sh, &layer.attn_ln)
-                })
-            })??;
-            let h1 = Tensor::from_vec(h1, (t, sh), cpu)?;
-            let f = layer.ffn_in.forward(&h1)?;
-            let g = with_data(&f, |fd| kernels::bias_activation(fd, &layer.ffn_in.bias, si, a.activation))?;
-            let o = layer.ffn_out.forward(&Tensor::from_vec(g, (t, si), cpu)?)?;
-            hidden = with_data(&o, |od| {
-                with_data(&h1, |hd| {
-                    kernels::bias_residual_layer_norm(od, &layer.ffn_out.bias, hd, sh, &layer.out_ln)
-                })
-            })??;
+            if branch.is_some_and(|b| b.from == l) {
+                branched = run_branch(&hidden)?;
+            }
+            hidden = layer.forward(hidden, &shape, a)?;
             keep(l + 1, &hidden);
         }
-        Ok((hidden, tapped))
+        Ok(Forward { last: hidden, taps: tapped, branch: branched })
     }
+}
+
+/// What [`BertModel::forward_taps`] gives: rows of [`BertModel::hidden`] values, sequences one after
+/// another.
+pub struct Forward {
+    /// The last layer's hidden states.
+    pub last: Vec<f32>,
+    /// The hidden states after each tapped layer, in the order asked.
+    pub taps: Vec<Vec<f32>>,
+    /// The branch's last hidden states (empty without a branch).
+    pub branch: Vec<f32>,
 }
 
 fn usize_dim0(w: &Weights, name: &str) -> usize {
