@@ -276,6 +276,24 @@ fn train_sentiment_branch_then_eval_it() {
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["accuracy"], 1.0, "{r}");
 
+    // The head refitted on that branch with other layers: the branch file travels with it.
+    let refit = tmp.path().join("refit").display().to_string();
+    let file = Path::new(&head).join("branch.safetensors").display().to_string();
+    let refit_args =
+        ["train", "sentiment", "--data", &nl, "--data", &en, "--out", &refit, "--branch-file", &file];
+    let out = copiloot(&[&refit_args[..], &["--layers", "6,9"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&refit).join("head.json")).unwrap()).unwrap();
+    assert_eq!(meta["layers"], serde_json::json!([6, 9]), "{meta}");
+    assert_eq!(meta["dim"], 3 * 384, "{meta}");
+    assert_eq!(
+        std::fs::read(Path::new(&refit).join("branch.safetensors")).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+    let out = copiloot(&["eval", "sentiment", "--data", &test, "--model", &refit]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
     // A branch as deep as the encoder, or with an MLP head, is refused before anything is trained.
     let out = copiloot(&[&args[..8], &["--branch", "12"]].concat());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -8,14 +8,17 @@ use crate::labelled::{check_known_labels, embed_examples, read_all, DataArgs};
 use anyhow::Context;
 use copiloot::tasks::intent::Taxonomy;
 use copiloot::tasks::sentiment;
-use copiloot::tasks::{LayerFeatures, TextEmbedder};
+use copiloot::tasks::{EncoderBranch, FeatureSpec, LayerFeatures, TextEmbedder};
+use copiloot::training::finetune::BRANCH_FILE;
 use copiloot::training::head::mlp::MlpConfig;
+use copiloot::training::head::BranchMeta;
 use copiloot::training::head::{select_l2, ClassWeight, LinearHead, TrainConfig, L2_GRID};
 use copiloot::training::labelled::{
     file_language, language_weights, read_labelled, Columns, LabelledExample,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// The data and the logistic-regression settings of every head (`train intent`, `train sentiment`).
 #[derive(clap::Args, Debug)]
@@ -115,6 +118,11 @@ pub struct TrainSentimentArgs {
     /// `--layers`, the head is refitted on those frozen layers' features followed by the branch's output.
     #[arg(long, conflicts_with_all = ["hidden", "temperature"])]
     pub branch: Option<usize>,
+    /// Refit the head on a branch trained before (the `branch.safetensors` of a `--branch` run), after the
+    /// features of `--layers`: other data, L2 or layers without fine-tuning again (`--cache` keeps the
+    /// features). The file is copied into `--out`.
+    #[arg(long, conflicts_with = "branch")]
+    pub branch_file: Option<PathBuf>,
     #[command(flatten)]
     pub mlp: MlpArgs,
     /// Divide the head's logits by this before the softmax (calibration; below 1 makes the scores of
@@ -218,13 +226,19 @@ pub fn run_sentiment(args: &TrainSentimentArgs) -> anyhow::Result<ExitCode> {
         return fine_tune_branch(args, n, encoder, &examples, &labels, weights);
     }
     let layers = (!args.layers.is_empty()).then_some(args.layers.as_slice());
-    let features = layers.map(|l| LayerFeatures::new(encoder, l)).transpose()?;
+    let branch = match &args.branch_file {
+        Some(path) => Some((path.as_path(), Arc::new(encoder.load_branch(path)?))),
+        None => None,
+    };
+    let spec = FeatureSpec { layers: args.layers.clone(), branch: branch.as_ref().map(|(_, b)| b.clone()) };
+    let features = (!spec.is_empty()).then(|| LayerFeatures::with_spec(encoder, spec)).transpose()?;
     let reads: &dyn TextEmbedder = match &features {
         Some(f) => f,
         None => encoder,
     };
     let mlp = args.mlp.config();
-    let head = HeadChoice { layers, mlp: mlp.as_ref(), temperature: args.temperature };
+    let branch = branch.as_ref().map(|(path, b)| (*path, &**b));
+    let head = HeadChoice { layers, branch, mlp: mlp.as_ref(), temperature: args.temperature };
     train_head("sentiment", &args.head, reads, &examples, &labels, Some(weights), head)
 }
 
@@ -240,7 +254,7 @@ fn train_head(
     example_weights: Option<Vec<f32>>,
     choice: HeadChoice<'_>,
 ) -> anyhow::Result<ExitCode> {
-    let HeadChoice { layers, mlp, temperature } = choice;
+    let HeadChoice { layers, branch, mlp, temperature } = choice;
     let embeddings = embed_examples(encoder, examples, args.data.cache.as_deref())?;
     let mut config = head_config(args);
     config.example_weights = example_weights;
@@ -257,6 +271,10 @@ fn train_head(
         Some(m) => LinearHead::train_mlp(task, encoder.model_id(), &embeddings, labels, &config, m)?,
         None => LinearHead::train(task, encoder.model_id(), &embeddings, labels, &config)?,
     };
+    if let Some((_, b)) = branch {
+        let (file, start_layer, layers) = (BRANCH_FILE.to_string(), b.start_layer(), b.layers());
+        head.set_branch(BranchMeta { file, start_layer, layers })?;
+    }
     if let Some(layers) = layers {
         head.set_layers(layers)?;
     }
@@ -280,11 +298,21 @@ fn train_head(
         (None, None, None) => String::new(),
     };
     let mut layers = layers.map(|l| format!(" --layers {}", join(l))).unwrap_or_default();
+    if let Some((path, _)) = branch {
+        layers.push_str(&format!(" --branch-file {}", path.display()));
+    }
     if let Some(t) = temperature {
         layers.push_str(&format!(" --temperature {t}"));
     }
     head.set_source(format!("copiloot train {task} --data {}{cv}{layers}", files.join(" --data ")));
     head.save(&args.out)?;
+    if let Some((path, _)) = branch {
+        let to = args.out.join(BRANCH_FILE);
+        if std::fs::canonicalize(path).ok() != std::fs::canonicalize(&to).ok() {
+            std::fs::copy(path, &to)
+                .with_context(|| format!("copying {} to {}", path.display(), to.display()))?;
+        }
+    }
     let t = &head.meta().training;
     eprintln!(
         "trained a {task} head: {} labels, {} examples, {} iterations in {:.1}s, train accuracy {:.1}% → {}",
@@ -303,6 +331,8 @@ fn train_head(
 struct HeadChoice<'a> {
     /// Read these encoder layers' features.
     layers: Option<&'a [usize]>,
+    /// Then the output of this branch (its file, copied next to the head).
+    branch: Option<(&'a std::path::Path, &'a EncoderBranch)>,
     /// A hidden layer.
     mlp: Option<&'a MlpConfig>,
     /// Softmax temperature stored with the head.

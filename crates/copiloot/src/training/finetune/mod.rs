@@ -507,11 +507,11 @@ pub fn fine_tune_branch(
         };
         let features = encoder.encode_features(texts, TextRole::Query, DEFAULT_BATCH_SIZE, &spec)?.1;
         let mut head = LinearHead::train(task, encoder.model_id(), &features, labels, &config.head)?;
+        let layers = total - first_trained;
+        head.set_branch(BranchMeta { file: BRANCH_FILE.into(), start_layer: first_trained, layers })?;
         if !read_layers.is_empty() {
             head.set_layers(read_layers)?;
         }
-        let layers = total - first_trained;
-        head.set_branch(BranchMeta { file: BRANCH_FILE.into(), start_layer: first_trained, layers })?;
         head.set_source(config.source.clone());
         progress(&format!(
             "refitted head: train accuracy {:.2} %",

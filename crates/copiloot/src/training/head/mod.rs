@@ -357,8 +357,8 @@ impl LinearHead {
         self.meta.branch.as_deref()
     }
 
-    /// Marks the head as reading the output of a branch (after the features of its layers, if any);
-    /// fails unless its width leaves one encoder vector for the branch.
+    /// Marks the head as reading the output of a branch (after the features of its layers, if any; call
+    /// this before [`Self::set_layers`]); fails unless its width leaves one encoder vector for it.
     pub fn set_branch(&mut self, branch: BranchMeta) -> Result<()> {
         let vectors = self.meta.layers.as_ref().map_or(0, Vec::len) + 1;
         if !self.meta.dim.is_multiple_of(vectors) || branch.layers == 0 || branch.file.is_empty() {
@@ -373,9 +373,11 @@ impl LinearHead {
     }
 
     /// Marks the head as reading the features of these encoder layers (`Encoder::encode_layers`), not
-    /// the sentence embedding; fails unless its width is a whole number of layers.
+    /// the sentence embedding (before a branch's output, if [`Self::set_branch`] came first); fails
+    /// unless its width is a whole number of encoder vectors.
     pub fn set_layers(&mut self, layers: &[usize]) -> Result<()> {
-        if layers.is_empty() || !self.meta.dim.is_multiple_of(layers.len()) {
+        let vectors = layers.len() + usize::from(self.meta.branch.is_some());
+        if layers.is_empty() || !self.meta.dim.is_multiple_of(vectors) {
             return Err(Error::invalid(
                 Location::field("layers"),
                 format!("a head of width {} cannot read {} layers", self.meta.dim, layers.len()),
