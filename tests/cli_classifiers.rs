@@ -294,6 +294,12 @@ fn train_sentiment_branch_then_eval_it() {
     let out = copiloot(&["eval", "sentiment", "--data", &test, "--model", &refit]);
     assert!(out.status.success(), "{}", stderr(&out));
 
+    // A branch head is not an intent model: it needs the features only the sentiment task computes.
+    let conv = common::conversation("nl_telecom_opzegging.txt");
+    let out = copiloot(&["analyze", conv.to_str().unwrap(), "--intent-model", &head]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("load it as a sentiment head"), "{}", stderr(&out));
+
     // A branch as deep as the encoder, or with an MLP head, is refused before anything is trained.
     let out = copiloot(&[&args[..8], &["--branch", "12"]].concat());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -96,8 +96,14 @@ impl PyIntentHead {
     /// Load a head saved by `save` or by `copiloot train intent --out DIR`.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        py.detach(|| guarded(|| Ok(PyIntentHead { model: IntentModel::Head(LinearHead::load(&path)?) })))
-            .map_err(|f| f.into_py(py))
+        py.detach(|| {
+            guarded(|| {
+                let head = LinearHead::load(&path)?;
+                head.check_reads_embedding(&path)?;
+                Ok(PyIntentHead { model: IntentModel::Head(head) })
+            })
+        })
+        .map_err(|f| f.into_py(py))
     }
 
     /// Write `head.safetensors` + `head.json` into the folder `path` (created if needed).

@@ -286,6 +286,7 @@ impl TextClassifier {
         if dir.join("config.json").is_file() && dir.join(META_FILE).is_file() {
             let encoder = Encoder::from_dir(dir)?;
             let head = LinearHead::load(dir)?;
+            head.check_reads_embedding(dir)?;
             if head.dim() != encoder.dim() {
                 return Err(Error::model_load(
                     dir,

@@ -48,7 +48,7 @@ pub struct EncoderOptions {
 /// The per-text features asked of one encoder pass besides the sentence vectors (see
 /// [`Encoder::encode_features`]): the mean-pooled hidden states of `layers`, then, with a `branch`, its
 /// mean-pooled output; each L2-normalised, concatenated in that order.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct FeatureSpec {
     pub layers: Vec<usize>,
     pub branch: Option<Arc<EncoderBranch>>,
@@ -77,12 +77,6 @@ impl FeatureSpec {
             out.push_str(&format!("+branch-{}", &b.sha256[..16.min(b.sha256.len())]));
         }
         out
-    }
-}
-
-impl std::fmt::Debug for FeatureSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeatureSpec").field("layers", &self.layers).field("branch", &self.branch).finish()
     }
 }
 
@@ -262,7 +256,7 @@ impl Encoder {
     }
 
     /// Loads a task branch (a fine-tuned copy of this encoder's top layers, as `copiloot train sentiment
-    /// --fine-tune` writes it) in this encoder's precision.
+    /// --branch N` writes it) in this encoder's precision.
     pub fn load_branch(&self, path: &Path) -> Result<EncoderBranch> {
         let branch = self.model.load_branch(path)?;
         let sha256 = crate::models::install::sha256_file(path)?;

@@ -111,6 +111,7 @@ impl IntentModel {
     pub fn from_head_dir(dir: &Path, encoder_id: &str) -> Result<IntentModel> {
         let head = LinearHead::load(dir)?;
         head.check_encoder(encoder_id, dir)?;
+        head.check_reads_embedding(dir)?;
         Ok(IntentModel::Head(head))
     }
 

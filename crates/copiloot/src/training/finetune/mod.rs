@@ -442,14 +442,8 @@ pub fn fine_tune(
         progress("refitting the head on the tuned encoder");
         let options = EncoderOptions { precision: encoder.precision() };
         let tuned = Encoder::from_dir_with(tmp, &options)?.embed(texts)?;
-        let mut head = LinearHead::train("intent", encoder.model_id(), &tuned, labels, &config.head)?;
-        head.set_source(config.source.clone());
-        progress(&format!(
-            "refitted head: train accuracy {:.2} %",
-            100.0 * head.meta().training.train_accuracy
-        ));
-        head.save(tmp)?;
-        Ok(head)
+        let head = LinearHead::train("intent", encoder.model_id(), &tuned, labels, &config.head)?;
+        save_refitted(head, config, tmp, progress)
     })?;
     Ok(FineTuned { head, frozen_train_accuracy, epoch_losses })
 }
@@ -512,15 +506,22 @@ pub fn fine_tune_branch(
         if !read_layers.is_empty() {
             head.set_layers(read_layers)?;
         }
-        head.set_source(config.source.clone());
-        progress(&format!(
-            "refitted head: train accuracy {:.2} %",
-            100.0 * head.meta().training.train_accuracy
-        ));
-        head.save(tmp)?;
-        Ok(head)
+        save_refitted(head, config, tmp, progress)
     })?;
     Ok(FineTuned { head, frozen_train_accuracy, epoch_losses })
+}
+
+/// Records the run in the refitted head, reports its training accuracy and saves it into `tmp`.
+fn save_refitted(
+    mut head: LinearHead,
+    config: &FineTuneConfig,
+    tmp: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LinearHead> {
+    head.set_source(config.source.clone());
+    progress(&format!("refitted head: train accuracy {:.2} %", 100.0 * head.meta().training.train_accuracy));
+    head.save(tmp)?;
+    Ok(head)
 }
 
 /// Runs `write` on an empty hidden folder next to `out` and renames it to `out` when it succeeds (an

@@ -450,6 +450,23 @@ impl LinearHead {
             .collect())
     }
 
+    /// Fails unless the head reads the plain sentence embedding: a head on encoder layers or on a
+    /// fine-tuned branch (`train sentiment --layers/--branch`) needs the features only the sentiment
+    /// task computes for it.
+    pub fn check_reads_embedding(&self, dir: &Path) -> Result<()> {
+        if self.meta.layers.is_some() || self.meta.branch.is_some() {
+            return Err(Error::model_load(
+                dir,
+                format!(
+                    "this {} head reads encoder layers or a fine-tuned branch, not the sentence embedding; \
+                     load it as a sentiment head, or train an intent head with `copiloot train intent`",
+                    self.meta.task
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Fails unless this head was trained on embeddings of `model_id`.
     pub fn check_encoder(&self, model_id: &str, dir: &Path) -> Result<()> {
         if canonical_encoder_id(&self.meta.encoder) != canonical_encoder_id(model_id) {

@@ -252,7 +252,8 @@ impl BertModel {
             return Err(Error::model_load(
                 path,
                 format!(
-                    "the branch has layer {from} but not layer {gap}: a branch holds the encoder's top                      layers, {from} to {}",
+                    "the branch has layer {from} but not layer {gap}: a branch holds the encoder's top \
+                     layers, {from} to {}",
                     total - 1
                 ),
             ));
