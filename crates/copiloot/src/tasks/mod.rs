@@ -69,7 +69,7 @@ pub trait TextEmbedder {
             "`{}` does not expose its hidden layers, but a head reading {} needs them; use the encoder \
              the head was trained on",
             self.model_id(),
-            spec.cache_suffix()
+            spec.describe()
         )))
     }
     /// Loads a task branch (fine-tuned top layers) for this embedder; embedders without layers refuse.

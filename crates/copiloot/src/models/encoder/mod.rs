@@ -69,6 +69,18 @@ impl FeatureSpec {
         self.layers.len() + usize::from(self.branch.is_some())
     }
 
+    /// For messages: "layers [6, 9]", "a branch of layers 10..12", or both joined by "and".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.layers.is_empty() {
+            parts.push(format!("layers {:?}", self.layers));
+        }
+        if let Some(b) = &self.branch {
+            parts.push(format!("a branch of layers {}..{}", b.start_layer(), b.start_layer() + b.layers()));
+        }
+        parts.join(" and ")
+    }
+
     /// Names these features in cache keys: the layers, and the branch by the sha256 of its file.
     pub fn cache_suffix(&self) -> String {
         let layers: Vec<String> = self.layers.iter().map(usize::to_string).collect();

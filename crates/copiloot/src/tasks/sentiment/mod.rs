@@ -220,7 +220,7 @@ impl SentimentModel {
                  for this encoder with `copiloot train sentiment`",
                 self.head.dim(),
                 embedder.model_id(),
-                self.features.as_ref().map(|f| format!(" for {}", f.cache_suffix())).unwrap_or_default()
+                self.features.as_ref().map(|f| format!(" for {}", f.describe())).unwrap_or_default()
             )));
         }
         Ok(())
