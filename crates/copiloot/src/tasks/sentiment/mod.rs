@@ -175,7 +175,11 @@ impl SentimentModel {
         head.check_encoder(encoder.model_id(), dir)?;
         let branch = match head.branch() {
             Some(meta) => {
-                let branch = encoder.load_branch(&dir.join(&meta.file))?;
+                // A missing or unreadable branch is a broken head folder, like a broken head.json.
+                let branch = encoder.load_branch(&dir.join(&meta.file)).map_err(|e| match e {
+                    Error::ModelLoad { .. } => e,
+                    other => Error::model_load(dir, other),
+                })?;
                 if (branch.start_layer(), branch.layers()) != (meta.start_layer, meta.layers) {
                     return Err(Error::model_load(
                         dir,
