@@ -106,11 +106,18 @@ impl<'a> LayerFeatures<'a> {
 
     /// Features of any spec: its layers must be distinct layers `inner` has; a branch alone is enough.
     pub fn with_spec(inner: &'a dyn TextEmbedder, spec: FeatureSpec) -> Result<LayerFeatures<'a>> {
-        if spec.branch.is_none() || !spec.layers.is_empty() {
-            check_layers(&spec.layers, inner)?;
-        }
+        check_spec(&spec, inner)?;
         Ok(LayerFeatures { inner, spec })
     }
+}
+
+/// Fails unless `embedder` gives the features of `spec`: [`check_layers`] on its layers, which may be
+/// empty when the spec has a branch (the branch's output alone is a feature).
+pub fn check_spec(spec: &FeatureSpec, embedder: &dyn TextEmbedder) -> Result<()> {
+    if spec.branch.is_some() && spec.layers.is_empty() {
+        return Ok(());
+    }
+    check_layers(&spec.layers, embedder)
 }
 
 /// Fails unless `layers` is a non-empty list of distinct layers `embedder` has.

@@ -211,9 +211,7 @@ impl SentimentModel {
     pub fn check_embedder(&self, embedder: &dyn TextEmbedder) -> Result<()> {
         let width = match &self.features {
             Some(spec) => {
-                if spec.branch.is_none() || !spec.layers.is_empty() {
-                    super::check_layers(&spec.layers, embedder)?;
-                }
+                super::check_spec(spec, embedder)?;
                 spec.vectors() * embedder.dim()
             }
             None => embedder.dim(),

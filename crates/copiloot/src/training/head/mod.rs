@@ -137,7 +137,7 @@ pub struct HeadMeta {
 }
 
 /// Where a head's branch is (`head.json` v4 `branch`): a copy of the encoder's top layers, fine-tuned with
-/// the head (`copiloot train sentiment --fine-tune`), run from the output of layer `start_layer`.
+/// the head (`copiloot train sentiment --branch N`), run from the output of layer `start_layer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BranchMeta {
     /// The safetensors file in the head's folder with the layers, under the encoder's tensor names.
