@@ -144,6 +144,7 @@ fn analysis_and_live_session_cite_the_customer_turn_that_asked() {
             channel: conversation.channel,
             language: None,
             customer: conversation.customer.clone(),
+            parties: Default::default(),
         },
     )
     .unwrap();

@@ -34,6 +34,7 @@ fn start(c: &Conversation) -> LiveStart {
         channel: c.channel,
         language: c.language.clone(),
         customer: c.customer.clone(),
+        parties: c.parties.clone(),
     }
 }
 

@@ -182,7 +182,7 @@ fn live_start(
         Some(value) => serde_json::from_str(&dumps_field(value, "customer")?)
             .map_err(|e| invalid("customer", format!("the customer record does not fit: {e}")))?,
     };
-    Ok(LiveStart { id, channel, language, customer })
+    Ok(LiveStart { id, channel, language, customer, parties: Default::default() })
 }
 
 /// A serialisation failure (not expected: the core's output types are plain data).

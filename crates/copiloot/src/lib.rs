@@ -26,7 +26,7 @@ pub mod tasks;
 pub mod training;
 
 pub use analysis::{Analysis, ModelsUsed, SCHEMA_VERSION};
-pub use conversation::{Channel, Conversation, CustomerInfo, Speaker, Turn};
+pub use conversation::{Channel, Conversation, CustomerInfo, Parties, Speaker, Turn};
 pub use copilot::{Copilot, CopilotOptions, Redaction, TurnEmbeddings};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use knowledge::KnowledgeBase;

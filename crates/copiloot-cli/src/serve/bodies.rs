@@ -23,7 +23,7 @@ use copiloot::tasks::churn::ChurnRisk;
 use copiloot::tasks::intent::IntentPrediction;
 use copiloot::tasks::sentiment::SentimentLabel;
 use copiloot::tasks::summary::Summary;
-use copiloot::{Analysis, Channel, Conversation, CustomerInfo, ErrorKind, LiveStart, Speaker};
+use copiloot::{Analysis, Channel, Conversation, CustomerInfo, ErrorKind, LiveStart, Parties, Speaker};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -233,6 +233,9 @@ pub struct LiveStartBody {
     /// The customer record, for churn (tenure, contract end, plan, …).
     #[serde(default)]
     pub customer: CustomerInfo,
+    /// What the note calls the customer and the agent, when not the note style's nouns.
+    #[serde(default)]
+    pub parties: Parties,
 }
 
 impl LiveStartBody {
@@ -245,7 +248,13 @@ impl LiveStartBody {
             Some(id) => id,
             None => made_up()?,
         };
-        Ok(LiveStart { id, channel: self.channel, language: self.language, customer: self.customer })
+        Ok(LiveStart {
+            id,
+            channel: self.channel,
+            language: self.language,
+            customer: self.customer,
+            parties: self.parties,
+        })
     }
 }
 

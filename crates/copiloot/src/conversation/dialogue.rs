@@ -4,11 +4,12 @@
 //! DialogSum writes `#Person1#`, `#Person2#`. Known names (agent, customer, klant, … — see
 //! [`speaker_from_name`]) keep their role; other names are mapped by order of appearance — the first
 //! unknown speaker is the customer, every other one an agent (the one who opens a DialogSum dialogue usually
-//! raises its topic). Lines without `Speaker:` continue the previous turn; a prefix of more than three words
+//! raises its topic). A role spoken by one such name only keeps it for the note ([`Parties`]). Lines
+//! without `Speaker:` continue the previous turn; a prefix of more than three words
 //! or one holding `http` is not a speaker. Used by `copiloot eval summary`.
 
 use super::rules::{speaker_from_name, ParseOptions};
-use super::types::{Channel, Conversation, Speaker, Turn};
+use super::types::{Channel, Conversation, Parties, Speaker, Turn};
 use crate::error::{Error, Location, Result};
 
 /// `Speaker: text` lines to a conversation; unknown speakers by order of appearance (see the module docs).
@@ -17,6 +18,8 @@ use crate::error::{Error, Location, Result};
 pub fn dialogue_to_conversation(id: &str, dialogue: &str) -> Result<Conversation> {
     let opts = ParseOptions::default();
     let mut unknown: Vec<String> = Vec::new();
+    // Who spoke for each role, as written; `None` for a known role name ("Agent", "Klant").
+    let mut said_by: Vec<(Speaker, Option<String>)> = Vec::new();
     let mut turns: Vec<Turn> = Vec::new();
     for line in dialogue.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let split = line.split_once(':').filter(|(name, _)| {
@@ -25,7 +28,8 @@ pub fn dialogue_to_conversation(id: &str, dialogue: &str) -> Result<Conversation
         });
         match split {
             Some((name, text)) => {
-                let speaker = speaker_from_name(name, &opts).unwrap_or_else(|| {
+                let known = speaker_from_name(name, &opts);
+                let speaker = known.unwrap_or_else(|| {
                     let key = name.trim().to_lowercase();
                     if !unknown.contains(&key) {
                         unknown.push(key.clone());
@@ -38,6 +42,10 @@ pub fn dialogue_to_conversation(id: &str, dialogue: &str) -> Result<Conversation
                 });
                 let text = text.trim();
                 if !text.is_empty() {
+                    let who = (speaker, known.is_none().then(|| name.trim().to_string()));
+                    if !said_by.contains(&who) {
+                        said_by.push(who);
+                    }
                     turns.push(Turn { index: turns.len(), speaker, text: text.to_string(), timestamp: None });
                 }
             }
@@ -58,12 +66,20 @@ pub fn dialogue_to_conversation(id: &str, dialogue: &str) -> Result<Conversation
     if turns.is_empty() {
         return Err(Error::invalid(Location::default(), "the dialogue has no turns"));
     }
+    // A role whose turns all come from one guessed name keeps that name in the note ("#Person1# asks
+    // …"): the guess may be wrong, the transcript's name is not.
+    let name = |role: Speaker| match said_by.iter().filter(|(s, _)| *s == role).collect::<Vec<_>>()[..] {
+        [(_, Some(name))] => Some(name.clone()),
+        _ => None,
+    };
+    let parties = Parties { customer: name(Speaker::Customer), agent: name(Speaker::Agent) };
     Ok(Conversation {
         id: id.to_string(),
         channel: Channel::Other,
         language: None,
         turns,
         customer: Default::default(),
+        parties,
     })
 }
 
@@ -87,6 +103,8 @@ mod tests {
         assert_eq!(c.channel, Channel::Other);
         assert_eq!(speakers(&c), [Speaker::Customer, Speaker::Agent, Speaker::Customer]);
         assert_eq!(c.turns[1].text, "Let me check. It left today.");
+        assert_eq!(c.parties.customer.as_deref(), Some("#Person1#"));
+        assert_eq!(c.parties.agent.as_deref(), Some("#Person2#"));
         assert_eq!(c.turns.iter().map(|t| t.index).collect::<Vec<_>>(), [0, 1, 2]);
     }
 
@@ -95,6 +113,10 @@ mod tests {
         let c = dialogue_to_conversation("x", "Agent: Hello.\nKlant: Mijn pakket?\nBob: Hi.\nAlice: Hey.")
             .unwrap();
         assert_eq!(speakers(&c), [Speaker::Agent, Speaker::Customer, Speaker::Customer, Speaker::Agent]);
+        // Each role was spoken by a known name and a guessed one: the note keeps its nouns.
+        assert!(c.parties.is_empty(), "{:?}", c.parties);
+        let c = dialogue_to_conversation("x", "Agent: Hi.\nBob: Hello.").unwrap();
+        assert_eq!(c.parties, Parties { customer: Some("Bob".into()), agent: None });
     }
 
     #[test]

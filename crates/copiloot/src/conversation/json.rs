@@ -2,7 +2,7 @@
 //! into the strict [`Conversation`] type.
 
 use super::rules::{parse_clock, speaker_from_name, unknown_speaker, validate, ParseOptions};
-use super::types::{Channel, Conversation, CustomerInfo, Turn};
+use super::types::{Channel, Conversation, CustomerInfo, Parties, Turn};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 
@@ -18,6 +18,8 @@ pub(crate) struct RawConversation {
     turns: Option<Vec<RawTurn>>,
     #[serde(default)]
     customer: Option<CustomerInfo>,
+    #[serde(default, alias = "speaker_names")]
+    parties: Option<Parties>,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +84,8 @@ impl RawConversation {
         }
         let language = self.language.map(|l| l.trim().to_lowercase()).filter(|l| !l.is_empty());
         let customer = self.customer.unwrap_or_default();
-        validate(Conversation { id, channel, language, turns, customer }, opts)
+        let parties = self.parties.unwrap_or_default();
+        validate(Conversation { id, channel, language, turns, customer, parties }, opts)
     }
 }
 

@@ -165,6 +165,7 @@ mod tests {
                 })
                 .collect(),
             customer: CustomerInfo::default(),
+            parties: Default::default(),
         }
     }
 

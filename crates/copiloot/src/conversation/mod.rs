@@ -16,7 +16,7 @@ pub use parse::{
     decode_utf8, parse_json, parse_jsonl, parse_str, parse_transcript, read_conversations, with_line,
 };
 pub use rules::{speaker_from_name, Limits, ParseOptions, SPEAKER_ALIASES};
-pub use types::{Channel, Conversation, CustomerInfo, Speaker, Turn};
+pub use types::{Channel, Conversation, CustomerInfo, Parties, Speaker, Turn};
 
 /// JSON Schema of the input conversation (`copiloot schema input`).
 pub fn input_schema() -> serde_json::Value {

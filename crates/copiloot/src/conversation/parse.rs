@@ -85,6 +85,7 @@ pub fn parse_transcript(id: &str, text: &str, opts: &ParseOptions) -> Result<Con
         language: None,
         turns,
         customer: Default::default(),
+        parties: Default::default(),
     };
     validate(conversation, opts)
 }

@@ -86,6 +86,26 @@ pub struct Conversation {
     pub turns: Vec<Turn>,
     #[serde(default)]
     pub customer: CustomerInfo,
+    /// What the note calls the parties when the transcript names them; the note style's nouns
+    /// ("customer" / "klant", "agent") otherwise.
+    #[serde(default, skip_serializing_if = "Parties::is_empty")]
+    pub parties: Parties,
+}
+
+/// The names a note uses for the customer and the agent, e.g. a dialogue's `#Person1#` and `#Person2#`
+/// whose roles were only guessed: a note then says who did what as the transcript does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Parties {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl Parties {
+    pub fn is_empty(&self) -> bool {
+        self.customer.is_none() && self.agent.is_none()
+    }
 }
 
 impl Conversation {

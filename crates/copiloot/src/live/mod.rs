@@ -8,7 +8,7 @@
 
 use crate::analysis::Analysis;
 use crate::conversation::{
-    detect_language, Channel, Conversation, CustomerInfo, LanguageGuess, Limits, Speaker, Turn,
+    detect_language, Channel, Conversation, CustomerInfo, LanguageGuess, Limits, Parties, Speaker, Turn,
 };
 use crate::copilot::{Copilot, Redaction};
 use crate::error::{Error, Location, Result};
@@ -36,6 +36,9 @@ pub struct LiveStart {
     /// The customer record, for churn (tenure, contract end, plan, …).
     #[serde(default)]
     pub customer: CustomerInfo,
+    /// What the note calls the parties, when not "customer" / "agent" (see [`Parties`]).
+    #[serde(default, skip_serializing_if = "Parties::is_empty")]
+    pub parties: Parties,
 }
 
 /// One turn as it arrives.
@@ -150,6 +153,7 @@ impl LiveSession {
                 language: given_language.clone(),
                 turns: Vec::new(),
                 customer: start.customer,
+                parties: start.parties,
             },
             given_language,
             display: Vec::new(),

@@ -51,6 +51,7 @@ fn conversation(turns: &[(Speaker, &str)]) -> Conversation {
             .map(|(i, (s, t))| Turn { index: i, speaker: *s, text: t.to_string(), timestamp: None })
             .collect(),
         customer: Default::default(),
+        parties: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ pub fn run(args: &AnalyzeArgs, name: &str, records: Vec<Record>) -> anyhow::Resu
         channel: conversation.channel,
         language: conversation.language.clone(),
         customer: conversation.customer.clone(),
+        parties: conversation.parties.clone(),
     };
     let mut session = LiveSession::new(&copilot, start)?;
     let colour = text && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -17,6 +17,7 @@ fn conversation(channel: Channel, language: &str, turns: &[(Speaker, &str, Optio
             .map(|(i, (s, t, ts))| Turn { index: i, speaker: *s, text: t.to_string(), timestamp: *ts })
             .collect(),
         customer: Default::default(),
+        parties: Default::default(),
     }
 }
 

@@ -38,6 +38,7 @@ fn conv(turns: &[(Speaker, &str)]) -> Conversation {
             .map(|(i, (s, t))| Turn { index: i, speaker: *s, text: t.to_string(), timestamp: None })
             .collect(),
         customer: Default::default(),
+        parties: Default::default(),
     }
 }
 

@@ -31,7 +31,7 @@ pub use rewrite::{GroundedField, PromptTurn, Rewrite};
 pub use summarizer::Summarizer;
 pub use task::SummaryTask;
 
-use crate::conversation::{Conversation, Speaker, Turn};
+use crate::conversation::{Conversation, Parties, Speaker, Turn};
 use crate::error::{Error, Location, Result};
 use crate::tasks::lexicon::SignalConfig;
 use crate::tasks::{TaskMemo, TextEmbedder};
@@ -351,7 +351,7 @@ impl SummaryModel {
                 .collect())
         })?;
         let language = conversation.language.clone().or_else(|| conversation.detect_language());
-        self.build(&conversation.id, states, language.as_deref(), signals)
+        self.build(&conversation.id, states, language.as_deref(), &conversation.parties, signals)
     }
 
     /// The summary of the turns in `states`.
@@ -360,6 +360,7 @@ impl SummaryModel {
         id: &str,
         states: &[TurnState],
         language: Option<&str>,
+        parties: &Parties,
         signals: &Signals,
     ) -> Result<Summary> {
         if states.is_empty() {
@@ -457,7 +458,9 @@ impl SummaryModel {
             request: request.as_ref(),
             next_steps: &next_steps,
         };
-        let (text, dropped) = compose::compose(&facts, self.styles.get(language), o.max_chars);
+        let style = self.styles.get(language);
+        let named = style.with_parties(parties);
+        let (text, dropped) = compose::compose(&facts, named.as_ref().unwrap_or(style), o.max_chars);
         if dropped > 0 {
             warnings.push(format!(
                 "the note was shortened to {} characters: {dropped} item(s) are only in the fields",

@@ -2,7 +2,7 @@
 //! new turns and rebuilds the fields from the kept per-turn state (for transfers and hand-offs).
 
 use super::{Signals, Summary, SummaryModel, TurnState};
-use crate::conversation::{Conversation, Turn};
+use crate::conversation::{Conversation, Parties, Turn};
 use crate::error::{Error, Location, Result};
 use crate::redact::Redactor;
 use crate::tasks::sentiment::SentimentModel;
@@ -18,6 +18,7 @@ pub struct Summarizer<'a> {
     redactor: Option<Redactor>,
     id: String,
     language: Option<String>,
+    parties: Parties,
     states: Vec<TurnState>,
     texts: Vec<String>,
 }
@@ -39,6 +40,7 @@ impl<'a> Summarizer<'a> {
             redactor: redact.then(Redactor::default),
             id: id.into(),
             language,
+            parties: Parties::default(),
             states: Vec::new(),
             texts: Vec::new(),
         }
@@ -47,6 +49,12 @@ impl<'a> Summarizer<'a> {
     /// Also score sentiment per new turn (used by the resolution), from the same embeddings.
     pub fn with_sentiment(mut self, sentiment: &'a SentimentModel) -> Self {
         self.sentiment = Some(sentiment);
+        self
+    }
+
+    /// Name the parties in the note as the transcript does (see [`Parties`]).
+    pub fn with_parties(mut self, parties: Parties) -> Self {
+        self.parties = parties;
         self
     }
 
@@ -107,7 +115,7 @@ impl<'a> Summarizer<'a> {
             Some(l) => Some(l.clone()),
             None => self.detect_language(),
         };
-        self.model.build(&self.id, &self.states, language.as_deref(), &Signals::default())
+        self.model.build(&self.id, &self.states, language.as_deref(), &self.parties, &Signals::default())
     }
 
     fn detect_language(&self) -> Option<String> {
@@ -127,6 +135,7 @@ impl<'a> Summarizer<'a> {
                 })
                 .collect(),
             customer: Default::default(),
+            parties: self.parties.clone(),
         };
         conversation.detect_language()
     }

@@ -228,6 +228,30 @@ fn dutch_note_is_dutch_and_commitments_keep_dates_amounts_and_numbers() {
 }
 
 #[test]
+fn parties_named_by_the_transcript_keep_their_names_in_the_note() {
+    let Some(copilot) = copilot() else { return };
+    let dialogue = "#Person1#: I want to return these shoes, they are too small.\n\
+                    #Person2#: Of course. Do you have the receipt?\n\
+                    #Person1#: Yes, here it is. I paid 80 dollars.\n\
+                    #Person2#: I will refund the 80 dollars to your card.";
+    let c = crate::conversation::dialogue_to_conversation("d0", dialogue).unwrap();
+    let s = copilot.summarize(&c).unwrap();
+    assert!(s.text.starts_with("#Person1# "), "{}", s.text);
+    assert!(s.text.contains("#Person2# "), "{}", s.text);
+    assert!(!s.text.to_lowercase().contains("customer") && !s.text.contains("agent "), "{}", s.text);
+    assert!(s.text.contains("80 dollars"), "{}", s.text);
+    // Without the names the style's nouns come back; the facts are the same.
+    let plain = Conversation { parties: Parties::default(), ..c };
+    let p = copilot.summarize(&plain).unwrap();
+    assert!(p.text.starts_with("Customer "), "{}", p.text);
+    let renamed = ["Customer", "customer", "Agent", "agent"]
+        .iter()
+        .zip(["#Person1#", "#Person1#", "#Person2#", "#Person2#"])
+        .fold(p.text.clone(), |t, (noun, name)| t.replace(noun, name));
+    assert_eq!(renamed, s.text);
+}
+
+#[test]
 fn quotes_are_redacted_unless_redaction_is_off() {
     let Some(copilot) = copilot() else { return };
     let text = "Klant: Mijn internet doet het niet meer sinds maandag. Bel me terug op 06-12345678.\n\

@@ -78,7 +78,8 @@ pub(crate) fn clause(text: &str, voice: Voice, style: &NoteStyle, names: &[&str]
     let fill = |template: &str| person::fill(template, voice, style);
     let names_a_party = |s: &str| {
         let lower = s.to_lowercase();
-        [&nouns.customer, &nouns.agent, &nouns.company].iter().any(|n| lower.starts_with(n.as_str()))
+        // Names given for the parties ("#Person1#", "Sanne") keep their capitals: compare in lower case.
+        [&nouns.customer, &nouns.agent, &nouns.company].iter().any(|n| lower.starts_with(&n.to_lowercase()))
     };
     let mut out = String::new();
     for s in

@@ -3,6 +3,7 @@
 //! (`assets/note_styles/*.toml`); a further language is one more such file in
 //! `models/summary/note_styles/`, no code.
 
+use crate::conversation::Parties;
 use crate::error::{Error, Result};
 use regex::Regex;
 use serde::Deserialize;
@@ -282,6 +283,23 @@ impl NoteStyle {
             offer_leads: f.offers.leads.iter().map(|l| compile(l, source)).collect::<Result<_>>()?,
             duration,
         })
+    }
+}
+
+impl NoteStyle {
+    /// This style calling the parties as the transcript does (blank names keep the style's nouns);
+    /// `None` when no name is given.
+    pub fn with_parties(&self, parties: &Parties) -> Option<NoteStyle> {
+        let name =
+            |n: &Option<String>| n.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(String::from);
+        let (customer, agent) = (name(&parties.customer), name(&parties.agent));
+        if customer.is_none() && agent.is_none() {
+            return None;
+        }
+        let mut style = self.clone();
+        style.nouns.customer = customer.unwrap_or(style.nouns.customer);
+        style.nouns.agent = agent.unwrap_or(style.nouns.agent);
+        Some(style)
     }
 }
 
