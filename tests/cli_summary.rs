@@ -104,6 +104,14 @@ fn eval_summary_scores_grounded_and_lead_on_tiny_jsonl() {
     assert!(grounded > 30.0 && grounded <= 100.0, "{r}");
     let p = std::fs::read_to_string(&preds).unwrap();
     assert!(p.lines().nth(1).unwrap().contains("replacement"), "{p}");
+    // DialogSum's speakers keep their names in the note, and each row carries its note-style check.
+    let first: serde_json::Value = serde_json::from_str(p.lines().next().unwrap()).unwrap();
+    let note = first["prediction"].as_str().unwrap();
+    assert!(note.starts_with("#Person1#") && note.contains("#Person2# has booked"), "{note}");
+    assert_eq!(first["style"]["person_words"], serde_json::json!([]), "{first}");
+    let style = &first["style"];
+    let (facts, kept) = (style["facts"].as_u64().unwrap(), style["facts_kept"].as_u64().unwrap());
+    assert!(facts >= 1 && facts - kept == style["facts_missing"].as_array().unwrap().len() as u64, "{first}");
 
     let out = ok(&copiloot(&[
         "eval",

@@ -3,6 +3,7 @@
 //! from a turn, and the share of the summary's facts (dates, amounts, numbers, competitors, offers) the
 //! note still holds within its budget.
 
+use crate::tasks::summary::compose::person;
 use crate::tasks::summary::{MentionKind, NoteStyle, Summary};
 use serde::Serialize;
 
@@ -18,6 +19,8 @@ pub struct NoteStyleCheck {
     /// and how many the note mentions.
     pub facts: usize,
     pub facts_kept: usize,
+    /// The facts the note left out (values as the fields hold them; offers by their quote).
+    pub facts_missing: Vec<String>,
 }
 
 fn normalise(text: &str) -> String {
@@ -48,11 +51,8 @@ pub fn check(summary: &Summary, turns: &[&str], style: &NoteStyle) -> NoteStyleC
     let note = &summary.text;
     let mut person_words = Vec::new();
     for sentence in sentences(note) {
-        for (k, word) in sentence
-            .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
-            .filter(|w| !w.is_empty())
-            .enumerate()
-        {
+        // The composer's words: "U-Tunes" is a name, "verizon-you" holds a pronoun.
+        for (k, word) in person::words(sentence).iter().map(|m| m.as_str()).enumerate() {
             // A capital inside a sentence is a name ("Mijn KPN", "US"), as the composer reads it too.
             let lower = word.to_lowercase().replace('’', "'");
             if k > 0 && word.starts_with(char::is_uppercase) && !style.capitalized.contains(&lower) {
@@ -81,18 +81,34 @@ pub fn check(summary: &Summary, turns: &[&str], style: &NoteStyle) -> NoteStyleC
     quotes.extend(summary.mentions.iter().map(|m| m.quote.as_str()));
     quotes.extend(summary.offers.iter().map(|o| o.quote.as_str()));
     quotes.extend(summary.next_steps.iter().map(|c| c.quote.as_str()));
-    for e in summary.entities.iter().filter(|e| quotes.iter().any(|q| q.contains(&e.value))) {
+    let mut missing = Vec::new();
+    let mut count = |value: &str, in_note: bool| {
         facts += 1;
-        kept += usize::from(note.contains(&e.value));
+        kept += usize::from(in_note);
+        if !in_note {
+            missing.push(value.to_string());
+        }
+    };
+    // "Today, …" reported mid-sentence is "says today, …": the same fact.
+    for e in summary.entities.iter().filter(|e| quotes.iter().any(|q| q.contains(&e.value))) {
+        count(&e.value, lower_note.contains(&e.value.to_lowercase()));
     }
     for m in summary.mentions.iter().filter(|m| m.kind == MentionKind::Competitor) {
-        facts += 1;
-        kept += usize::from(lower_note.contains(&m.text.to_lowercase()));
+        count(&m.text, lower_note.contains(&m.text.to_lowercase()));
     }
+    // Offers are written with the style's label: the first n in the note count as kept.
     let offers_in_note = note.matches(style.labels.offer.as_str()).count();
-    facts += summary.offers.len();
-    kept += offers_in_note.min(summary.offers.len());
-    NoteStyleCheck { person_words, sentences: all.len(), verbatim, facts, facts_kept: kept }
+    for (k, o) in summary.offers.iter().enumerate() {
+        count(&o.quote, k < offers_in_note);
+    }
+    NoteStyleCheck {
+        person_words,
+        sentences: all.len(),
+        verbatim,
+        facts,
+        facts_kept: kept,
+        facts_missing: missing,
+    }
 }
 
 #[cfg(test)]

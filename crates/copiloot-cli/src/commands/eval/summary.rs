@@ -170,6 +170,7 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
     let mut withheld: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     let mut checks: Vec<NoteStyleCheck> = Vec::new();
     for e in &examples {
+        let checked = checks.len();
         let prediction = match &copilot {
             Some(c) => match summarize(c, cached.as_ref(), &e.conversation) {
                 Ok(summary) if args.system == SummarySystem::Rewrite => match summary.rewrite {
@@ -213,7 +214,11 @@ pub fn run(args: &EvalSummaryArgs) -> anyhow::Result<ExitCode> {
         let r = rouge::rouge_multi(&e.references, &prediction);
         words += prediction.split_whitespace().count();
         if args.predictions.is_some() {
-            let row = serde_json::json!({"id": e.id, "prediction": prediction, "references": e.references, "rouge": r});
+            let mut row = serde_json::json!({"id": e.id, "prediction": prediction, "references": e.references, "rouge": r});
+            // The note-style check of this note (grounded notes), so a low figure can be traced.
+            if let Some(check) = checks.get(checked) {
+                row["style"] = serde_json::to_value(check).unwrap_or_default();
+            }
             predictions.push_str(&(row.to_string() + "\n"));
         }
         scores.push(r);

@@ -66,17 +66,20 @@ pub(super) fn re(pattern: &str) -> Option<Regex> {
 
 static SPLIT: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[.!?…]+[)\]\x22']*(?:\s+|$)|\n+|;\s+"));
 static NOISE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| re(r"(?:@\w+|https?://\S+|www\.\S+|(?:^|\s)[\^*~-]\s?[A-Z]{1,3}\b)"));
+    LazyLock::new(|| re(r"(?:@\w+|https?://\S+|www\.\S+|(?:^|\s)[\^*~/-]\s?[A-Z]{1,3}\b|\^[A-Z]{1,3}\b)"));
 static WORD: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\p{L}\p{N}]+(?:['’][\p{L}]+)?"));
+/// A name signed after thanks ("Thank you-Mariya", "Thanks ~Dan"): the thanks stay, the name goes.
+static SIGNED_THANKS: LazyLock<Option<Regex>> =
+    LazyLock::new(|| re(r"(?i:(thank you|thanks|thx|cheers))\s?[-~–]\s?\p{Lu}\p{Ll}{1,15}\s*$"));
 
 static FILLER: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(
-        r"(?i)^(?:\W|hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening)|goedemorgen|goedemiddag|goedenavond|hoi|hallo|dag|beste|thanks?(?: you)?(?: so much| very much| again)?(?: for (?:your \w+|the \w+|reaching out|contacting us|calling|getting in touch|everything|all|that|this))?|dank (?:u|je)(?: wel)?|bedankt|graag gedaan|you're welcome|no problem|geen probleem|sorry(?: to hear that)?|i'm sorry(?: to hear (?:that|about \w+(?: \w+)?))?|i am sorry(?: to hear that)?|we're sorry(?: to hear that)?|excuses|vervelend|wat vervelend|i understand(?: your frustration)?|ik begrijp het|dat begrijp ik|have a (?:nice|great|good) day|nog een fijne dag|fijne dag|you're through to|u spreekt met|je spreekt met|this is|my name is|how can i help(?: you)?(?: today)?|waarmee kan ik (?:u|je) helpen|waar kan ik (?:u|je) mee helpen|ok(?:ay)?|oké|prima|fine|great|super|top|yes|ja|no|nee|please|alstublieft|graag|bye|doei|cheers|\s|[,.:!?])+$",
+        r"(?i)^(?:\W|hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening)|goedemorgen|goedemiddag|goedenavond|hoi|hallo|dag|beste|thanks?(?: you)?(?: so much| very much| again)?(?: for (?:your \w+|the \w+|reaching out|contacting us|calling|getting in touch|everything|all|that|this))?|dank (?:u|je)(?: wel)?|bedankt|graag gedaan|you're welcome|no problem|geen probleem|sorry(?: to hear that)?|i'm sorry(?: to hear (?:that|about \w+(?: \w+)?))?|i am sorry(?: to hear that)?|we're sorry(?: to hear that)?|excuses|vervelend|wat vervelend|i understand(?: your frustration)?|ik begrijp het|dat begrijp ik|have a (?:nice|great|good) day|nog een fijne dag|fijne dag|you're through to|u spreekt met|je spreekt met|this is|my name is|how can i help(?: you)?(?: today)?|waarmee kan ik (?:u|je) helpen|waar kan ik (?:u|je) mee helpen|ok(?:ay)?|oké|prima|fine|great|super|top|yes|ja|no|nee|please|alstublieft|graag|bye|doei|cheers|(?:we|i)(?:'d| would) (?:be )?(?:happy|glad|love) to (?:help|assist)(?: you)?(?: further| out| with that)?|(?:we're|we are|i'm|i am) (?:happy|glad|here) to help|happy to help|(?:i |we )?hope (?:this|that) (?:helps|makes sense)|let (?:us|me) know if (?:you (?:need|have)|there(?:'s| is) anything|we can|i can)[^.!?]*|keep us posted|(?:so |really |very |terribly |truly )?sorry (?:for|about) (?:the|any|this|that|all the) (?:inconvenience|trouble|wait|delay|frustration|hassle|confusion|experience|disappointment)(?: caused)?|(?:we |i )?apologi[sz]e (?:for|about) (?:the|any|this|that) (?:inconvenience|trouble|wait|delay|frustration|hassle|confusion|experience)(?: caused)?|(?:our |my )?apologies(?: for (?:the|any|this|that) \w+)?|excuses voor (?:het|de) (?:ongemak|wachten|vertraging)|(?:ik|we) help(?:en)? (?:u|je) graag(?: verder)?|\s|[,.:!?])+$",
     )
 });
 static PROBLEM: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:not|n't|never|no longer|won't|can't|cannot|unable|problem|issue|error|broken|wrong|fault|failed|fails|missing|late|delayed|still|again|charged|overcharged|refund|cancel\w*|complain\w*|help|why|how (?:do|can|long)|niet|geen|kapot|storing|probleem|fout|klopt|vergeten|te laat|nog steeds|weer|opzeggen|opgezegd|terug|klacht|waarom|hoe (?:kan|moet|lang))\b|n't\b|\?",
+        r"(?i)\b(?:not|n't|never|no longer|won't|can't|cannot|unable|problem|issue|error|broken|wrong|fault|failed|fails|missing|late|delayed|still|again|charged|overcharged|refund|cancel\w*|complain\w*|help|why|how (?:do|can|long)|drop(?:s|ped|ping)?|crash\w*|stuck|freez\w*|disconnect\w*|outage|niet|geen|kapot|storing|probleem|fout|klopt|vergeten|te laat|nog steeds|weer|opzeggen|opgezegd|terug|klacht|waarom|hoe (?:kan|moet|lang)|valt\b.{0,40}\b(?:uit|weg)|hapert|traag)\b|n't\b|\?",
     )
 });
 static DONE: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -142,12 +145,20 @@ pub(super) fn hit(re: &LazyLock<Option<Regex>>, text: &str) -> bool {
     re.as_ref().is_some_and(|r| r.is_match(text))
 }
 
-/// The text with @mentions, links and sign-offs (`^JK`) blanked out: what a note should show.
+/// The text with @mentions, links and sign-offs (`^JK`, `/DV`) blanked out and HTML's escapes of
+/// exported chats (`&amp;`) read: what a note should show.
 pub fn clean(text: &str) -> String {
     let cleaned = match NOISE.as_ref() {
         Some(r) => r.replace_all(text, " ").into_owned(),
         None => text.to_string(),
     };
+    let cleaned = match SIGNED_THANKS.as_ref() {
+        Some(r) => r.replace(&cleaned, "$1").into_owned(),
+        None => cleaned,
+    };
+    let cleaned = [("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'")]
+        .iter()
+        .fold(cleaned, |t, (escaped, plain)| t.replace(escaped, plain));
     let joined = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
     joined.trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ':' | '-')).to_string()
 }
@@ -231,6 +242,12 @@ mod tests {
         assert_eq!(&t[s[1].start..s[1].end], "Any ideas?");
         assert_eq!(s.len(), 3);
         assert_eq!(clean("@135060 Let's move to DM https://t.co/GD ^JK"), "Let's move to DM");
+        assert_eq!(clean("We'll take a look /DV"), "We'll take a look");
+        assert_eq!(clean("Any questions, let us know.^SV"), "Any questions, let us know.");
+        assert_eq!(clean("I paid &amp; it's gone &gt;:("), "I paid & it's gone >:(");
+        assert_eq!(clean("Thank you-Mariya"), "Thank you");
+        assert!(cues("Thank you-Mariya").filler);
+        assert_eq!(clean("I switched to Coca-Cola"), "I switched to Coca-Cola");
     }
 
     #[test]
@@ -244,6 +261,18 @@ mod tests {
         assert!(cues("Super, dank je wel! Dat is top geregeld.").solved);
         assert!(cues("Thanks for your help.").filler);
         assert!(cues("Goedemiddag.").filler);
+        // Courtesy without a fact: no note reports it.
+        for courtesy in [
+            "Sorry for the inconvenience!",
+            "Hope this helps, let us know if you need anything else.",
+            "We'd be happy to help.",
+            "Apologies for the delay.",
+        ] {
+            assert!(cues(courtesy).filler, "{courtesy}");
+        }
+        assert!(!cues("Sorry for the delay, your refund was sent today.").filler);
+        assert!(cues("Mijn internet valt sinds gisteravond steeds weg.").problem);
+        assert!(cues("I've had constant dropped calls at home for a month now.").problem);
         assert!(!cues("My broadband has been dropping out every few minutes since Saturday.").filler);
         assert!(cues("Please DM us your order number.").request);
     }

@@ -368,9 +368,20 @@ pub fn entities(states: &[TurnState]) -> Vec<Entity> {
 
 /// The problem behind the reason, when the customer states it in another sentence: the first customer
 /// sentence outside the reason's quote that names a problem and is no question ("het internet valt al drie weken uit" after
-/// "ik wil opzeggen"), from a substantive sentence of four words or more.
+/// "ik wil opzeggen"), from a substantive sentence of four words or more. Only for a reason that names
+/// no problem of its own (a cancellation, a plain request): after "my broadband keeps dropping out" a
+/// later complaint is the customer's answer to the agent, not what lies behind the contact.
 pub fn cause(states: &[TurnState], reason: Option<&Evidence>) -> Option<Evidence> {
     let reason = reason?;
+    let turn = states.iter().find(|s| reason.turns.first() == Some(&s.index))?;
+    let states_its_problem = turn
+        .sentences
+        .iter()
+        .filter(|x| turn.text.get(x.start..x.end).is_some_and(|t| reason.quote.contains(t.trim())))
+        .any(|x| x.cues.problem && !x.cues.cancel);
+    if states_its_problem {
+        return None;
+    }
     states.iter().filter(|s| s.speaker == Speaker::Customer).find_map(|s| {
         s.sentences
             .iter()

@@ -20,7 +20,7 @@ pub fn grounded_fields(summary: &Summary, style: &NoteStyle) -> Vec<GroundedFiel
         text,
         turns: turns.to_vec(),
     };
-    let names = compose::competitor_names(&summary.mentions);
+    let names = compose::capitals(&summary.mentions, style);
     let say = |text: &str, voice: Voice| compose::clause(text, voice, style, &names);
     let mut fields = Vec::new();
     if let Some(r) = &summary.reason {

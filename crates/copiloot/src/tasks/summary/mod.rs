@@ -457,6 +457,7 @@ impl SummaryModel {
             resolution: &resolution,
             request: request.as_ref(),
             next_steps: &next_steps,
+            entities: &entities,
         };
         let style = self.styles.get(language);
         let named = style.with_parties(parties);

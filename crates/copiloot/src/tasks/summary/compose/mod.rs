@@ -13,7 +13,7 @@ pub use style::{NoteStyle, NoteStyles};
 
 use super::mentions::{Mention, MentionKind};
 use super::offers::{Offer, OfferResponse};
-use super::{Commitment, Evidence, RequestKind, RequestOutcome, Resolution, ResolutionField};
+use super::{Commitment, Entity, Evidence, RequestKind, RequestOutcome, Resolution, ResolutionField};
 use crate::conversation::Speaker;
 
 /// Everything a note may say, as the summary found it.
@@ -28,6 +28,8 @@ pub struct Facts<'a> {
     pub resolution: &'a ResolutionField,
     pub request: Option<&'a RequestOutcome>,
     pub next_steps: &'a [Commitment],
+    /// Dates, amounts, numbers and references found in the turns (their items survive the budget longer).
+    pub entities: &'a [Entity],
 }
 
 /// A sentence as it should end in a note: with a full stop unless it has its own punctuation.
@@ -154,6 +156,14 @@ pub(crate) fn competitor_names(mentions: &[Mention]) -> Vec<&str> {
     mentions.iter().filter(|m| m.kind == MentionKind::Competitor).map(|m| m.text.as_str()).collect()
 }
 
+/// Words a reported sentence keeps capitalised at its start: the competitors and the style's proper
+/// words ("Customer says Three offers …", "Agent says Saturday …").
+pub(crate) fn capitals<'a>(mentions: &'a [Mention], style: &'a NoteStyle) -> Vec<&'a str> {
+    let mut names = competitor_names(mentions);
+    names.extend(style.proper.iter().map(String::as_str));
+    names
+}
+
 pub(crate) fn voice(who: Speaker) -> Voice {
     if who == Speaker::Customer {
         Voice::Customer
@@ -187,8 +197,7 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
     if asked_nothing {
         return (l.nothing_asked.clone(), 0);
     }
-    // Competitors keep their capital where a sentence is reported ("Customer says Three offers …").
-    let names = competitor_names(facts.mentions);
+    let names = capitals(facts.mentions, style);
     let say = |text: &str, voice: Voice| clause(text, voice, style, &names);
     let mut items: Vec<Item<'_>> = Vec::new();
     if let Some(r) = facts.reason.filter(|r| !r.text.is_empty()) {
@@ -258,7 +267,11 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
         items.push(Item { slot: 41 + k, priority: 4 + 2 * k, text, quote: &c.quote });
     }
     // Dates, amounts and numbers are what a note is read for: their items survive the budget longer.
-    for item in items.iter_mut().filter(|i| i.priority > 1 && i.text.chars().any(|c| c.is_ascii_digit())) {
+    let holds_fact = |i: &Item<'_>| {
+        i.text.chars().any(|c| c.is_ascii_digit())
+            || facts.entities.iter().any(|e| !i.quote.is_empty() && i.quote.contains(&e.value))
+    };
+    for item in items.iter_mut().filter(|i| i.priority > 1 && holds_fact(i)) {
         item.priority -= 1;
     }
     let total = items.len();

@@ -6,11 +6,14 @@ use super::style::{Agreement, NoteStyle, Nouns, Role};
 use regex::Regex;
 use std::sync::LazyLock;
 
-static WORD: LazyLock<Option<Regex>> =
-    LazyLock::new(|| super::super::cues::re(r"[\p{L}\p{N}][\p{L}\p{N}'’\-]*"));
+/// A word: letters and digits with inner apostrophes; a hyphen joins only after a single letter
+/// ("U-Tunes", "e-mail"), so "verizon-you" is two words and its pronoun is seen.
+static WORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    super::super::cues::re(r"[\p{L}\p{N}]-[\p{L}\p{N}][\p{L}\p{N}'’\-]*|[\p{L}\p{N}][\p{L}\p{N}'’]*")
+});
 
-/// The words of `text` (letters and digits, with inner apostrophes and hyphens).
-fn words(text: &str) -> Vec<regex::Match<'_>> {
+/// The words of `text` (see [`WORD`]); the note-style check reads notes with the same words.
+pub(crate) fn words(text: &str) -> Vec<regex::Match<'_>> {
     WORD.as_ref().map(|r| r.find_iter(text).collect()).unwrap_or_default()
 }
 

@@ -89,6 +89,8 @@ struct PersonFile {
     #[serde(default)]
     capitalized: Vec<String>,
     #[serde(default)]
+    proper: Vec<String>,
+    #[serde(default)]
     auxiliaries: Vec<String>,
     #[serde(default)]
     object_after: Vec<String>,
@@ -188,6 +190,9 @@ pub struct NoteStyle {
     pub other: Agreement,
     /// Words written with a capital anywhere ("I"): not names.
     pub capitalized: HashSet<String>,
+    /// Words that keep their capital when a report puts them mid-sentence ("Agent says Saturday …"):
+    /// English weekdays and months, as written in the style file.
+    pub proper: Vec<String>,
     /// Auxiliaries before the subject of a question ("Where do I …"), in languages without verb-second.
     pub auxiliaries: HashSet<String>,
     /// Words after which the other's pronoun is an object ("let you know").
@@ -274,6 +279,7 @@ impl NoteStyle {
                 rules: rules(&f.verbs.other_rules, source)?,
             },
             capitalized: lower_set(&p.capitalized),
+            proper: p.proper.clone(),
             auxiliaries: lower_set(&p.auxiliaries),
             object_after: lower_set(&p.object_after),
             request_lead: f.requests.lead,
