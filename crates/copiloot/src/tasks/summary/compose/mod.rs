@@ -224,7 +224,8 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
     }
     for (k, o) in facts.offers.iter().enumerate() {
         if is_new(&items, &o.quote) {
-            let priority = if k == 0 { 2 } else { 5 + 2 * k };
+            // Offers are what a save or a complaint turns on: each stays before the later actions.
+            let priority = 2 + k;
             items.push(Item { slot: 10 + k, priority, text: offer_item(o, style), quote: &o.quote });
         }
     }
