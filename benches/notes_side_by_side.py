@@ -41,10 +41,31 @@ def summarize(binary, path, generator=None):
     return json.loads(out.stdout)
 
 
+def as_conversation(name, dialogue):
+    """A dataset dialogue as `copiloot eval summary` reads it: `Customer:`/`Agent:` keep their role,
+    other names (DialogSum's `#Person1#`) by order of appearance, first the customer, and the note names
+    them as the transcript does."""
+    turns, order = [], []
+    for line in dialogue.splitlines():
+        who, sep, text = line.partition(":")
+        if not sep or not text.strip():
+            continue
+        who = who.strip()
+        role = who.lower() if who.lower() in ("customer", "agent") else None
+        if role is None:
+            order += [who] if who not in order else []
+            role = "customer" if order[0] == who else "agent"
+        turns.append({"speaker": role, "text": text.strip(), "name": who})
+    parties = {t["speaker"]: t["name"] for t in turns if t["name"].lower() not in ("customer", "agent")}
+    return {"id": name, "turns": [{"speaker": t["speaker"], "text": t["text"]} for t in turns],
+            "parties": parties}
+
+
 def excerpt(path):
     if path.endswith(".json"):
         turns = json.load(open(path, encoding="utf-8"))["turns"]
-        lines = [f"{t['speaker']}: {t['text']}" for t in turns]
+        names = json.load(open(path, encoding="utf-8")).get("parties", {})
+        lines = [f"{names.get(t['speaker'], t['speaker'])}: {t['text']}" for t in turns]
     else:
         lines = [line for line in open(path, encoding="utf-8").read().splitlines() if line.strip()]
     text = "\n".join(lines[:6])
@@ -69,8 +90,8 @@ def main():
         rows = [json.loads(line) for line in open(path, encoding="utf-8")]
         for i in picks:
             name = rows[i].get("conversation_id") or rows[i].get("fname")
-            target = os.path.join(tmp, f"{os.path.basename(rel).split('.')[0]}_{i}.txt")
-            open(target, "w", encoding="utf-8").write(rows[i]["dialogue"] + "\n")
+            target = os.path.join(tmp, f"{os.path.basename(rel).split('.')[0]}_{i}.json")
+            json.dump(as_conversation(name, rows[i]["dialogue"]), open(target, "w", encoding="utf-8"))
             items.append((f"{os.path.basename(rel)} #{i} ({name})", target))
     out = ["# Notes side by side", "",
            f"Old: `{a.old}`; new: `{a.new}`" + (f"; rewrite: `--generator {a.generator}`" if a.generator else "") + ".",

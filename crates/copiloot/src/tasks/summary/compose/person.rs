@@ -296,6 +296,19 @@ pub fn drop_opener(text: &str, style: &NoteStyle) -> String {
         let word = m.as_str().to_lowercase();
         let after = &rest[m.end()..];
         let punctuated = after.starts_with([',', '!', '.']) || after.trim_start().starts_with(['–', '-']);
+        // "Hi there, …", "Hoi Sanne, …": the greeting and whom it greets, up to the comma (two words at most).
+        let addressee = after.split_once(',').map(|(who, _)| who).filter(|who| {
+            let names = who.split_whitespace();
+            (1..=2).contains(&names.clone().count())
+                && names.into_iter().all(|w| {
+                    w.starts_with(char::is_uppercase) && w.chars().all(char::is_alphabetic)
+                        || style.addressees.contains(&w.to_lowercase())
+                })
+        });
+        if let Some(who) = addressee.filter(|_| m.start() == 0 && style.greetings.contains(&word)) {
+            rest = after[who.len() + 1..].trim_start();
+            continue;
+        }
         let opener = (style.openers.contains(&word) && punctuated) || style.connectives.contains(&word);
         if m.start() != 0 || !opener {
             return rest.to_string();
@@ -417,6 +430,16 @@ mod tests {
         let styles = NoteStyles::builtin().unwrap();
         assert_eq!(drop_opener("Ja, doe dat in ieder geval.", styles.get("nl")), "doe dat in ieder geval.");
         assert_eq!(drop_opener("Okay, I see.", styles.get("en")), "I see.");
+        let en = styles.get("en");
+        assert_eq!(drop_opener("Hey there, I have a package stuck.", en), "I have a package stuck.");
+        assert_eq!(drop_opener("Hi Chris, which card is this?", en), "which card is this?");
+        assert_eq!(
+            drop_opener("Hoi Sanne, mijn pakket is er niet.", styles.get("nl")),
+            "mijn pakket is er niet."
+        );
+        // Not an addressee: the words stay.
+        assert_eq!(drop_opener("Hey it broke, help", en), "Hey it broke, help");
+        assert_eq!(drop_opener("Hi I need help, now", en), "Hi I need help, now");
         assert_eq!(drop_opener("Nee dank u", styles.get("nl")), "Nee dank u");
         assert_eq!(drop_opener("En ik kan u", styles.get("nl")), "ik kan u");
     }

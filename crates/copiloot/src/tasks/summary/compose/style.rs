@@ -83,6 +83,10 @@ struct PersonFile {
     adverbs: Vec<String>,
     openers: Vec<String>,
     #[serde(default)]
+    greetings: Vec<String>,
+    #[serde(default)]
+    addressees: Vec<String>,
+    #[serde(default)]
     connectives: Vec<String>,
     #[serde(default)]
     start_words: BTreeMap<String, String>,
@@ -179,6 +183,10 @@ pub struct NoteStyle {
     pub not_verbs: HashSet<String>,
     pub adverbs: HashSet<String>,
     pub openers: HashSet<String>,
+    /// Greetings left out together with the addressee up to a comma ("Hi there, …").
+    pub greetings: HashSet<String>,
+    /// Whom a greeting may address besides a name ("there", "team").
+    pub addressees: HashSet<String>,
     /// Openers left out even without a comma after them ("En ik wil …").
     pub connectives: HashSet<String>,
     /// Replacements at the start of a sentence, before `words`.
@@ -267,6 +275,8 @@ impl NoteStyle {
             not_verbs: lower_set(&p.not_verbs),
             adverbs: lower_set(&p.adverbs),
             openers: lower_set(&p.openers),
+            greetings: lower_set(&p.greetings),
+            addressees: lower_set(&p.addressees),
             connectives: lower_set(&p.connectives),
             start_words: lower_map(&p.start_words),
             own: Agreement { table: lower_map(&f.verbs.first), rules: rules(&f.verbs.self_rules, source)? },
