@@ -191,6 +191,14 @@ pub fn cues(sentence: &str) -> Cues {
     }
 }
 
+/// Titles before a name, whose full stop ends no sentence.
+const TITLES: &[&str] = &["mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "dhr.", "mevr.", "mw."];
+
+fn ends_with_title(sentence: &str) -> bool {
+    let last = sentence.rsplit(|c: char| c.is_whitespace()).next().unwrap_or_default().to_lowercase();
+    TITLES.contains(&last.as_str())
+}
+
 /// Sentences of a turn (byte spans without surrounding white space, leading @mentions skipped).
 pub fn sentences(text: &str) -> Vec<Sentence> {
     let mut spans = Vec::new();
@@ -206,7 +214,15 @@ pub fn sentences(text: &str) -> Vec<Sentence> {
     if last < text.len() {
         spans.push((last, text.len()));
     }
-    spans
+    // "Ms. Dawson, …", "Dhr. Jansen …": a title's full stop ends no sentence.
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(prev) if text.get(prev.0..prev.1).is_some_and(ends_with_title) => prev.1 = e,
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
         .into_iter()
         .filter_map(|(s, e)| {
             let piece = text.get(s..e)?;
@@ -241,6 +257,12 @@ mod tests {
         assert_eq!(&t[s[0].start..s[0].end], "My iPhone is on 11.1.2, and my watch is on 4.1.");
         assert_eq!(&t[s[1].start..s[1].end], "Any ideas?");
         assert_eq!(s.len(), 3);
+        let t = "Ms. Dawson, I need you to take a dictation. Ik bel dhr. Jansen morgen.";
+        let s = sentences(t);
+        assert_eq!(
+            s.iter().map(|x| &t[x.start..x.end]).collect::<Vec<_>>(),
+            ["Ms. Dawson, I need you to take a dictation.", "Ik bel dhr. Jansen morgen."]
+        );
         assert_eq!(clean("@135060 Let's move to DM https://t.co/GD ^JK"), "Let's move to DM");
         assert_eq!(clean("We'll take a look /DV"), "We'll take a look");
         assert_eq!(clean("Any questions, let us know.^SV"), "Any questions, let us know.");
