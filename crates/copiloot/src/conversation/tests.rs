@@ -61,6 +61,17 @@ fn json_accepts_aliases() {
     assert_eq!(c.turns[1].text, "Ik zoek het op.");
     assert_eq!(c.customer.tenure_months, Some(30.0));
     assert_eq!(c.customer.extra["segment"], "gold");
+    assert!(c.parties.is_empty());
+    // The names a note uses for the parties, under either key; the output keeps them.
+    for key in ["parties", "speaker_names"] {
+        let c = parse_json(
+            &format!(r#"{{"id": "p", "turns": [{{"speaker": "customer", "text": "Hi."}}], "{key}": {{"customer": "Sanne"}}}}"#),
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(c.parties, crate::conversation::Parties { customer: Some("Sanne".into()), agent: None });
+        assert_eq!(serde_json::to_value(&c).unwrap()["parties"], serde_json::json!({"customer": "Sanne"}));
+    }
 }
 
 #[test]

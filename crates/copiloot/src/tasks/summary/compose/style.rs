@@ -374,3 +374,20 @@ impl NoteStyles {
         self.by_language.values()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parties_rename_the_nouns_and_blank_names_keep_them() {
+        let styles = NoteStyles::builtin().unwrap();
+        let nl = styles.get("nl");
+        assert!(nl.with_parties(&Parties::default()).is_none());
+        let blank = Parties { customer: Some("  ".into()), agent: None };
+        assert!(nl.with_parties(&blank).is_none());
+        let named = nl.with_parties(&Parties { customer: Some(" Sanne ".into()), agent: None }).unwrap();
+        assert_eq!((named.nouns.customer.as_str(), named.nouns.agent.as_str()), ("Sanne", "medewerker"));
+    }
+}
