@@ -4,7 +4,7 @@
 //! DialogSum writes `#Person1#`, `#Person2#`. Known names (agent, customer, klant, … — see
 //! [`speaker_from_name`]) keep their role; other names are mapped by order of appearance — the first
 //! unknown speaker is the customer, every other one an agent (the one who opens a DialogSum dialogue usually
-//! raises its topic). A role spoken by one such name only keeps it for the note ([`Parties`]). Lines
+//! raises its topic). A role spoken only by one such name keeps it in the note ([`Parties`]). Lines
 //! without `Speaker:` continue the previous turn; a prefix of more than three words
 //! or one holding `http` is not a speaker. Used by `copiloot eval summary`.
 
