@@ -37,6 +37,7 @@ use crate::tasks::lexicon::SignalConfig;
 use crate::tasks::{TaskMemo, TextEmbedder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// How far the customer's problem was solved in the conversation. Decided by the summary task (with the
@@ -279,6 +280,13 @@ impl SummaryModel {
         &self.styles
     }
 
+    /// The note style of `language`, calling the parties as the conversation names them: the composed
+    /// note and the facts an LLM rewrite is given use the same nouns.
+    pub(crate) fn style_for(&self, language: &str, parties: &Parties) -> Cow<'_, NoteStyle> {
+        let style = self.styles.get(language);
+        style.with_parties(parties).map_or(Cow::Borrowed(style), Cow::Owned)
+    }
+
     pub fn with_options(mut self, options: SummaryOptions) -> Self {
         self.options = options;
         self
@@ -459,9 +467,7 @@ impl SummaryModel {
             next_steps: &next_steps,
             entities: &entities,
         };
-        let style = self.styles.get(language);
-        let named = style.with_parties(parties);
-        let (text, dropped) = compose::compose(&facts, named.as_ref().unwrap_or(style), o.max_chars);
+        let (text, dropped) = compose::compose(&facts, &self.style_for(language, parties), o.max_chars);
         if dropped > 0 {
             warnings.push(format!(
                 "the note was shortened to {} characters: {dropped} item(s) are only in the fields",

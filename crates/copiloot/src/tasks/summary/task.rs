@@ -52,7 +52,7 @@ impl ConversationTask for SummaryTask {
             let rewrite = llm::rewrite(
                 generator,
                 &summary,
-                self.model.styles().get(&summary.language),
+                &self.model.style_for(&summary.language, &context.conversation.parties),
                 context.conversation,
                 context.display,
                 &self.generation,
