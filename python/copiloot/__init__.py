@@ -321,9 +321,12 @@ class Copilot:
         channel: Optional[str] = None,
         language: Optional[str] = None,
         customer: Optional[Dict[str, Any]] = None,
+        parties: Optional[Dict[str, str]] = None,
     ) -> "LiveSession":
         """A :class:`LiveSession` on this copilot's models: analyse a conversation while it happens."""
-        return LiveSession(self, id, channel=channel, language=language, customer=customer)
+        return LiveSession(
+            self, id, channel=channel, language=language, customer=customer, parties=parties
+        )
 
     def __repr__(self) -> str:
         return f"Copilot(encoder={self.encoder_id!r}, models={self.models_dir!r})"
@@ -394,6 +397,8 @@ class LiveSession:
     :param language: ISO 639-1 code; detected from the turns when absent.
     :param customer: the customer record for churn (``tenure_months``, ``contract_end``, ``plan``,
         ``contacts_last_30_days``, ...).
+    :param parties: what the note calls the two sides when the transcript names them, e.g.
+        ``{"customer": "#Person1#", "agent": "#Person2#"}``; the note's own nouns otherwise.
 
     ``push`` releases the GIL. A session takes one call at a time (calls from other threads wait);
     separate sessions run in parallel. After :meth:`close` the session refuses new turns.
@@ -409,8 +414,9 @@ class LiveSession:
         channel: Optional[str] = None,
         language: Optional[str] = None,
         customer: Optional[Dict[str, Any]] = None,
+        parties: Optional[Dict[str, str]] = None,
     ) -> None:
-        self._native = _native.LiveSession(copilot.native, id, channel, language, customer)
+        self._native = _native.LiveSession(copilot.native, id, channel, language, customer, parties)
 
     @property
     def id(self) -> str:

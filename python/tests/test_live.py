@@ -131,6 +131,31 @@ def test_bad_session_arguments_are_input_errors(copilot: copiloot.Copilot) -> No
     assert empty.closed
 
 
+def test_a_session_names_the_parties_as_analyze_does(copilot: copiloot.Copilot) -> None:
+    parties = {"customer": "Anna", "agent": "Bob"}
+    turns = [
+        ("customer", "I want to return these shoes, they are too small."),
+        ("agent", "Of course. Do you have the receipt?"),
+        ("customer", "Yes, here it is. I paid 80 dollars."),
+        ("agent", "I have refunded the 80 dollars to your card."),
+    ]
+    session = copilot.live("shoes", channel="chat", language="en", parties=parties)
+    for speaker, text in turns:
+        session.push(speaker, text)
+    conv = {
+        "id": "shoes",
+        "channel": "chat",
+        "language": "en",
+        "parties": parties,
+        "turns": [{"speaker": s, "text": t} for s, t in turns],
+    }
+    note = session.analysis.summary["text"]
+    assert note.startswith("Anna ") and "Bob " in note and "ustomer" not in note, note
+    assert session.close().to_dict() == copilot.analyze(conv).to_dict()
+    with pytest.raises(copiloot.InvalidInputError, match="parties"):
+        copilot.live("c", parties={"client": "Anna"})
+
+
 def test_a_python_thread_progresses_during_pushes(copilot: copiloot.Copilot) -> None:
     convs = [load("nl_chat_opzegging.json"), load("en_chat_cancellation.json")]
     inside = threading.Event()

@@ -6,7 +6,7 @@ use crate::copilot::dumps_field;
 use crate::copilot_class::PyCopilot;
 use crate::errors::{guarded, invalid, Failure};
 use copiloot::conversation::{speaker_from_name, ParseOptions, SPEAKER_ALIASES};
-use copiloot::{Channel, CustomerInfo, Error, LiveSession, LiveStart, Location, NewTurn};
+use copiloot::{Channel, CustomerInfo, Error, LiveSession, LiveStart, Location, NewTurn, Parties};
 use pyo3::prelude::*;
 use std::sync::{Mutex, MutexGuard};
 
@@ -58,9 +58,10 @@ impl PyLiveSession {
     /// A session on `copilot`'s models. `channel`: phone, chat, email, social or other (default), or an
     /// alias of the input format (telefoon, whatsapp, webcare, …);
     /// `language`: an ISO 639-1 code (detected from the turns when absent); `customer`: the customer
-    /// record as a dict (`customer_id`, `tenure_months`, `contract_end`, `plan`, `contacts_last_30_days`).
+    /// record as a dict (`customer_id`, `tenure_months`, `contract_end`, `plan`, `contacts_last_30_days`);
+    /// `parties`: what the note calls the two sides, a dict with `customer` and/or `agent`.
     #[new]
-    #[pyo3(signature = (copilot, id, channel=None, language=None, customer=None))]
+    #[pyo3(signature = (copilot, id, channel=None, language=None, customer=None, parties=None))]
     fn new(
         py: Python<'_>,
         copilot: PyRef<'_, PyCopilot>,
@@ -68,8 +69,10 @@ impl PyLiveSession {
         channel: Option<String>,
         language: Option<String>,
         customer: Option<Bound<'_, PyAny>>,
+        parties: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let start = live_start(id, channel, language, customer.as_ref()).map_err(|f| f.into_py(py))?;
+        let start = live_start(id, channel, language, customer.as_ref(), parties.as_ref())
+            .map_err(|f| f.into_py(py))?;
         let session = LiveSession::new(&copilot.inner, start).map_err(|e| Failure::Core(e).into_py(py))?;
         Ok(PyLiveSession { id: session.id().to_string(), state: Mutex::new(State::Open(Box::new(session))) })
     }
@@ -165,6 +168,7 @@ fn live_start(
     channel: Option<String>,
     language: Option<String>,
     customer: Option<&Bound<'_, PyAny>>,
+    parties: Option<&Bound<'_, PyAny>>,
 ) -> Result<LiveStart, Failure> {
     let channel = match channel {
         None => Channel::default(),
@@ -182,7 +186,13 @@ fn live_start(
         Some(value) => serde_json::from_str(&dumps_field(value, "customer")?)
             .map_err(|e| invalid("customer", format!("the customer record does not fit: {e}")))?,
     };
-    Ok(LiveStart { id, channel, language, customer, parties: Default::default() })
+    let parties: Parties = match parties.filter(|p| !p.is_none()) {
+        None => Parties::default(),
+        Some(value) => serde_json::from_str(&dumps_field(value, "parties")?).map_err(|e| {
+            invalid("parties", format!("expected a dict with `customer` and/or `agent` names: {e}"))
+        })?,
+    };
+    Ok(LiveStart { id, channel, language, customer, parties })
 }
 
 /// A serialisation failure (not expected: the core's output types are plain data).

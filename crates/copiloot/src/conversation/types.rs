@@ -95,6 +95,7 @@ pub struct Conversation {
 /// The names a note uses for the customer and the agent, e.g. a dialogue's `#Person1#` and `#Person2#`
 /// whose roles were only guessed: a note then says who did what as the transcript does.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Parties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,

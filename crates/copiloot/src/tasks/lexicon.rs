@@ -122,9 +122,15 @@ impl SignalConfig {
         &self.intents
     }
 
-    /// The first competitor brand (or else switching phrase) in `text`.
-    pub fn competitor<'t>(&self, text: &'t str) -> Option<regex::Match<'t>> {
-        self.competitor.iter().find_map(|r| r.find(text))
+    /// The first competitor brand (or else switching phrase) in `text` that is not the company the
+    /// conversation is with: `own` are its handles ([`own_handles`]), and "Delta" in a tweet to @Delta is
+    /// the airline contacted, not a rival.
+    pub fn competitor<'t>(&self, text: &'t str, own: &[String]) -> Option<regex::Match<'t>> {
+        let is_own = |m: &regex::Match<'_>| {
+            let name = squash(m.as_str());
+            !name.is_empty() && own.iter().any(|handle| handle.starts_with(&name))
+        };
+        self.competitor.iter().find_map(|r| r.find_iter(text).find(|m| !is_own(m)))
     }
 
     /// The first price complaint in `text`.
@@ -141,6 +147,27 @@ impl SignalConfig {
     pub fn flexible_plan(&self, plan: &str) -> bool {
         self.flexible_plan.as_ref().is_some_and(|r| r.is_match(plan))
     }
+}
+
+/// The @handles of a conversation's turns, lower case without punctuation ("@British_Airways" →
+/// "britishairways"): the company a social-media conversation is with goes by them.
+pub fn own_handles<'t>(texts: impl IntoIterator<Item = &'t str>) -> Vec<String> {
+    let mut handles: Vec<String> = Vec::new();
+    for text in texts {
+        for word in text.split_whitespace().filter_map(|w| w.strip_prefix('@')) {
+            let handle = squash(word);
+            // Anonymised user ids ("@135060") name no company.
+            if handle.chars().any(char::is_alphabetic) && !handles.contains(&handle) {
+                handles.push(handle);
+            }
+        }
+    }
+    handles
+}
+
+/// Lower case, letters and digits only ("Virgin Media" → "virginmedia").
+fn squash(name: &str) -> String {
+    name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 fn compile(patterns: &[String], ignore_case: bool, whole_words: bool, source: &str) -> Result<Option<Regex>> {
@@ -160,4 +187,27 @@ fn compile(patterns: &[String], ignore_case: bool, whole_words: bool, source: &s
         .build()
         .map(Some)
         .map_err(|e| Error::Config(format!("{source}: the phrase list does not compile: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_company_contacted_is_no_competitor() {
+        let lexicon = SignalConfig::builtin().unwrap();
+        let own = own_handles(["@DeltaAssist @135060 my bag is lost", "@135060 Sorry to hear that."]);
+        assert_eq!(own, ["deltaassist"]);
+        let text = "I will never fly Delta again.";
+        assert_eq!(lexicon.competitor(text, &[]).map(|m| m.as_str()), Some("Delta"));
+        assert_eq!(lexicon.competitor(text, &own), None);
+        // A rival named beside the company still counts.
+        let both = "Delta lost my bag, Aviva would never.";
+        assert_eq!(lexicon.competitor(both, &own).map(|m| m.as_str()), Some("Aviva"));
+        let own = own_handles(["@VirginMedia fix my broadband or I go to BT"]);
+        assert_eq!(
+            lexicon.competitor("Virgin Media is down, BT is cheaper", &own).map(|m| m.as_str()),
+            Some("BT")
+        );
+    }
 }

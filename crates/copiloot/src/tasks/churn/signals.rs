@@ -100,13 +100,14 @@ impl ChurnSignals {
             resolution: resolution.filter(|r| *r != Resolution::Unknown),
             ..ChurnSignals::default()
         };
+        let own = crate::tasks::lexicon::own_handles(conversation.turns.iter().map(|t| t.text.as_str()));
         for turn in conversation.turns_by(Speaker::Customer) {
             let evidence = |m: regex::Match| Evidence {
                 conversation: None,
                 turn: turn.index,
                 matched: m.as_str().to_string(),
             };
-            if let Some(m) = config.competitor(&turn.text) {
+            if let Some(m) = config.competitor(&turn.text, &own) {
                 s.competitor.push(evidence(m));
             }
             if let Some(m) = config.price(&turn.text) {

@@ -65,16 +65,23 @@ pub(super) fn re(pattern: &str) -> Option<Regex> {
 }
 
 static SPLIT: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[.!?…]+[)\]\x22']*(?:\s+|$)|\n+|;\s+"));
-static NOISE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| re(r"(?:@\w+|https?://\S+|www\.\S+|(?:^|\s)[\^*~/-]\s?[A-Z]{1,3}\b|\^[A-Z]{1,3}\b)"));
+/// Handles, links, agent initials and signatures ("^SV", "/DV", "… - Josh") and a thread's tweet counters
+/// ("(2) …", "… 1/2").
+static NOISE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r"(?:@\w+|https?://\S+|www\.\S+|(?:^|\s)[\^*~/-]\s?[A-Z]{1,3}\b|\^[A-Z]{1,3}\b|^\s*\([1-9]\)\s|\s\(?[1-9]/[1-9]\)?\s*$|\s[-–~]\s?\p{Lu}\p{Ll}{1,15}\s*$)",
+    )
+});
+/// A signing name before a dash at the start ("jasmine - please can I …"), after signed thanks are read.
+static SIGNED_START: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"^\s*\p{Ll}{2,15}\s[-–]\s"));
 static WORD: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\p{L}\p{N}]+(?:['’][\p{L}]+)?"));
 /// A name signed after thanks ("Thank you-Mariya", "Thanks ~Dan"): the thanks stay, the name goes.
 static SIGNED_THANKS: LazyLock<Option<Regex>> =
-    LazyLock::new(|| re(r"(?i:(thank you|thanks|thx|cheers))\s?[-~–]\s?\p{Lu}\p{Ll}{1,15}\s*$"));
+    LazyLock::new(|| re(r"\b(?i:(thank you|thanks|thx|cheers|ty))\s?[-~–]\s?\p{Lu}\p{Ll}{1,15}\s*$"));
 
 static FILLER: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(
-        r"(?i)^(?:\W|hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening)|goedemorgen|goedemiddag|goedenavond|hoi|hallo|dag|beste|thanks?(?: you)?(?: so much| very much| again)?(?: for (?:your \w+|the \w+|reaching out|contacting us|calling|getting in touch|everything|all|that|this))?|dank (?:u|je)(?: wel)?|bedankt|graag gedaan|you're welcome|no problem|geen probleem|sorry(?: to hear that)?|i'm sorry(?: to hear (?:that|about \w+(?: \w+)?))?|i am sorry(?: to hear that)?|we're sorry(?: to hear that)?|excuses|vervelend|wat vervelend|i understand(?: your frustration)?|ik begrijp het|dat begrijp ik|have a (?:nice|great|good) day|nog een fijne dag|fijne dag|you're through to|u spreekt met|je spreekt met|this is|my name is|how can i help(?: you)?(?: today)?|waarmee kan ik (?:u|je) helpen|waar kan ik (?:u|je) mee helpen|ok(?:ay)?|oké|prima|fine|great|super|top|yes|ja|no|nee|please|alstublieft|graag|bye|doei|cheers|(?:we|i)(?:'d| would) (?:be )?(?:happy|glad|love) to (?:help|assist)(?: you)?(?: further| out| with that)?|(?:we're|we are|i'm|i am) (?:happy|glad|here) to help|happy to help|(?:i |we )?hope (?:this|that) (?:helps|makes sense)|let (?:us|me) know if (?:you (?:need|have)|there(?:'s| is) anything|we can|i can)[^.!?]*|keep (?:us|me) posted(?: on [^.!?]*)?|feel free to (?:reach out|contact us|get in touch|dm us|let us know)[^.!?]*|(?:if|should) you (?:have|need) (?:any )?(?:other |further |more )?(?:questions|help|assistance)[^.!?]*|we(?:'re| are) (?:just |only )?a (?:tweet|dm|message) away|(?:so |really |very |terribly |truly )?sorry (?:for|about) (?:the|any|this|that|all the) (?:inconvenience|trouble|wait|delay|frustration|hassle|confusion|experience|disappointment)(?: caused)?|(?:we |i )?apologi[sz]e (?:for|about) (?:the|any|this|that) (?:inconvenience|trouble|wait|delay|frustration|hassle|confusion|experience)(?: caused)?|(?:our |my )?apologies(?: for (?:the|any|this|that) \w+)?|excuses voor (?:het|de) (?:ongemak|wachten|vertraging)|(?:ik|we) help(?:en)? (?:u|je) graag(?: verder)?|\s|[,.:!?])+$",
+        r"(?i)^(?:\W|hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening)|goedemorgen|goedemiddag|goedenavond|hoi|hallo|dag|beste|ty|thx|tia|thanks?(?: you)?(?: so much| very much| again)?(?: for (?:your \w+|the \w+|reaching out|contacting us|calling|getting in touch|everything|all|that|this))?|dank (?:u|je)(?: wel)?|bedankt|graag gedaan|you're welcome|no problem|geen probleem|sorry(?: to hear that)?|i'm sorry(?: to hear (?:that|about \w+(?: \w+)?))?|i am sorry(?: to hear that)?|we're sorry(?: to hear that)?|excuses|vervelend|wat vervelend|i understand(?: your frustration)?|ik begrijp het|dat begrijp ik|have a (?:nice|great|good) day|nog een fijne dag|fijne dag|you're through to|u spreekt met|je spreekt met|this is|my name is|how can i help(?: you)?(?: today)?|waarmee kan ik (?:u|je) helpen|waar kan ik (?:u|je) mee helpen|ok(?:ay)?|oké|prima|fine|great|super|top|yes|ja|no|nee|please|alstublieft|graag|bye|doei|cheers|(?:we|i)(?:'d| would) (?:be )?(?:happy|glad|love|like) to (?:help|assist)(?: you)?(?: further| out| with that)?(?: if (?:we|i) can)?|(?:we're|we are|i'm|i am) (?:happy|glad|here) to help|happy to help|(?:i |we )?hope (?:this|that) (?:helps|makes sense)|let (?:us|me) know if (?:you (?:need|have)|there(?:'s| is) anything|we can|i can)[^.!?]*|keep (?:us|me) posted(?: on [^.!?]*)?|feel free to (?:reach out|contact us|get in touch|dm us|let us know)[^.!?]*|(?:if|should) you (?:have|need) (?:any )?(?:other |further |more )?(?:questions|help|assistance)[^.!?]*|we(?:'re| are) (?:just |only )?a (?:tweet|dm|message) away|(?:so |really |very |terribly |truly )?sorry (?:for|about) (?:the|any|this|that|all the) (?:inconvenience|trouble|wait|delay|frustration|hassle|confusion|experience|disappointment)(?: caused)?|(?:we |i )?apologi[sz]e (?:for|about) (?:the|any|this|that) (?:inconvenience|trouble|wait|delay|frustration|hassle|confusion|experience)(?: caused)?|(?:our |my )?apologies(?: for (?:the|any|this|that|all the) [^.!?,;]*)?|excuses voor (?:het|de) (?:ongemak|wachten|vertraging)|(?:ik|we) help(?:en)? (?:u|je) graag(?: verder)?|\s|[,.:!?])+$",
     )
 });
 static PROBLEM: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -154,6 +161,10 @@ pub fn clean(text: &str) -> String {
     };
     let cleaned = match SIGNED_THANKS.as_ref() {
         Some(r) => r.replace(&cleaned, "$1").into_owned(),
+        None => cleaned,
+    };
+    let cleaned = match SIGNED_START.as_ref() {
+        Some(r) => r.replace(&cleaned, "").into_owned(),
         None => cleaned,
     };
     let cleaned = [("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'")]
@@ -268,6 +279,13 @@ mod tests {
         assert_eq!(clean("Any questions, let us know.^SV"), "Any questions, let us know.");
         assert_eq!(clean("I paid &amp; it's gone &gt;:("), "I paid & it's gone >:(");
         assert_eq!(clean("Thank you-Mariya"), "Thank you");
+        assert_eq!(clean("(2) We will have it addressed."), "We will have it addressed.");
+        assert_eq!(clean("You can also call us on 0800 123. 1/2"), "You can also call us on 0800 123.");
+        assert_eq!(clean("jasmine - please can I ask which store?"), "please can I ask which store?");
+        assert_eq!(clean("ty - Marian 2/2"), "ty");
+        assert_eq!(clean("Nothing has been reported - Josh"), "Nothing has been reported");
+        assert_eq!(clean("I switched to Coca-Cola"), "I switched to Coca-Cola");
+        assert_eq!(clean("It costs 1/2 of the price"), "It costs 1/2 of the price");
         assert!(cues("Thank you-Mariya").filler);
         assert_eq!(clean("I switched to Coca-Cola"), "I switched to Coca-Cola");
     }
@@ -282,6 +300,9 @@ mod tests {
         assert!(cues("Het werkt nog steeds niet.").unsolved);
         assert!(cues("Super, dank je wel! Dat is top geregeld.").solved);
         assert!(cues("Thanks for your help.").filler);
+        assert!(cues("Our apologies for the disruptions to your travels this evening.").filler);
+        assert!(cues("We'd like to help if we can.").filler);
+        assert!(!cues("Apologies for the delay, your refund of 20 euro has been processed.").filler);
         assert!(cues("Goedemiddag.").filler);
         // Courtesy without a fact: no note reports it.
         for courtesy in [

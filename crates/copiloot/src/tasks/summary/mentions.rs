@@ -42,12 +42,13 @@ pub struct Mention {
 /// The mentions in the customer's turns, in order of first appearance.
 pub(crate) fn mentions(states: &[TurnState], lexicon: &SignalConfig, styles: &NoteStyles) -> Vec<Mention> {
     let mut found: Vec<Mention> = Vec::new();
+    let own = crate::tasks::lexicon::own_handles(states.iter().map(|s| s.text.as_str()));
     for s in states.iter().filter(|s| s.speaker == Speaker::Customer) {
         for x in &s.sentences {
             let sentence = quote(s, x.start, x.end);
             let durations = styles.all().filter_map(|st| st.duration.as_ref()?.find(&sentence)).next();
             let hits = [
-                (MentionKind::Competitor, lexicon.competitor(&sentence)),
+                (MentionKind::Competitor, lexicon.competitor(&sentence, &own)),
                 (MentionKind::Price, lexicon.price(&sentence)),
                 (MentionKind::RepeatContact, lexicon.repeat_contact(&sentence)),
                 (MentionKind::Duration, durations),

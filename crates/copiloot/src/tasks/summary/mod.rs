@@ -168,6 +168,9 @@ pub struct Summary {
 /// The shortest note budget accepted: below it not even the reason for contact fits.
 pub const MIN_NOTE_CHARS: usize = 40;
 
+/// A turn's sentiment at or below this reads clearly negative: its reason for contact is a complaint.
+const COMPLAINT_SENTIMENT: f32 = -0.4;
+
 /// Knobs of the summary. Defaults are documented per field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryOptions {
@@ -455,8 +458,13 @@ impl SummaryModel {
         let cause = fields::cause(states, reason.as_ref());
         let mentions = mentions::mentions(states, &self.lexicon, &self.styles);
         let offers = offers::offers(states);
+        // A reason said in a clearly negative turn is a complaint, and the note says so.
+        let complaint = reason.as_ref().and_then(|r| r.turns.first()).is_some_and(|&t| {
+            states.iter().any(|s| s.index == t && s.sentiment.is_some_and(|v| v <= COMPLAINT_SENTIMENT))
+        });
         let facts = compose::Facts {
             reason: reason.as_ref(),
+            complaint,
             cause: cause.as_ref(),
             mentions: &mentions,
             offers: &offers,

@@ -19,6 +19,8 @@ use crate::conversation::Speaker;
 /// Everything a note may say, as the summary found it.
 pub struct Facts<'a> {
     pub reason: Option<&'a Evidence>,
+    /// The reason was said in a clearly negative turn: the note reports it as a complaint.
+    pub complaint: bool,
     pub cause: Option<&'a Evidence>,
     pub mentions: &'a [Mention],
     pub offers: &'a [Offer],
@@ -67,6 +69,12 @@ fn shorten(text: &str, max: usize) -> String {
 /// person, capitalised, ending in a full stop; an agent's request to the customer ("Please DM us …")
 /// reads "Agent asks customer to DM agent …".
 pub(crate) fn clause(text: &str, voice: Voice, style: &NoteStyle, names: &[&str]) -> String {
+    reported(text, voice, false, style, names)
+}
+
+/// [`clause`], with the customer's first sentence reported as a complaint when `complaint` and the style
+/// has a lead for it.
+fn reported(text: &str, voice: Voice, complaint: bool, style: &NoteStyle, names: &[&str]) -> String {
     // Thanks and greetings inside a quote ("Hoi Sanne, fijn dat jullie zo snel reageren, dank je wel!")
     // are no facts: left out, unless nothing else is said.
     let all = super::cues::sentences(text);
@@ -105,6 +113,9 @@ pub(crate) fn clause(text: &str, voice: Voice, style: &NoteStyle, names: &[&str]
             // Who said it: a note attributes what it reports.
             let r = &style.reports;
             let lead = match (voice, said.ends_with('?')) {
+                (Voice::Customer, false) if complaint && !r.customer_complaint.is_empty() => {
+                    &r.customer_complaint
+                }
                 (Voice::Customer, false) => &r.customer,
                 (Voice::Customer, true) => &r.customer_question,
                 (Voice::Agent, false) => &r.agent,
@@ -202,7 +213,7 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
     let mut items: Vec<Item<'_>> = Vec::new();
     if let Some(r) = facts.reason.filter(|r| !r.text.is_empty()) {
         // The reason always stays; when long, its first sentence leaves room for the rest.
-        let full = say(&r.text, Voice::Customer);
+        let full = reported(&r.text, Voice::Customer, facts.complaint, style, &names);
         let text =
             if full.chars().count() * 5 > max_chars * 3 { sentence(&first_sentence(&full)) } else { full };
         items.push(Item { slot: 0, priority: 0, text, quote: &r.quote });

@@ -162,8 +162,7 @@ pub fn third_person(text: &str, voice: Voice, style: &NoteStyle) -> String {
                 verb = verb_form(prev, own, plural, agreement, style).map(|f| (i - 1, f));
             } else if !after_subordinator {
                 let mut j = i + 1;
-                while j < tokens.len() && style.adverbs.contains(&tokens[j].lower) && !breaks(gap(&tokens, j))
-                {
+                while j < tokens.len() && style.is_adverb(&tokens[j].lower) && !breaks(gap(&tokens, j)) {
                     j += 1;
                 }
                 if j < tokens.len() && !breaks(gap(&tokens, j)) {
@@ -271,12 +270,25 @@ pub fn uncapitalize(text: &str, names: &[&str]) -> String {
 }
 
 /// The imperative an agent's sentence opens with ("Please DM us your order" → "DM us your order"), when
-/// it is one: its first word, after the politeness words, is one of the style's request verbs.
+/// it is one: its first word, after the politeness words, is one of the style's request verbs. A question
+/// that asks for the same ("Can you please DM us your order?") is one too, without its lead and mark.
 pub fn request<'t>(text: &'t str, style: &NoteStyle) -> Option<&'t str> {
-    if style.request_lead.is_empty() || text.trim_end().ends_with('?') {
+    if style.request_lead.is_empty() {
         return None;
     }
-    let mut rest = text.trim_start();
+    let text = text.trim();
+    let lower = text.to_lowercase();
+    let lead = style.request_questions.iter().find(|q| {
+        lower.starts_with(q.as_str())
+            && lower.get(q.len()..).is_some_and(|r| r.starts_with(char::is_whitespace))
+    });
+    // A question mark may be missing: "Can you DM us the details and we will look into it."
+    let text = match (lead, text.strip_suffix('?')) {
+        (Some(lead), question) => question.unwrap_or(text).get(lead.len()..)?.trim_start(),
+        (None, Some(_)) => return None,
+        (None, None) => text,
+    };
+    let mut rest = text;
     for m in words(text) {
         let word = m.as_str().to_lowercase();
         if style.request_drop.contains(&word) {
@@ -295,7 +307,8 @@ pub fn drop_opener(text: &str, style: &NoteStyle) -> String {
         let Some(m) = words(rest).into_iter().next() else { return rest.to_string() };
         let word = m.as_str().to_lowercase();
         let after = &rest[m.end()..];
-        let punctuated = after.starts_with([',', '!', '.']) || after.trim_start().starts_with(['–', '-']);
+        // "Yes, …", "dear , …" (a handle dropped before the comma), "Ok - …".
+        let punctuated = after.trim_start().starts_with([',', '!', '.', '–', '-']);
         // "Hi there, …", "Hoi Sanne, …": the greeting and whom it greets, up to the comma (two words at most).
         let addressee = after.split_once(',').map(|(who, _)| who).filter(|who| {
             let names = who.split_whitespace();
@@ -420,9 +433,29 @@ mod tests {
         let en = styles.get("en");
         assert_eq!(request("Please DM us your order number.", en), Some("DM us your order number."));
         assert_eq!(request("We will look into it.", en), None);
-        assert_eq!(request("Can you DM us?", en), None);
+        assert_eq!(request("Can you DM us?", en), Some("DM us"));
+        assert_eq!(request("Can you hear me?", en), None);
+        assert_eq!(request("Do you have the receipt?", en), None);
+        assert_eq!(
+            request("Can you DM us the details and we will look into it.", en),
+            Some("DM us the details and we will look into it.")
+        );
         let note = super::super::clause("Please DM us your order number.", Voice::Agent, en, &[]);
         assert_eq!(note, "Agent asks customer to DM agent the order number.");
+        let asked = "Could you please DM us your name and local store so we can log the feedback?";
+        assert_eq!(
+            super::super::clause(asked, Voice::Agent, en, &[]),
+            "Agent asks customer to DM agent the name and local store so agent can log the feedback."
+        );
+        assert_eq!(
+            super::super::clause("I accidentally put a wrong title.", Voice::Customer, en, &[]),
+            "Customer accidentally put a wrong title."
+        );
+        // Negated auxiliaries stay as they are ("won't", not "won'ts").
+        assert_eq!(
+            super::super::clause("We won't be able to discuss that account.", Voice::Agent, en, &[]),
+            "Agent won't be able to discuss that account."
+        );
     }
 
     #[test]
@@ -430,6 +463,7 @@ mod tests {
         let styles = NoteStyles::builtin().unwrap();
         assert_eq!(drop_opener("Ja, doe dat in ieder geval.", styles.get("nl")), "doe dat in ieder geval.");
         assert_eq!(drop_opener("Okay, I see.", styles.get("en")), "I see.");
+        assert_eq!(drop_opener("dear , the website is down", styles.get("en")), "the website is down");
         let en = styles.get("en");
         assert_eq!(drop_opener("Hey there, I have a package stuck.", en), "I have a package stuck.");
         assert_eq!(drop_opener("Hi Chris, which card is this?", en), "which card is this?");

@@ -81,6 +81,8 @@ struct PersonFile {
     subordinators: Vec<String>,
     not_verbs: Vec<String>,
     adverbs: Vec<String>,
+    #[serde(default)]
+    adverb_suffix: String,
     openers: Vec<String>,
     #[serde(default)]
     greetings: Vec<String>,
@@ -122,6 +124,10 @@ pub struct Reports {
     pub customer: String,
     #[serde(default)]
     pub agent: String,
+    /// Before a customer's reason said in a clearly negative turn ("{customer} is complaining that ");
+    /// `customer` when empty.
+    #[serde(default)]
+    pub customer_complaint: String,
     #[serde(default)]
     pub customer_question: String,
     #[serde(default)]
@@ -137,6 +143,8 @@ struct RequestsFile {
     drop: Vec<String>,
     #[serde(default)]
     verbs: Vec<String>,
+    #[serde(default)]
+    question_leads: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -182,6 +190,8 @@ pub struct NoteStyle {
     pub subordinators: HashSet<String>,
     pub not_verbs: HashSet<String>,
     pub adverbs: HashSet<String>,
+    /// Longer words with this ending are adverbs too ("accidentally", "finally"; "" = none).
+    pub adverb_suffix: String,
     pub openers: HashSet<String>,
     /// Greetings left out together with the addressee up to a comma ("Hi there, …").
     pub greetings: HashSet<String>,
@@ -211,6 +221,8 @@ pub struct NoteStyle {
     pub request_drop: HashSet<String>,
     /// Imperative verbs that open a request ("DM us …", "Stuur …").
     pub request_verbs: HashSet<String>,
+    /// How a question that asks for the same opens ("can you", "could you"), lower case.
+    pub request_questions: Vec<String>,
     pub unchanged: HashSet<String>,
     pub offer_leads: Vec<Regex>,
     pub duration: Option<Regex>,
@@ -274,6 +286,7 @@ impl NoteStyle {
             subordinators: lower_set(&p.subordinators),
             not_verbs: lower_set(&p.not_verbs),
             adverbs: lower_set(&p.adverbs),
+            adverb_suffix: p.adverb_suffix.to_lowercase(),
             openers: lower_set(&p.openers),
             greetings: lower_set(&p.greetings),
             addressees: lower_set(&p.addressees),
@@ -295,6 +308,7 @@ impl NoteStyle {
             request_lead: f.requests.lead,
             request_drop: lower_set(&f.requests.drop),
             request_verbs: lower_set(&f.requests.verbs),
+            request_questions: f.requests.question_leads.iter().map(|q| q.to_lowercase()).collect(),
             unchanged: lower_set(&f.verbs.unchanged),
             offer_leads: f.offers.leads.iter().map(|l| compile(l, source)).collect::<Result<_>>()?,
             duration,
@@ -303,6 +317,15 @@ impl NoteStyle {
 }
 
 impl NoteStyle {
+    /// A word the verb agreement skips between a subject and its verb ("I really need", "I accidentally
+    /// put"): one of the listed adverbs, or a word of seven letters or more with the adverb ending.
+    pub fn is_adverb(&self, word: &str) -> bool {
+        self.adverbs.contains(word)
+            || !self.adverb_suffix.is_empty()
+                && word.chars().count() >= 7
+                && word.ends_with(&self.adverb_suffix)
+    }
+
     /// This style calling the parties as the transcript does (blank names keep the style's nouns);
     /// `None` when no name is given.
     pub fn with_parties(&self, parties: &Parties) -> Option<NoteStyle> {
