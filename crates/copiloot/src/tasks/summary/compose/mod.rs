@@ -168,7 +168,7 @@ pub(crate) fn competitor_names(mentions: &[Mention]) -> Vec<&str> {
 }
 
 /// Words a reported sentence keeps capitalised at its start: the competitors and the style's proper
-/// words ("Customer says Three offers …", "Agent says Saturday …").
+/// words ("Customer says Three offers …", "Agent states that Saturday …").
 pub(crate) fn capitals<'a>(mentions: &'a [Mention], style: &'a NoteStyle) -> Vec<&'a str> {
     let mut names = competitor_names(mentions);
     names.extend(style.proper.iter().map(String::as_str));
@@ -182,6 +182,10 @@ pub(crate) fn voice(who: Speaker) -> Voice {
         Voice::Agent
     }
 }
+
+/// The part of `max_chars` that items without a fact (a date, amount, number, reference, offer or
+/// competitor) may fill.
+const CONTEXT_SHARE_PERCENT: usize = 65;
 
 /// One fact of the note: `slot` fixes its place, `priority` what survives the budget (lower stays
 /// longer), `quote` the turn span it says (empty for the status), so a fact quoted twice is written once.
@@ -283,7 +287,16 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
         i.text.chars().any(|c| c.is_ascii_digit())
             || facts.entities.iter().any(|e| !i.quote.is_empty() && i.quote.contains(&e.value))
     };
-    for item in items.iter_mut().filter(|i| i.priority > 1 && holds_fact(i)) {
+    // Offers and competitors are facts a note is read for too, though not raised above their place.
+    let says_fact = |i: &Item<'_>| {
+        let quoted = |q: &str| !i.quote.is_empty() && !q.is_empty() && i.quote.contains(q);
+        holds_fact(i)
+            || facts.offers.iter().any(|o| quoted(&o.quote))
+            || facts.mentions.iter().any(|m| m.kind == MentionKind::Competitor && quoted(&m.quote))
+    };
+    let has_fact: Vec<bool> = items.iter().map(says_fact).collect();
+    let dated: Vec<bool> = items.iter().map(holds_fact).collect();
+    for (item, _) in items.iter_mut().zip(&dated).filter(|(i, &fact)| i.priority > 1 && fact) {
         item.priority -= 1;
     }
     let total = items.len();
@@ -292,16 +305,20 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
     let mut kept: Vec<usize> = Vec::new();
     let mut used = 0;
     for i in by_priority {
+        // Items without such a fact share a smaller part of the budget, the rest is kept for the facts;
+        // the core (reason, best action, status: priority 1 or less) may use all of it.
+        let core = has_fact[i] || items[i].priority <= 1;
+        let limit = if core { max_chars } else { max_chars * CONTEXT_SHARE_PERCENT / 100 };
         // An item that does not fit may still fit with its first sentence only.
         let cost = items[i].text.chars().count() + 1;
-        if kept.is_empty() || used + cost <= max_chars {
+        if kept.is_empty() || used + cost <= limit {
             kept.push(i);
             used += cost;
             continue;
         }
         let short = sentence(&first_sentence(&items[i].text));
         let cost = short.chars().count() + 1;
-        if used + cost <= max_chars {
+        if used + cost <= limit {
             items[i].text = short;
             kept.push(i);
             used += cost;

@@ -208,7 +208,7 @@ pub struct NoteStyle {
     pub other: Agreement,
     /// Words written with a capital anywhere ("I"): not names.
     pub capitalized: HashSet<String>,
-    /// Words that keep their capital when a report puts them mid-sentence ("Agent says Saturday …"):
+    /// Words that keep their capital when a report puts them mid-sentence ("Agent states that Saturday …"):
     /// English weekdays and months, as written in the style file.
     pub proper: Vec<String>,
     /// Auxiliaries before the subject of a question ("Where do I …"), in languages without verb-second.
