@@ -184,7 +184,7 @@ pub(crate) fn voice(who: Speaker) -> Voice {
 }
 
 /// The part of `max_chars` that items without a fact (a date, amount, number, reference, offer or
-/// competitor) may fill.
+/// mention: competitor, price, earlier contact, duration) may fill.
 const CONTEXT_SHARE_PERCENT: usize = 65;
 
 /// One fact of the note: `slot` fixes its place, `priority` what survives the budget (lower stays
@@ -287,12 +287,13 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
         i.text.chars().any(|c| c.is_ascii_digit())
             || facts.entities.iter().any(|e| !i.quote.is_empty() && i.quote.contains(&e.value))
     };
-    // Offers and competitors are facts a note is read for too, though not raised above their place.
+    // Offers, competitors, prices, earlier contacts and durations are facts a note is read for too,
+    // though not raised above their place.
     let says_fact = |i: &Item<'_>| {
         let quoted = |q: &str| !i.quote.is_empty() && !q.is_empty() && i.quote.contains(q);
         holds_fact(i)
             || facts.offers.iter().any(|o| quoted(&o.quote))
-            || facts.mentions.iter().any(|m| m.kind == MentionKind::Competitor && quoted(&m.quote))
+            || facts.mentions.iter().any(|m| quoted(&m.quote))
     };
     let has_fact: Vec<bool> = items.iter().map(says_fact).collect();
     let dated: Vec<bool> = items.iter().map(holds_fact).collect();
