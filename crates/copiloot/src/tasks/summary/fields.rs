@@ -225,7 +225,7 @@ pub fn resolution(states: &[TurnState]) -> ResolutionField {
     }
     if let Some(last) = window.iter().rev().find(|s| s.speaker == Speaker::Customer) {
         let whole = || quote(last, 0, last.text.len());
-        if last.sentiment.is_some_and(|v| v <= -0.4) {
+        if last.sentiment.is_some_and(|v| v <= super::CLEARLY_NEGATIVE) {
             return field(Resolution::Unresolved, vec![last.index], whole());
         }
         if last.sentences.iter().any(|x| x.cues.thanks) {

@@ -168,8 +168,9 @@ pub struct Summary {
 /// The shortest note budget accepted: below it not even the reason for contact fits.
 pub const MIN_NOTE_CHARS: usize = 40;
 
-/// A turn's sentiment at or below this reads clearly negative: its reason for contact is a complaint.
-const COMPLAINT_SENTIMENT: f32 = -0.4;
+/// A turn's sentiment at or below this reads clearly negative: a reason for contact said so is a
+/// complaint, and a conversation whose customer ends so is not resolved.
+const CLEARLY_NEGATIVE: f32 = -0.4;
 
 /// Knobs of the summary. Defaults are documented per field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -460,7 +461,7 @@ impl SummaryModel {
         let offers = offers::offers(states);
         // A reason said in a clearly negative turn is a complaint, and the note says so.
         let complaint = reason.as_ref().and_then(|r| r.turns.first()).is_some_and(|&t| {
-            states.iter().any(|s| s.index == t && s.sentiment.is_some_and(|v| v <= COMPLAINT_SENTIMENT))
+            states.iter().any(|s| s.index == t && s.sentiment.is_some_and(|v| v <= CLEARLY_NEGATIVE))
         });
         let facts = compose::Facts {
             reason: reason.as_ref(),

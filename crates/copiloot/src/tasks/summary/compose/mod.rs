@@ -287,16 +287,16 @@ pub fn compose(facts: &Facts<'_>, style: &NoteStyle, max_chars: usize) -> (Strin
         i.text.chars().any(|c| c.is_ascii_digit())
             || facts.entities.iter().any(|e| !i.quote.is_empty() && i.quote.contains(&e.value))
     };
+    let dated: Vec<bool> = items.iter().map(holds_fact).collect();
     // Offers, competitors, prices, earlier contacts and durations are facts a note is read for too,
     // though not raised above their place.
-    let says_fact = |i: &Item<'_>| {
+    let says_fact = |(i, &dated): (&Item<'_>, &bool)| {
         let quoted = |q: &str| !i.quote.is_empty() && !q.is_empty() && i.quote.contains(q);
-        holds_fact(i)
+        dated
             || facts.offers.iter().any(|o| quoted(&o.quote))
             || facts.mentions.iter().any(|m| quoted(&m.quote))
     };
-    let has_fact: Vec<bool> = items.iter().map(says_fact).collect();
-    let dated: Vec<bool> = items.iter().map(holds_fact).collect();
+    let has_fact: Vec<bool> = items.iter().zip(&dated).map(says_fact).collect();
     for (item, _) in items.iter_mut().zip(&dated).filter(|(i, &fact)| i.priority > 1 && fact) {
         item.priority -= 1;
     }
