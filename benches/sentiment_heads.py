@@ -5,7 +5,9 @@ The encoder runs once: a throw-away head that reads all 12 layers makes `copiloo
 store every text's 12 pooled layers (12 x 384 values, each layer L2-normalised, as the shipped head reads
 them) in the embedding cache. This script reads that cache and fits scikit-learn logistic regressions on any
 layer subset, data mix or language trick, scored on the held-out sets with the same rules as
-`copiloot eval sentiment` (binary sets over their two labels, neutral counting as wrong).
+`copiloot eval sentiment` (binary sets over their two labels, neutral counting as wrong). A second table
+adapts the recipe's head to a few labelled Dutch tweets (an L2 pull towards its weights) beside fitting
+on those tweets alone.
 
     python3 benches/data/prepare_eval_data.py --data ../shared/data --out target/eval-data
     /path/to/venv/bin/pip install numpy scikit-learn     # not part of the project's venv
@@ -18,6 +20,8 @@ of this table with each other, not with the Rust table.
 import argparse, hashlib, json, os, random, re, subprocess, sys
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
@@ -124,6 +128,48 @@ def fit(x, y, w, c):
     return lambda z: model.predict_proba(scale.transform(z))
 
 
+def fit_towards(x, y, w, l2, start):
+    """Multinomial logistic regression whose L2 penalty pulls the weights towards `start` = (W0, b0)
+    instead of towards zero (L2-SP): adapting a trained head to a few new labelled examples."""
+    (w0, b0), dim = start, x.shape[1]
+    target, total = np.eye(3)[y] * w[:, None], w.sum()
+
+    def loss(p):
+        wt, b = p[:3 * dim].reshape(3, dim), p[3 * dim:]
+        logp = log_softmax(x @ wt.T + b, axis=1)
+        delta = (np.exp(logp) * w[:, None] - target) / total
+        grad = np.concatenate([(delta.T @ x + l2 * (wt - w0)).ravel(), delta.sum(0)])
+        return -(logp * target).sum() / total + 0.5 * l2 * ((wt - w0) ** 2).sum(), grad
+
+    p = minimize(loss, np.concatenate([w0.ravel(), b0]), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
+    return p[:3 * dim].reshape(3, dim), p[3 * dim:]
+
+
+def adaptation(feats, recipe, held_out, probes, target, c):
+    """Could a company fix the register with a few labelled turns and the shipped head, without the
+    shipped head's training data? Stand-in for its turns: samples of the Dutch political tweets."""
+    layers = [6, 9, 12]
+    x, y, w, _ = training_set(feats, recipe, layers)
+    scale = StandardScaler().fit(x)
+    base = LogisticRegression(C=c, max_iter=3000).fit(scale.transform(x), y, sample_weight=w)
+    start = (base.coef_, base.intercept_)
+    xt, yt, _ = feats.load(target, layers)
+    order = np.random.RandomState(0).permutation(len(yt))
+    print(f"\n| adapted from the recipe head (C {c}) | " + " | ".join(n for n, _ in held_out) + " | "
+          + " | ".join(f'"{p}"' for p in PROBES) + " |")
+    print("|---" * (1 + len(held_out) + len(PROBES)) + "|")
+    for k in [50, 150, len(yt)]:
+        xs, ys = scale.transform(xt[order[:k]]), yt[order[:k]]
+        ws = (len(ys) / (3 * np.bincount(ys, minlength=3)))[ys]
+        for name, l2, init in [("towards the head, L2 1", 1.0, start),
+                               ("from scratch, L2 1/n", 1 / k, (np.zeros_like(start[0]), np.zeros(3)))]:
+            wt, b = fit_towards(xs, ys, ws, l2, init)
+            predict = lambda z, texts: np.exp(log_softmax(scale.transform(z) @ wt.T + b, axis=1))
+            cells, probe_scores = score(feats, held_out, probes, layers, predict)
+            print(f"| {k} tweets, {name} | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |",
+                  flush=True)
+
+
 def score(feats, held_out, probes, layers, predict):
     """Accuracy / macro-F1 per held-out set; the probes' P(positive) - P(negative), as `analyze` reports."""
     cells = []
@@ -210,6 +256,7 @@ def main():
             predict = lambda z, texts: head(z)
         cells, probe_scores = score(feats, held_out, probes, layers, predict)
         print(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |", flush=True)
+    adaptation(feats, recipe, held_out, probes, d("sentiment_nl_political_train"), a.c)
 
 
 if __name__ == "__main__":
