@@ -6,8 +6,8 @@ store every text's 12 pooled layers (12 x 384 values, each layer L2-normalised, 
 them) in the embedding cache. This script reads that cache and fits scikit-learn logistic regressions on any
 layer subset, data mix or language trick, scored on the held-out sets with the same rules as
 `copiloot eval sentiment` (binary sets over their two labels, neutral counting as wrong). A second table
-adapts the recipe's head to a few labelled Dutch tweets (an L2 pull towards its weights) beside fitting
-on those tweets alone.
+adapts a head (the recipe without the Dutch political tweets) to a few of those tweets with an L2 pull
+towards its weights, beside fitting on those tweets alone.
 
     python3 benches/data/prepare_eval_data.py --data ../shared/data --out target/eval-data
     /path/to/venv/bin/pip install numpy scikit-learn     # not part of the project's venv
@@ -147,26 +147,30 @@ def fit_towards(x, y, w, l2, start):
 
 def adaptation(feats, recipe, held_out, probes, target, c):
     """Could a company fix the register with a few labelled turns and the shipped head, without the
-    shipped head's training data? Stand-in for its turns: samples of the Dutch political tweets."""
+    shipped head's training data? Stand-in for its turns: samples of the Dutch political tweets, which the
+    base head here is trained without (the recipe minus that file)."""
     layers = [6, 9, 12]
-    x, y, w, _ = training_set(feats, recipe, layers)
+    without = {lang: [f for f in files if f != target] for lang, files in recipe.items()}
+    x, y, w, _ = training_set(feats, without, layers)
     scale = StandardScaler().fit(x)
     base = LogisticRegression(C=c, max_iter=3000).fit(scale.transform(x), y, sample_weight=w)
     start = (base.coef_, base.intercept_)
     xt, yt, _ = feats.load(target, layers)
     order = np.random.RandomState(0).permutation(len(yt))
-    print(f"\n| adapted from the recipe head (C {c}) | " + " | ".join(n for n, _ in held_out) + " | "
-          + " | ".join(f'"{p}"' for p in PROBES) + " |")
+    print(f"\n| the recipe without the political tweets, C {c}, then | " + " | ".join(n for n, _ in held_out)
+          + " | " + " | ".join(f'"{p}"' for p in PROBES) + " |")
     print("|---" * (1 + len(held_out) + len(PROBES)) + "|")
+    cells, probe_scores = score(feats, held_out, probes, layers, lambda z, texts: base.predict_proba(scale.transform(z)))
+    print("| nothing more | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |", flush=True)
     for k in [50, 150, len(yt)]:
         xs, ys = scale.transform(xt[order[:k]]), yt[order[:k]]
         ws = (len(ys) / (3 * np.bincount(ys, minlength=3)))[ys]
-        for name, l2, init in [("towards the head, L2 1", 1.0, start),
-                               ("from scratch, L2 1/n", 1 / k, (np.zeros_like(start[0]), np.zeros(3)))]:
+        for name, l2, init in [("adapted towards the head, L2 1", 1.0, start),
+                               ("fitted on them alone, L2 1/n", 1 / k, (np.zeros_like(start[0]), np.zeros(3)))]:
             wt, b = fit_towards(xs, ys, ws, l2, init)
             predict = lambda z, texts: np.exp(log_softmax(scale.transform(z) @ wt.T + b, axis=1))
             cells, probe_scores = score(feats, held_out, probes, layers, predict)
-            print(f"| {k} tweets, {name} | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |",
+            print(f"| {k} political tweets, {name} | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |",
                   flush=True)
 
 
