@@ -17,7 +17,7 @@ The shipped head is trained by `copiloot train sentiment` (Rust), not by this sc
 land within about 3 points of it on the Dutch SemEval sentences (82.2 here against 85.0), so compare rows
 of this table with each other, not with the Rust table.
 """
-import argparse, hashlib, json, os, random, re, subprocess, sys
+import argparse, contextlib, hashlib, json, os, random, re, subprocess, sys
 
 import numpy as np
 from scipy.optimize import minimize
@@ -25,6 +25,9 @@ from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
+from prepare_eval_data import is_test, read_csv, write_jsonl  # noqa: E402
 
 LABELS = ["negative", "neutral", "positive"]
 ALL = list(range(1, 13))
@@ -41,16 +44,14 @@ PROBES = ["Ik ben het echt zat.", "I'm really fed up.", "Ik ben het helemaal beu
           "Ik ben er klaar mee.", "I'm done with this."]
 
 
-def extra_files(shared, out):
+def extra_files(shared, data, out):
     """Real texts the recipe does not use, written as labelled files: xSID's Dutch and English assistant
-    requests as neutral (parallel: same requests in both languages), and sentences of the polar Dutch
-    product reviews outside the test split (silver labels from the stars)."""
+    requests as neutral (parallel: same requests in both languages; `prepare_eval_data.py` wrote them with
+    their intents), and sentences of the polar Dutch product reviews outside the test split (silver labels
+    from the stars)."""
     for lang in ["nl", "en"]:
-        texts = [l[9:].strip() for l in open(f"{shared}/intent/xsid/{lang}.valid.conll", encoding="utf-8")
-                 if l.startswith("# text = ")]
-        write(f"{out}/xsid_{lang}.jsonl", [(t, "neutral") for t in texts])
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
-    from prepare_eval_data import is_test, read_csv
+        rows = [json.loads(line) for line in open(f"{data}/xsid_{lang}.jsonl", encoding="utf-8")]
+        write_jsonl(f"{out}/xsid_{lang}.jsonl", [(r["text"], "neutral") for r in rows])
     by = {"negative": set(), "positive": set()}
     for text, label in read_csv(f"{shared}/sentiment/nl_more/product_reviews.csv"):
         parts = text.split(". ", 1)
@@ -58,15 +59,9 @@ def extra_files(shared, out):
             continue
         by[label] |= {s.strip() for s in re.split(r"(?<=[.!?])\s+", parts[1]) if 4 <= len(s.split()) <= 30}
     rng = random.Random(7)
-    write(f"{out}/nl_product_sentences.jsonl",
-          [(s, label) for label, ss in by.items() for s in sorted(rng.sample(sorted(ss), 2000))])
-    write(f"{out}/probes.jsonl", [(t, "negative") for t in PROBES])
-
-
-def write(path, rows):
-    with open(path, "w", encoding="utf-8") as f:
-        for text, label in rows:
-            f.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
+    write_jsonl(f"{out}/nl_product_sentences.jsonl",
+                [(s, label) for label, ss in by.items() for s in sorted(rng.sample(sorted(ss), 2000))])
+    write_jsonl(f"{out}/probes.jsonl", [(t, "negative") for t in PROBES])
 
 
 def encode_all(cli, data, cache, files):
@@ -122,9 +117,14 @@ def training_set(feats, files_by_lang, layers):
     return x, y, w * (len(y) / (3 * np.bincount(y, minlength=3)))[y], langs
 
 
-def fit(x, y, w, c):
+def fit_model(x, y, w, c):
+    """Logistic regression on standardised features, as `copiloot train` fits a head."""
     scale = StandardScaler().fit(x)
-    model = LogisticRegression(C=c, max_iter=3000).fit(scale.transform(x), y, sample_weight=w)
+    return scale, LogisticRegression(C=c, max_iter=3000).fit(scale.transform(x), y, sample_weight=w)
+
+
+def fit(x, y, w, c):
+    scale, model = fit_model(x, y, w, c)
     return lambda z: model.predict_proba(scale.transform(z))
 
 
@@ -152,16 +152,14 @@ def adaptation(feats, recipe, held_out, probes, target, c):
     layers = [6, 9, 12]
     without = {lang: [f for f in files if f != target] for lang, files in recipe.items()}
     x, y, w, _ = training_set(feats, without, layers)
-    scale = StandardScaler().fit(x)
-    base = LogisticRegression(C=c, max_iter=3000).fit(scale.transform(x), y, sample_weight=w)
+    scale, base = fit_model(x, y, w, c)
     start = (base.coef_, base.intercept_)
     xt, yt, _ = feats.load(target, layers)
     order = np.random.RandomState(0).permutation(len(yt))
-    print(f"\n| the recipe without the political tweets, C {c}, then | " + " | ".join(n for n, _ in held_out)
-          + " | " + " | ".join(f'"{p}"' for p in PROBES) + " |")
-    print("|---" * (1 + len(held_out) + len(PROBES)) + "|")
+    print()
+    header(f"the recipe without the political tweets, C {c}, then", held_out)
     cells, probe_scores = score(feats, held_out, probes, layers, lambda z, texts: base.predict_proba(scale.transform(z)))
-    print("| nothing more | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |", flush=True)
+    row("nothing more", cells, probe_scores)
     for k in [50, 150, len(yt)]:
         xs, ys = scale.transform(xt[order[:k]]), yt[order[:k]]
         ws = (len(ys) / (3 * np.bincount(ys, minlength=3)))[ys]
@@ -170,8 +168,17 @@ def adaptation(feats, recipe, held_out, probes, target, c):
             wt, b = fit_towards(xs, ys, ws, l2, init)
             predict = lambda z, texts: np.exp(log_softmax(scale.transform(z) @ wt.T + b, axis=1))
             cells, probe_scores = score(feats, held_out, probes, layers, predict)
-            print(f"| {k} political tweets, {name} | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |",
-                  flush=True)
+            row(f"{k} political tweets, {name}", cells, probe_scores)
+
+
+def header(title, held_out):
+    """A markdown table's head: the held-out sets, then the probes."""
+    row(title, [name for name, _ in held_out], [f'"{p}"' for p in PROBES])
+    print("|---" * (1 + len(held_out) + len(PROBES)) + "|")
+
+
+def row(name, cells, probe_scores):
+    print(f"| {name} | " + " | ".join(cells + probe_scores) + " |", flush=True)
 
 
 def score(feats, held_out, probes, layers, predict):
@@ -208,7 +215,8 @@ def main():
     a = ap.parse_args()
     extra = f"{a.cache}/extra"
     os.makedirs(extra, exist_ok=True)
-    extra_files(a.shared, extra)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is for the tables
+        extra_files(a.shared, a.data, extra)
     d = lambda name: f"{a.data}/{name}.jsonl"
     held_out = [(n, a.fixture if f == "contact_center" else d(f)) for n, f in HELD_OUT]
     probes = f"{extra}/probes.jsonl"
@@ -235,9 +243,7 @@ def main():
         ("Dutch centred on English (xSID shift)", {"layers": [6, 9, 12], "data": recipe, "shift": "centre"}),
         ("each example also shifted to the other language", {"layers": [6, 9, 12], "data": recipe, "shift": "augment"}),
     ]
-    print(f"| head (sklearn LR, C {a.c}) | " + " | ".join(n for n, _ in HELD_OUT) + " | "
-          + " | ".join(f'"{p}"' for p in PROBES) + " |")
-    print("|---" * (1 + len(HELD_OUT) + len(PROBES)) + "|")
+    header(f"head (sklearn LR, C {a.c})", held_out)
     for name, v in variants:
         layers = v["layers"]
         x, y, w, langs = training_set(feats, v["data"], layers)
@@ -259,7 +265,7 @@ def main():
             head = fit(x, y, w, a.c)
             predict = lambda z, texts: head(z)
         cells, probe_scores = score(feats, held_out, probes, layers, predict)
-        print(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(probe_scores) + " |", flush=True)
+        row(name, cells, probe_scores)
     adaptation(feats, recipe, held_out, probes, d("sentiment_nl_political_train"), a.c)
 
 
